@@ -1,0 +1,83 @@
+# smarthost - outbound SMTP smarthost relay.
+#
+#   make            build build/smarthost (optimised; B=DIR picks another build folder)
+#   make run        run it on config/smarthost.cfg (generates a local STARTTLS certificate)
+#   make test       unit tests (under ASan + UBSan)
+#   make check      everything CI runs: unit + integration tests, sanitised
+#   make bench      benchmark against Postfix
+#   make image      appliance disk image; make image-test boots it under qemu
+#   make install    PREFIX=/usr/local DESTDIR=
+
+B ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+CXX ?= g++
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+PKGS := wolfssl libevent_core libconfig++ lmdb libunbound libidn2
+DEPS_OK := $(shell ./deps.sh build >&2 && echo ok)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
+
+WARN := -Wall -Wextra -Wswitch -Wshadow=local -Wno-unused-parameter
+BASE_CXXFLAGS := -std=c++17 $(WARN) -I. $(PKG_CFLAGS) -DSMARTHOST_VERSION='"$(VERSION)"' -MMD -MP
+REL_FLAGS := -O2 -g
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRC := $(wildcard config/*.cc router/*.cc certs/*.cc) $(filter-out relay/main.cc,$(wildcard relay/*.cc))
+UNIT_SRC := $(wildcard tests/unit/*.cc)
+
+REL_OBJ := $(LIB_SRC:%.cc=$(B)/rel/%.o)
+SAN_OBJ := $(LIB_SRC:%.cc=$(B)/san/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.cc=$(B)/san/%.o)
+
+.PHONY: all run test check bench image image-test install clean fuzz
+all: $(B)/smarthost
+
+$(B)/rel/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(BASE_CXXFLAGS) $(REL_FLAGS) -c $< -o $@
+
+$(B)/san/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(BASE_CXXFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(B)/smarthost: $(REL_OBJ) $(B)/rel/relay/main.o
+	$(CXX) $(REL_FLAGS) $^ $(PKG_LIBS) -o $@
+
+$(B)/san/smarthost: $(SAN_OBJ) $(B)/san/relay/main.o
+	$(CXX) $(SAN_FLAGS) $^ $(PKG_LIBS) -o $@
+
+$(B)/san/unit_tests: $(SAN_OBJ) $(UNIT_OBJ)
+	$(CXX) $(SAN_FLAGS) $^ $(PKG_LIBS) $(shell pkg-config --libs cpputest) -o $@
+
+run: $(B)/smarthost
+	./config/make-run-cert.sh
+	./$(B)/smarthost run -c config/smarthost.cfg
+
+test: $(B)/san/unit_tests
+	./tests/run-unit.sh $(B)/san/unit_tests
+
+check: $(B)/san/smarthost $(B)/san/unit_tests $(B)/smarthost
+	./deps.sh test
+	./tests/run-all.sh
+
+bench: $(B)/smarthost
+	./deps.sh test
+	./tests/bench/run.sh
+
+image: $(B)/smarthost
+	./deps.sh image
+	./image/build.sh $(B)/smarthost
+
+image-test: image
+	./image/test.sh
+
+install: $(B)/smarthost
+	install -D -m 0755 $(B)/smarthost $(DESTDIR)$(PREFIX)/sbin/smarthost
+	install -D -m 0644 config/smarthost.cfg $(DESTDIR)$(PREFIX)/share/smarthost/smarthost.cfg.sample
+
+clean:
+	rm -rf $(B)
+
+-include $(REL_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(B)/rel/relay/main.d $(B)/san/relay/main.d

@@ -1,0 +1,518 @@
+// tls_context.cc - wolfSSL contexts, sessions, and the facts of a session.
+//
+// Certificate verification is recorded, not enforced: the client context's
+// verify callback notes the first error per session and always lets the
+// handshake go on; the host name is checked after the handshake with wolfSSL's
+// own RFC 6125 matcher, so the verdict does not depend on callback order.
+// The record lives in the session's ex_data and is freed by SslDeleter.
+//
+// Failures are reported as described in tls_context.h: builders return null
+// with a one-line *error; facts that wolfSSL cannot give stay empty.
+#include "certs/tls_context.h"
+
+#include <arpa/inet.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/hash.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+namespace certs {
+
+void CtxDeleter::operator()(WOLFSSL_CTX* ctx) const { wolfSSL_CTX_free(ctx); }
+void X509Deleter::operator()(WOLFSSL_X509* x509) const { wolfSSL_X509_free(x509); }
+
+namespace {
+
+// What the verify callback learnt about the peer's chain, and the name the
+// chain must carry. One per session, reachable from the WOLFSSL.
+struct PeerRecord {
+  std::string name;
+  bool name_is_ip = false;
+  bool callback_ran = false;  // verification really happened (not a resumption)
+  int first_error = 0;        // X509_V_ERR_*; 0: none
+};
+
+void ensure_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { wolfSSL_Init(); });
+}
+
+int record_index() {
+  static const int index = [] {
+    ensure_init();
+    return wolfSSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  }();
+  return index;
+}
+
+PeerRecord* record_of(const WOLFSSL* ssl) {
+  if (ssl == nullptr || record_index() < 0) return nullptr;
+  return static_cast<PeerRecord*>(wolfSSL_get_ex_data(ssl, record_index()));
+}
+
+std::string wolf_error_text(int err) {
+  char buf[WOLFSSL_MAX_ERROR_SZ] = {};
+  wolfSSL_ERR_error_string_n(static_cast<unsigned long>(err), buf, sizeof buf);
+  return buf;
+}
+
+}  // namespace
+
+void SslDeleter::operator()(WOLFSSL* ssl) const {
+  delete record_of(ssl);
+  wolfSSL_free(ssl);
+}
+
+// ---- cipher lists -------------------------------------------------------
+
+namespace {
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Suites that would give an unauthenticated or unencrypted session, or need
+// PSK identities we never configure. Checked on the name because wolfSSL
+// happily accepts all of these in a cipher list.
+const char* forbidden_reason(const std::string& name) {
+  const std::string u = upper(name);
+  if (u.find("_ANON_") != std::string::npos) return "anonymous suites authenticate nobody";
+  if (u.find("_NULL_") != std::string::npos || u == "TLS_SHA256_SHA256" ||
+      u == "TLS_SHA384_SHA384")
+    return "the suite does not encrypt";
+  if (u.find("PSK") != std::string::npos) return "PSK suites need pre-shared keys, which smarthost has none of";
+  if (u.find("_RC4_") != std::string::npos) return "RC4 is forbidden by RFC 7465";
+  if (u.find("EXPORT") != std::string::npos) return "export suites are broken";
+  return nullptr;
+}
+
+bool iana_shaped(const std::string& name) {
+  if (name.size() < 5 || name.compare(0, 4, "TLS_") != 0) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+// wolfSSL drops unknown names silently when at least one name in a list is
+// known, so each name is tried on its own against a scratch context.
+bool wolfssl_knows(WOLFSSL_CTX* scratch, const std::string& name) {
+  return wolfSSL_CTX_set_cipher_list(scratch, name.c_str()) == WOLFSSL_SUCCESS;
+}
+
+std::string unknown_reason(const std::string& name) {
+  if (name.compare(0, 13, "TLS_RSA_WITH_") == 0)
+    return name + ": not available: this wolfSSL is built without static RSA key exchange "
+                  "(use the TLS_ECDHE_RSA_* suites, which also give forward secrecy)";
+  return name + ": unknown cipher suite (expected an IANA name such as TLS_AES_128_GCM_SHA256)";
+}
+
+}  // namespace
+
+bool validate_cipher_names(const std::vector<std::string>& names, std::string* error) {
+  if (names.empty()) {
+    *error = "the cipher list is empty";
+    return false;
+  }
+  ensure_init();
+  CtxPtr scratch(wolfSSL_CTX_new(wolfSSLv23_client_method()));
+  if (!scratch) {
+    *error = "wolfSSL could not allocate a context";
+    return false;
+  }
+  for (const auto& name : names) {
+    if (!iana_shaped(name)) {
+      *error = "\"" + name + "\": not an IANA cipher suite name (such as TLS_AES_128_GCM_SHA256)";
+      return false;
+    }
+    if (const char* why = forbidden_reason(name)) {
+      *error = name + ": not allowed: " + why;
+      return false;
+    }
+    if (!wolfssl_knows(scratch.get(), name)) {
+      *error = unknown_reason(name);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string cipher_list_string(const std::vector<std::string>& names, std::string* error) {
+  if (!validate_cipher_names(names, error)) return "";
+  std::string list;
+  for (const auto& name : names) {
+    if (!list.empty()) list += ':';
+    list += name;
+  }
+  return list;
+}
+
+// ---- contexts -----------------------------------------------------------
+
+namespace {
+
+bool readable(const std::string& path, const char* what, std::string* error) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) {
+    *error = std::string(what) + " " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::fclose(f);
+  return true;
+}
+
+int wolf_version(config::TlsVersion v) {
+  switch (v) {
+    case config::TlsVersion::V1_1: return WOLFSSL_TLSV1_1;
+    case config::TlsVersion::V1_2: return WOLFSSL_TLSV1_2;
+    case config::TlsVersion::V1_3: return WOLFSSL_TLSV1_3;
+  }
+  return WOLFSSL_TLSV1_2;
+}
+
+// The v23 methods negotiate the highest common version; the floor is always
+// set explicitly so that the build's default floor never decides for us.
+bool set_min_version(WOLFSSL_CTX* ctx, std::optional<config::TlsVersion> v, std::string* error) {
+  const config::TlsVersion floor = v.value_or(config::TlsVersion::V1_1);
+  if (wolfSSL_CTX_SetMinVersion(ctx, wolf_version(floor)) != WOLFSSL_SUCCESS) {
+    *error = std::string("this wolfSSL cannot use TLS ") + config::tls_version_name(floor) +
+             " as the minimum version";
+    return false;
+  }
+  return true;
+}
+
+// wolfSSL's built-in list includes anonymous and NULL suites, so a list is
+// set on every context, the default one included.
+bool set_ciphers(WOLFSSL_CTX* ctx, const std::vector<std::string>& names,
+                 const std::vector<std::string>& defaults, std::string* error) {
+  const std::string list = cipher_list_string(names.empty() ? defaults : names, error);
+  if (list.empty()) return false;
+  if (wolfSSL_CTX_set_cipher_list(ctx, list.c_str()) != WOLFSSL_SUCCESS) {
+    *error = "wolfSSL refused the cipher list " + list;
+    return false;
+  }
+  return true;
+}
+
+bool load_cert_and_key(WOLFSSL_CTX* ctx, const std::string& cert, const std::string& key,
+                       std::string* error) {
+  if (!readable(cert, "certificate", error) || !readable(key, "private key", error)) return false;
+  int rc = wolfSSL_CTX_use_certificate_chain_file(ctx, cert.c_str());
+  if (rc != WOLFSSL_SUCCESS) {
+    *error = "certificate " + cert + ": not a PEM certificate chain (" + wolf_error_text(rc) + ")";
+    return false;
+  }
+  rc = wolfSSL_CTX_use_PrivateKey_file(ctx, key.c_str(), WOLFSSL_FILETYPE_PEM);
+  if (rc != WOLFSSL_SUCCESS) {
+    *error = "private key " + key + ": not an unencrypted PEM key (" + wolf_error_text(rc) + ")";
+    return false;
+  }
+  if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
+    *error = "private key " + key + " does not belong to certificate " + cert;
+    return false;
+  }
+  return true;
+}
+
+bool load_trust_anchors(WOLFSSL_CTX* ctx, const std::string& ca_file, std::string* error) {
+  if (!readable(ca_file, "CA file", error)) return false;
+  // Distribution bundles hold a few certificates wolfSSL cannot parse; those
+  // are skipped rather than refusing the whole store.
+  const int rc = wolfSSL_CTX_load_verify_locations_ex(ctx, ca_file.c_str(), nullptr,
+                                                      WOLFSSL_LOAD_FLAG_IGNORE_ERR);
+  if (rc != WOLFSSL_SUCCESS) {
+    *error = "CA file " + ca_file + ": no usable PEM certificate (" + wolf_error_text(rc) + ")";
+    return false;
+  }
+  return true;
+}
+
+// Notes the first failure and lets the handshake continue. Without a record
+// (a session not made by new_session) nothing could be recorded, so
+// wolfSSL's own decision stands: fail closed.
+int record_verify(int preverify, WOLFSSL_X509_STORE_CTX* store) {
+  auto* ssl = static_cast<WOLFSSL*>(
+      wolfSSL_X509_STORE_CTX_get_ex_data(store, wolfSSL_get_ex_data_X509_STORE_CTX_idx()));
+  PeerRecord* rec = record_of(ssl);
+  if (rec == nullptr) return preverify;
+  rec->callback_ran = true;
+  if (!preverify && rec->first_error == 0) {
+    const int err = wolfSSL_X509_STORE_CTX_get_error(store);
+    rec->first_error = err != 0 ? err : kVerifyErrorUnspecified;
+  }
+  return 1;
+}
+
+CtxPtr new_context(WOLFSSL_METHOD* method, std::string* error) {
+  CtxPtr ctx(method ? wolfSSL_CTX_new(method) : nullptr);
+  if (!ctx) *error = "wolfSSL could not allocate a context";
+  return ctx;
+}
+
+}  // namespace
+
+CtxPtr make_server_context(const ServerContextOptions& opts, std::string* error) {
+  ensure_init();
+  CtxPtr ctx = new_context(wolfSSLv23_server_method(), error);
+  if (!ctx) return nullptr;
+  if (!set_min_version(ctx.get(), opts.min_version, error) ||
+      !set_ciphers(ctx.get(), opts.ciphers, config::default_inbound_ciphers(), error) ||
+      !load_cert_and_key(ctx.get(), opts.cert_file, opts.key_file, error))
+    return nullptr;
+  wolfSSL_CTX_set_verify(ctx.get(), WOLFSSL_VERIFY_NONE, nullptr);
+  return ctx;
+}
+
+CtxPtr make_client_context(const ClientContextOptions& opts, std::string* error) {
+  ensure_init();
+  if (opts.verify_ca && opts.ca_file.empty()) {
+    *error = "verify_ca needs a CA file (tls.ca_file)";
+    return nullptr;
+  }
+  if (opts.client_cert_file.empty() != opts.client_key_file.empty()) {
+    *error = "a client certificate needs both a certificate and a key file";
+    return nullptr;
+  }
+  CtxPtr ctx = new_context(wolfSSLv23_client_method(), error);
+  if (!ctx) return nullptr;
+  if (!set_min_version(ctx.get(), opts.min_version, error) ||
+      !set_ciphers(ctx.get(), opts.ciphers, config::default_outbound_ciphers(), error))
+    return nullptr;
+  if (!opts.ca_file.empty() && !load_trust_anchors(ctx.get(), opts.ca_file, error)) return nullptr;
+  if (!opts.client_cert_file.empty() &&
+      !load_cert_and_key(ctx.get(), opts.client_cert_file, opts.client_key_file, error))
+    return nullptr;
+  wolfSSL_CTX_set_verify(ctx.get(), WOLFSSL_VERIFY_PEER, record_verify);
+  return ctx;
+}
+
+// ---- sessions -----------------------------------------------------------
+
+namespace {
+
+bool is_ip_literal(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+// "MX1.Example.COM." and "[::1]" as found in DNS answers and host settings.
+std::string normalise_peer_name(std::string name) {
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']')
+    name = name.substr(1, name.size() - 2);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+}  // namespace
+
+SslPtr new_session(WOLFSSL_CTX* ctx, const std::string& peer_name, std::string* error) {
+  SslPtr ssl(ctx ? wolfSSL_new(ctx) : nullptr);
+  if (!ssl) {
+    *error = "wolfSSL could not allocate a session";
+    return nullptr;
+  }
+  auto rec = std::make_unique<PeerRecord>();
+  if (!wolfSSL_is_server(ssl.get())) {
+    rec->name = normalise_peer_name(peer_name);
+    rec->name_is_ip = is_ip_literal(rec->name);
+  }
+  if (record_index() < 0 ||
+      wolfSSL_set_ex_data(ssl.get(), record_index(), rec.get()) != WOLFSSL_SUCCESS) {
+    *error = "wolfSSL could not attach the verification record";
+    return nullptr;
+  }
+  PeerRecord* r = rec.release();  // owned by the session now; SslDeleter frees it
+  if (!r->name.empty() && !r->name_is_ip &&
+      wolfSSL_UseSNI(ssl.get(), WOLFSSL_SNI_HOST_NAME, r->name.data(),
+                     static_cast<unsigned short>(r->name.size())) != WOLFSSL_SUCCESS) {
+    *error = "wolfSSL refused SNI name " + r->name;
+    return nullptr;
+  }
+  return ssl;
+}
+
+const char* verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::Verified: return "Verified";
+    case Verdict::Trusted: return "Trusted";
+    case Verdict::Untrusted: return "Untrusted";
+    case Verdict::Anonymous: return "Anonymous";
+  }
+  return "?";
+}
+
+// ---- facts --------------------------------------------------------------
+
+namespace {
+
+struct BioDeleter {
+  void operator()(WOLFSSL_BIO* b) const { wolfSSL_BIO_free(b); }
+};
+struct NamesDeleter {
+  void operator()(WOLFSSL_STACK* sk) const { wolfSSL_GENERAL_NAMES_free(sk); }
+};
+
+std::string version_label(WOLFSSL* ssl) {
+  switch (wolfSSL_version(ssl)) {
+    case TLS1_3_VERSION: return "TLS1_3";
+    case TLS1_2_VERSION: return "TLS1_2";
+    case TLS1_1_VERSION: return "TLS1_1";
+    case TLS1_VERSION: return "TLS1";
+    default: break;
+  }
+  const char* v = wolfSSL_get_version(ssl);
+  return v ? v : "";
+}
+
+std::string cipher_label(WOLFSSL* ssl) {
+  const int suite = wolfSSL_get_current_cipher_suite(ssl);
+  const char* name = wolfSSL_get_cipher_name_iana_from_suite(
+      static_cast<unsigned char>((suite >> 8) & 0xff), static_cast<unsigned char>(suite & 0xff));
+  if (name != nullptr && std::strcmp(name, "None") != 0) return name;
+  const char* fallback = wolfSSL_get_cipher_name(ssl);
+  return fallback ? fallback : "";
+}
+
+std::string name_text(WOLFSSL_X509_NAME* name) {
+  std::unique_ptr<WOLFSSL_BIO, BioDeleter> bio(wolfSSL_BIO_new(wolfSSL_BIO_s_mem()));
+  if (!name || !bio) return "";
+  constexpr unsigned long kRfc2253 = 1;  // XN_FLAG_RFC2253
+  if (wolfSSL_X509_NAME_print_ex(bio.get(), name, 0, kRfc2253) != WOLFSSL_SUCCESS) return "";
+  char* data = nullptr;
+  const int len = wolfSSL_BIO_get_mem_data(bio.get(), &data);
+  return len > 0 && data ? std::string(data, static_cast<size_t>(len)) : "";
+}
+
+std::string time_text(WOLFSSL_ASN1_TIME* t) {
+  char buf[64] = {};
+  if (t == nullptr || wolfSSL_ASN1_TIME_to_string(t, buf, sizeof buf) == nullptr) return "";
+  return buf;
+}
+
+std::string ip_text(WOLFSSL_ASN1_STRING* ip) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  const int len = ip ? wolfSSL_ASN1_STRING_length(ip) : 0;
+  const unsigned char* p = ip ? wolfSSL_ASN1_STRING_data(ip) : nullptr;
+  if (p == nullptr || (len != 4 && len != 16)) return "?";
+  inet_ntop(len == 4 ? AF_INET : AF_INET6, p, buf, sizeof buf);
+  return buf;
+}
+
+std::vector<std::string> san_list(WOLFSSL_X509* x509) {
+  std::vector<std::string> out;
+  std::unique_ptr<WOLFSSL_STACK, NamesDeleter> names(static_cast<WOLFSSL_STACK*>(
+      wolfSSL_X509_get_ext_d2i(x509, ALT_NAMES_OID, nullptr, nullptr)));
+  if (!names) return out;
+  const int n = wolfSSL_sk_GENERAL_NAME_num(names.get());
+  for (int i = 0; i < n; ++i) {
+    WOLFSSL_GENERAL_NAME* gn = wolfSSL_sk_GENERAL_NAME_value(names.get(), i);
+    if (gn == nullptr) continue;
+    if (gn->type == ASN_DNS_TYPE && gn->d.dNSName) {
+      const auto* p = wolfSSL_ASN1_STRING_data(gn->d.dNSName);
+      const int len = wolfSSL_ASN1_STRING_length(gn->d.dNSName);
+      if (p && len > 0) out.push_back("DNS:" + std::string(reinterpret_cast<const char*>(p), len));
+    } else if (gn->type == ASN_IP_TYPE) {
+      out.push_back("IP:" + ip_text(gn->d.iPAddress));
+    }
+  }
+  return out;
+}
+
+CertSummary summarise(WOLFSSL_X509* x509) {
+  CertSummary s;
+  s.subject = name_text(wolfSSL_X509_get_subject_name(x509));
+  s.issuer = name_text(wolfSSL_X509_get_issuer_name(x509));
+  s.san = san_list(x509);
+  s.not_before = time_text(wolfSSL_X509_get_notBefore(x509));
+  s.not_after = time_text(wolfSSL_X509_get_notAfter(x509));
+  return s;
+}
+
+std::string spki_sha256_hex(WOLFSSL_X509* x509) {
+  int size = 0;
+  if (wolfSSL_X509_get_pubkey_buffer(x509, nullptr, &size) != WOLFSSL_SUCCESS || size <= 0)
+    return "";
+  std::vector<unsigned char> spki(static_cast<size_t>(size));
+  if (wolfSSL_X509_get_pubkey_buffer(x509, spki.data(), &size) != WOLFSSL_SUCCESS) return "";
+  unsigned char digest[WC_SHA256_DIGEST_SIZE];
+  if (wc_Sha256Hash(spki.data(), static_cast<word32>(size), digest) != 0) return "";
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 0x0f];
+  }
+  return out;
+}
+
+// wolfSSL_get_chain_X509 hands back a copy the caller owns; the session keeps
+// the raw chain, so this also works after the handshake state is gone.
+X509Ptr chain_cert(WOLFSSL_X509_CHAIN* chain, int idx) {
+  return X509Ptr(wolfSSL_get_chain_X509(chain, idx));
+}
+
+bool name_matches(WOLFSSL_X509* leaf, const PeerRecord& rec) {
+  if (rec.name_is_ip) return wolfSSL_X509_check_ip_asc(leaf, rec.name.c_str(), 0) == WOLFSSL_SUCCESS;
+  return wolfSSL_X509_check_host(leaf, rec.name.data(), rec.name.size(),
+                                 WOLFSSL_NO_PARTIAL_WILDCARDS, nullptr) == WOLFSSL_SUCCESS;
+}
+
+void certificate_facts(WOLFSSL* ssl, TlsFacts* f) {
+  WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(ssl);
+  const int count = chain ? wolfSSL_get_chain_count(chain) : 0;
+  X509Ptr leaf;
+  for (int i = 0; i < count; ++i) {
+    X509Ptr cert = chain_cert(chain, i);
+    if (!cert) continue;
+    f->chain.push_back(summarise(cert.get()));
+    if (i == 0) leaf = std::move(cert);
+  }
+  f->has_certificate = leaf != nullptr;
+  if (!leaf) return;
+  f->spki_sha256 = spki_sha256_hex(leaf.get());
+  const PeerRecord* rec = record_of(ssl);
+  // No record, or a session whose chain was never verified (resumed): not ok.
+  f->ca_ok = rec && rec->callback_ran && rec->first_error == 0;
+  if (!f->ca_ok) {
+    f->ca_error_code = rec && rec->first_error ? rec->first_error : kVerifyErrorUnspecified;
+    f->ca_error = tls_failure(verify_error_problem(f->ca_error_code)).reason;
+  }
+  if (rec && !rec->name.empty()) {
+    f->peer_name = rec->name;
+    f->hostname_checked = true;
+    f->hostname_ok = name_matches(leaf.get(), *rec);
+  }
+}
+
+Verdict verdict_of(const TlsFacts& f) {
+  if (!f.has_certificate) return Verdict::Anonymous;
+  if (!f.ca_ok) return Verdict::Untrusted;
+  return f.hostname_ok ? Verdict::Verified : Verdict::Trusted;
+}
+
+}  // namespace
+
+TlsFacts session_facts(WOLFSSL* ssl) {
+  TlsFacts f;
+  if (ssl == nullptr || !wolfSSL_is_init_finished(ssl)) return f;
+  f.established = true;
+  f.version = version_label(ssl);
+  f.cipher = cipher_label(ssl);
+  f.bits = wolfSSL_CIPHER_get_bits(wolfSSL_get_current_cipher(ssl), &f.alg_bits);
+  certificate_facts(ssl, &f);
+  f.verdict = verdict_of(f);
+  return f;
+}
+
+std::string received_clause(const TlsFacts& facts) {
+  return "version=" + facts.version + " cipher=" + facts.cipher +
+         " bits=" + std::to_string(facts.bits) + "/" + std::to_string(facts.alg_bits);
+}
+
+}  // namespace certs

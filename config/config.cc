@@ -1,0 +1,79 @@
+// config.cc - defaults and look-ups on the validated configuration.
+#include "config/config.h"
+
+namespace config {
+
+const char* tls_version_name(TlsVersion v) {
+  switch (v) {
+    case TlsVersion::V1_1: return "1.1";
+    case TlsVersion::V1_2: return "1.2";
+    case TlsVersion::V1_3: return "1.3";
+  }
+  return "?";
+}
+
+const Route* Config::find_route(const std::string& name) const {
+  for (const auto& r : routes) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+const AddressList* Config::find_list(const std::string& name) const {
+  for (const auto& l : address_lists) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+// Seed 001, "TLS negotiation": every suite Gmail's SMTP servers accept. The
+// 3DES suite stays because the seed lists it; an admin removes it with
+// inbound_tls.ciphers.
+const std::vector<std::string>& default_inbound_ciphers() {
+  static const std::vector<std::string> list = {
+      "TLS_AES_128_GCM_SHA256",
+      "TLS_AES_256_GCM_SHA384",
+      "TLS_CHACHA20_POLY1305_SHA256",
+      "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+      "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+      "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+      "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+      "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+      "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+      "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+      "TLS_RSA_WITH_AES_128_GCM_SHA256",
+      "TLS_RSA_WITH_AES_256_GCM_SHA384",
+      "TLS_RSA_WITH_AES_128_CBC_SHA",
+      "TLS_RSA_WITH_AES_256_CBC_SHA",
+      "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+  };
+  return list;
+}
+
+// Seed 001, "outbound servers": Gmail's preference order when it sends.
+const std::vector<std::string>& default_outbound_ciphers() {
+  static const std::vector<std::string> list = {
+      "TLS_AES_128_GCM_SHA256",
+      "TLS_AES_256_GCM_SHA384",
+      "TLS_CHACHA20_POLY1305_SHA256",
+      "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+      "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+      "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+      "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+      "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+      "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+      "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+      "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+      "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+      "TLS_RSA_WITH_AES_128_GCM_SHA256",
+      "TLS_RSA_WITH_AES_256_GCM_SHA384",
+      "TLS_RSA_WITH_AES_128_CBC_SHA",
+      "TLS_RSA_WITH_AES_256_CBC_SHA",
+      "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+  };
+  return list;
+}
+
+}  // namespace config

@@ -1,0 +1,149 @@
+// config.h - the validated, immutable smarthost configuration.
+//
+// Every key of SPEC section 4 lands in a typed field here. A Config is only
+// ever produced by load_config() (config_loader.cc), which refuses the whole
+// file when any key is wrong, so code that holds a Config may trust it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/cidr.h"
+
+namespace config {
+
+// TLS protocol versions we can speak. wolfSSL on Debian 12 has no TLS 1.0.
+enum class TlsVersion { V1_1, V1_2, V1_3 };
+const char* tls_version_name(TlsVersion v);  // "1.1", "1.2", "1.3"
+
+struct Listen {
+  std::string address;  // numeric IPv4 or IPv6
+  int port = 25;
+  int line = 0;         // source line, for later error messages
+};
+
+struct TlsFiles {
+  std::string cert;     // PEM chain; empty: STARTTLS not offered
+  std::string key;
+  std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
+};
+
+enum class InboundLevel { Opportunistic, Required };
+
+struct InboundPeer {
+  std::vector<Cidr> match;
+  InboundLevel level = InboundLevel::Opportunistic;
+};
+
+struct InboundTls {
+  InboundLevel default_level = InboundLevel::Opportunistic;
+  bool has_min_version = false;
+  TlsVersion min_version = TlsVersion::V1_1;
+  std::vector<std::string> ciphers;  // IANA names; default: seed 001 negotiation list
+  std::vector<InboundPeer> peers;
+};
+
+struct AddressList {
+  std::string name;
+  std::vector<std::string> entries;  // "dom.example", ".dom.example", "user@dom.example"
+  int line = 0;
+};
+
+enum class RouteKind { Mx, Host };
+enum class TlsMode { None, Opportunistic, Required };
+
+struct Route {
+  std::string name;
+  std::vector<std::string> match;  // address list names, or "*"
+  RouteKind kind = RouteKind::Mx;
+  std::string host;                // kind == Host: name or IP literal
+  int port = 25;
+  bool mx_lookup = false;
+  TlsMode tls = TlsMode::Opportunistic;
+  bool verify_ca = false;
+  bool verify_hostname = false;
+  bool has_min_tls_version = false;
+  TlsVersion min_tls_version = TlsVersion::V1_1;
+  std::vector<std::string> ciphers;  // IANA names; default: seed 001 outbound list
+  bool client_cert = false;
+  int max_connections = 20;
+  int line = 0;
+};
+
+struct Queue {
+  std::string path;
+  uint64_t map_size_mb = 4096;
+  uint64_t max_lifetime = 5 * 86400;  // seconds
+  std::vector<uint64_t> retry = {300, 600, 1800, 3600, 7200, 14400};
+  uint64_t max_message_size = 36700160;
+  uint32_t max_recipients = 1000;
+};
+
+struct Dns {
+  std::vector<std::string> servers;  // "ADDRESS[@PORT]"
+  bool dnssec = false;
+  std::string trust_anchor = "/usr/share/dns/root.key";
+  uint64_t timeout = 10;             // seconds before a lookup counts as a temporary failure
+};
+
+struct MtaSts {
+  bool enabled = true;
+};
+
+struct Dkim {
+  std::string domain;
+  std::string selector;
+  std::string key;
+};
+
+struct Tlsrpt {
+  bool enabled = false;
+  std::string organization;
+  std::string contact;
+  std::string submitter;
+  Dkim dkim;
+};
+
+struct Limits {
+  uint32_t connections = 1000;
+  uint32_t connections_per_ip = 50;
+  uint64_t command_timeout = 300;  // seconds
+  uint64_t data_timeout = 600;
+};
+
+enum class LogFormat { Kv, Json };
+
+struct Log {
+  LogFormat format = LogFormat::Kv;
+  std::string file;  // empty: stderr
+};
+
+struct Config {
+  std::string source;  // file it was loaded from
+  std::string hostname;
+  std::vector<Listen> listen;
+  TlsFiles tls;
+  std::vector<Cidr> allow;
+  InboundTls inbound_tls;
+  std::vector<AddressList> address_lists;
+  std::vector<Route> routes;
+  Queue queue;
+  Dns dns;
+  MtaSts mta_sts;
+  Tlsrpt tlsrpt;
+  Limits limits;
+  Log log;
+  std::string user = "smarthost";  // unprivileged user after binding (root only)
+
+  const Route* find_route(const std::string& name) const;
+  const AddressList* find_list(const std::string& name) const;
+};
+
+// Seed 001: what Gmail's servers accept (inbound default) and what its
+// outbound servers prefer, in that order (route default).
+const std::vector<std::string>& default_inbound_ciphers();
+const std::vector<std::string>& default_outbound_ciphers();
+
+}  // namespace config

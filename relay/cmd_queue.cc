@@ -1,0 +1,121 @@
+// cmd_queue.cc - queue inspection and maintenance commands (see cmd_queue.h).
+#include "relay/cmd_queue.h"
+
+#include <ctime>
+#include <ostream>
+
+#include "relay/json_text.h"
+#include "relay/queue_store.h"
+
+namespace relay {
+
+namespace {
+
+void list_json(const std::vector<Envelope>& all, std::ostream& out) {
+  out << "{\"messages\": [";
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Envelope& e = all[i];
+    out << (i ? ", " : "") << "{\"id\": " << json_quote(e.id) << ", \"sender\": " << json_quote(e.sender)
+        << ", \"size\": " << e.size << ", \"arrival\": " << json_quote(rfc3339(e.arrival_us / 1000000))
+        << ", \"client\": " << json_quote(e.client_ip) << ", \"recipients\": [";
+    for (size_t k = 0; k < e.recipients.size(); ++k) {
+      const Recipient& r = e.recipients[k];
+      out << (k ? ", " : "") << "{\"address\": " << json_quote(r.address) << ", \"route\": " << json_quote(r.route)
+          << ", \"state\": " << json_quote(rcpt_state_name(r.state)) << ", \"attempts\": " << r.attempts
+          << ", \"next_attempt\": " << json_quote(rfc3339(r.next_attempt))
+          << ", \"last_error\": " << json_quote(r.last_error) << ", \"dsn_status\": " << json_quote(r.dsn_status)
+          << "}";
+    }
+    out << "]}";
+  }
+  out << "]}\n";
+}
+
+void list_text(const std::vector<Envelope>& all, std::ostream& out) {
+  for (const auto& e : all) {
+    out << e.id << "  " << e.size << "  " << rfc3339(e.arrival_us / 1000000) << "  <" << e.sender << ">\n";
+    for (const auto& r : e.recipients) {
+      out << "    <" << r.address << ">  route=" << r.route << "  " << rcpt_state_name(r.state)
+          << "  attempts=" << r.attempts;
+      if (!r.last_error.empty()) out << "  (" << r.last_error << ")";
+      out << "\n";
+    }
+  }
+  out << (all.empty() ? "Queue is empty\n" : "-- " + std::to_string(all.size()) + " message(s)\n");
+}
+
+void show(const Envelope& e, const std::string& body, std::ostream& out) {
+  out << "id: " << e.id << "\nsender: <" << e.sender << ">\narrival: " << rfc3339(e.arrival_us / 1000000)
+      << "\nsize: " << e.size << "\nclient: " << e.client_ip << " (helo " << e.helo << ")\n"
+      << "tls in: " << (e.tls_in.version.empty() ? "none" : e.tls_in.version + " " + e.tls_in.cipher) << "\n";
+  if (!e.envid.empty()) out << "envid: " << e.envid << "\n";
+  for (const auto& r : e.recipients) {
+    out << "recipient: <" << r.address << "> route=" << r.route << " state=" << rcpt_state_name(r.state)
+        << " attempts=" << r.attempts << " next_attempt=" << rfc3339(r.next_attempt);
+    if (!r.last_error.empty()) out << " last_error=\"" << r.last_error << "\"";
+    if (!r.tls.version.empty()) out << " tls=" << r.tls.version << " verdict=" << r.tls.verdict;
+    out << "\n";
+  }
+  out << "\n" << body;
+}
+
+}  // namespace
+
+int cmd_queue(const config::Config& cfg, const CliArgs& args, std::ostream& out, std::ostream& err) {
+  if (args.positional.empty()) {
+    err << "smarthost queue: say list, show ID, delete ID or flush\n";
+    return 2;
+  }
+  std::string error;
+  auto store = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &error);
+  if (!store) {
+    err << "smarthost queue: " << error << "\n";
+    return 1;
+  }
+  const std::string& what = args.positional[0];
+  std::string id = args.positional.size() > 1 ? args.positional[1] : "";
+  if (what == "list") {
+    auto all = store->list();
+    args.flag("--json") ? list_json(all, out) : list_text(all, out);
+    return 0;
+  }
+  if ((what == "show" || what == "delete") && id.empty()) {
+    err << "smarthost queue " << what << ": needs a queue id\n";
+    return 2;
+  }
+  if (what == "show") {
+    Envelope e;
+    std::string body;
+    if (store->get_envelope(id, &e) != StoreStatus::Ok) {
+      err << "smarthost queue show: no message " << id << "\n";
+      return 1;
+    }
+    store->get_body(id, &body);
+    show(e, body, out);
+    return 0;
+  }
+  if (what == "delete") {
+    if (store->remove(id) != StoreStatus::Ok) {
+      err << "smarthost queue delete: no message " << id << "\n";
+      return 1;
+    }
+    out << "deleted " << id << "\n";
+    return 0;
+  }
+  if (what == "flush") {
+    int64_t now = time(nullptr);
+    size_t n = 0;
+    for (auto& e : store->list()) {
+      for (auto& r : e.recipients) {
+        if (r.state == RcptState::Pending || r.state == RcptState::Deferred) r.next_attempt = now;
+      }
+      if (store->update_envelope(e) == StoreStatus::Ok) ++n;
+    }
+    out << "flushed " << n << " message(s)\n";
+    return 0;
+  }
+  err << "smarthost queue: unknown action '" << what << "' (list, show, delete, flush)\n";
+  return 2;
+}
+
+}  // namespace relay

@@ -1,0 +1,142 @@
+// daemon.cc - start-up, signals and reload of the relay (see daemon.h).
+#include "relay/daemon.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "config/config_loader.h"
+#include "relay/log.h"
+#include "relay/queue_store.h"
+#include "relay/smtp_server.h"
+
+namespace relay {
+
+namespace {
+
+constexpr int kDrainSeconds = 30;
+
+struct BaseFree {
+  void operator()(event_base* b) const { event_base_free(b); }
+};
+
+class Daemon {
+ public:
+  explicit Daemon(std::string path) : path_(std::move(path)) {}
+
+  int run() {
+    auto loaded = config::load_config(path_);
+    if (!loaded.config) {
+      for (const auto& e : loaded.errors) std::cerr << e << "\n";
+      return 1;
+    }
+    const auto& cfg = *loaded.config;
+    std::string error;
+    if (!log_open(cfg.log.format == config::LogFormat::Json ? LogStyle::Json : LogStyle::Kv, cfg.log.file,
+                  &error)) {
+      std::cerr << "smarthost: " << error << "\n";
+      return 1;
+    }
+    auto rt = Runtime::build(loaded.config, &error);
+    if (!rt) {
+      std::cerr << path_ << ": " << error << "\n";
+      return 1;
+    }
+    store_ = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &error);
+    if (!store_) {
+      std::cerr << "smarthost: " << error << "\n";
+      return 1;
+    }
+    base_.reset(event_base_new());
+    if (!store_->attach(base_.get(), &error)) {
+      std::cerr << "smarthost: " << error << "\n";
+      return 1;
+    }
+    server_ = std::make_unique<SmtpServer>(base_.get(), *store_, rt);
+    if (!server_->listen(&error)) {
+      std::cerr << "smarthost: " << error << "\n";
+      return 1;
+    }
+    add_signal(SIGTERM);
+    add_signal(SIGINT);
+    add_signal(SIGHUP);
+    signal(SIGPIPE, SIG_IGN);
+    log_event("started", {{"version", SMARTHOST_VERSION}, {"config", path_},
+                          {"queue", cfg.queue.path}, {"messages", std::to_string(store_->list().size())}});
+    event_base_dispatch(base_.get());
+    server_.reset();
+    signals_.clear();
+    store_.reset();  // joins the writer: every commit it started finishes
+    log_event("stopped", {});
+    return 0;
+  }
+
+ private:
+  void add_signal(int sig) {
+    event* ev = evsignal_new(base_.get(), sig, &Daemon::on_signal, this);
+    event_add(ev, nullptr);
+    signals_.emplace_back(ev);
+  }
+
+  static void on_signal(evutil_socket_t sig, short, void* arg) {
+    auto* self = static_cast<Daemon*>(arg);
+    if (sig == SIGHUP) {
+      self->reload();
+    } else {
+      self->drain();
+    }
+  }
+
+  void drain() {
+    if (draining_) {
+      event_base_loopexit(base_.get(), nullptr);
+      return;
+    }
+    draining_ = true;
+    log_event("stopping", {{"sessions", std::to_string(server_->session_count())}});
+    server_->stop_listening();
+    if (server_->session_count() == 0) {
+      event_base_loopexit(base_.get(), nullptr);
+      return;
+    }
+    server_->on_idle = [this] { event_base_loopexit(base_.get(), nullptr); };
+    timeval tv{kDrainSeconds, 0};
+    event_base_once(
+        base_.get(), -1, EV_TIMEOUT,
+        [](evutil_socket_t, short, void* arg) {
+          auto* self = static_cast<Daemon*>(arg);
+          self->server_->close_all("Service shutting down");
+        },
+        this, &tv);
+  }
+
+  void reload() {
+    auto loaded = config::load_config(path_);
+    if (!loaded.config) {
+      for (const auto& e : loaded.errors) log_event("reload-failed", {{"error", e}});
+      return;
+    }
+    std::string error;
+    auto rt = Runtime::build(loaded.config, &error);
+    if (!rt) {
+      log_event("reload-failed", {{"error", path_ + ": " + error}});
+      return;
+    }
+    server_->set_runtime(rt);
+    log_event("reloaded", {{"config", path_}});
+  }
+
+  std::string path_;
+  std::unique_ptr<event_base, BaseFree> base_;
+  std::unique_ptr<QueueStore> store_;
+  std::unique_ptr<SmtpServer> server_;
+  std::vector<EventPtr> signals_;
+  bool draining_ = false;
+};
+
+}  // namespace
+
+int run_daemon(const std::string& config_path) { return Daemon(config_path).run(); }
+
+}  // namespace relay

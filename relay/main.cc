@@ -1,0 +1,112 @@
+// main.cc - the smarthost command: dispatches to the sub-commands.
+//
+// Every sub-command reads the config first (-c FILE, default
+// /etc/smarthost/smarthost.cfg) and refuses to act on a config with errors.
+// Errors go to stderr, one line each.
+#include <iostream>
+#include <string>
+
+#include "config/config_loader.h"
+#include "config/duration.h"
+#include "relay/cli_args.h"
+#include "relay/cmd_queue.h"
+#include "relay/daemon.h"
+#include "router/route_for_cmd.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: smarthost COMMAND [-c FILE] ...\n"
+    "  run -c FILE                       run the relay in the foreground\n"
+    "  check-config -c FILE              validate the config and print its routes and lists\n"
+    "  route-for -c FILE ADDRESS         the route and candidate hosts for ADDRESS\n"
+    "  queue -c FILE list [--json] | show ID | delete ID | flush\n"
+    "  --version, help\n";
+
+const char* tls_mode(config::TlsMode m) {
+  switch (m) {
+    case config::TlsMode::None: return "none";
+    case config::TlsMode::Opportunistic: return "opportunistic";
+    case config::TlsMode::Required: return "required";
+  }
+  return "?";
+}
+
+void print_summary(const config::Config& c) {
+  std::cout << c.source << ": configuration OK\n";
+  std::cout << "hostname " << c.hostname << "\n";
+  for (const auto& l : c.listen) std::cout << "listen " << l.address << " port " << l.port << "\n";
+  std::cout << "allow";
+  for (const auto& a : c.allow) std::cout << " " << a.text;
+  std::cout << "\nstarttls " << (c.tls.cert.empty() ? "off" : "on (" + c.tls.cert + ")") << "\n";
+  for (const auto& l : c.address_lists) {
+    std::cout << "list " << l.name << ":";
+    for (const auto& e : l.entries) std::cout << " " << e;
+    std::cout << "\n";
+  }
+  for (const auto& r : c.routes) {
+    std::cout << "route " << r.name << ": match";
+    for (const auto& m : r.match) std::cout << " " << m;
+    std::cout << "; " << (r.kind == config::RouteKind::Mx ? "mx" : "host " + r.host + ":" + std::to_string(r.port))
+              << (r.mx_lookup ? " (mx_lookup)" : "") << "; tls=" << tls_mode(r.tls)
+              << (r.verify_ca ? " verify_ca" : "") << (r.verify_hostname ? " verify_hostname" : "");
+    if (r.has_min_tls_version) std::cout << " min_tls_version=" << config::tls_version_name(r.min_tls_version);
+    std::cout << "\n";
+  }
+  std::cout << "queue " << c.queue.path << " (lifetime " << config::format_duration(c.queue.max_lifetime)
+            << ", max size " << c.queue.max_message_size << ")\n";
+}
+
+int load(const relay::CliArgs& a, std::shared_ptr<const config::Config>* out) {
+  auto res = config::load_config(a.config);
+  if (!res.config) {
+    for (const auto& e : res.errors) std::cerr << e << "\n";
+    return 1;
+  }
+  *out = res.config;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "--version" || cmd == "version") {
+    std::cout << "smarthost " << SMARTHOST_VERSION << "\n";
+    return 0;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date"}, {"--json", "--test-routes"});
+  if (!args.error.empty()) {
+    std::cerr << "smarthost " << cmd << ": " << args.error << "\n";
+    return 2;
+  }
+  if (cmd == "run") return relay::run_daemon(args.config);
+  std::shared_ptr<const config::Config> cfg;
+  if (cmd == "check-config") {
+    if (load(args, &cfg) != 0) return 1;
+    print_summary(*cfg);
+    return 0;
+  }
+  if (cmd == "route-for") {
+    if (args.positional.size() != 1) {
+      std::cerr << "smarthost route-for: needs one ADDRESS\n";
+      return 2;
+    }
+    if (load(args, &cfg) != 0) return 1;
+    return router::run_route_for(*cfg, args.positional[0], std::cout, std::cerr);
+  }
+  if (cmd == "queue") {
+    if (load(args, &cfg) != 0) return 1;
+    return relay::cmd_queue(*cfg, args, std::cout, std::cerr);
+  }
+  std::cerr << "smarthost: unknown command '" << cmd << "'\n" << kUsage;
+  return 2;
+}

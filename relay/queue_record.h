@@ -1,0 +1,60 @@
+// queue_record.h - what the queue keeps for one message, and its encoding.
+//
+// The envelope (everything but the body) is one LMDB value, encoded as tagged
+// fields so that later versions can add fields and still read old queues.
+// decode_envelope() fails (returns false) on a truncated or corrupt value.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace relay {
+
+enum class RcptState : uint8_t { Pending = 0, Sent = 1, Deferred = 2, Bounced = 3 };
+const char* rcpt_state_name(RcptState s);
+
+// Facts about the TLS session of one hop, for the log, DSNs and queue show.
+struct TlsInfo {
+  std::string version;  // "TLS1_3"; empty: no TLS
+  std::string cipher;   // IANA name
+  int bits = 0;
+  std::string verdict;  // Verified / Trusted / Untrusted / Anonymous (outbound)
+};
+
+struct Recipient {
+  std::string address;
+  uint32_t notify = 0;     // relay::Notify bits; 0 = not given
+  std::string orcpt;       // as given, xtext
+  std::string route;       // route name chosen at RCPT time
+  RcptState state = RcptState::Pending;
+  uint32_t attempts = 0;
+  int64_t next_attempt = 0;  // unix seconds
+  std::string last_error;    // plain words
+  std::string dsn_status;    // "5.7.4"
+  std::string remote_mta;    // host that answered, if any
+  std::string diagnostic;    // remote reply, if the host replied
+  TlsInfo tls;               // of the last attempt
+};
+
+struct Envelope {
+  std::string id;
+  std::string sender;       // empty: null sender (a bounce)
+  int64_t arrival_us = 0;   // unix microseconds
+  uint64_t size = 0;        // body octets as stored
+  bool eight_bit = false;
+  uint8_t ret = 0;          // relay::Ret
+  std::string envid;
+  std::string client_ip;
+  std::string helo;
+  TlsInfo tls_in;
+  std::vector<Recipient> recipients;
+};
+
+std::string encode_envelope(const Envelope& e);
+bool decode_envelope(const std::string& data, Envelope* e);
+
+// Queue ids: 16 upper-case hex digits, time-ordered, unique per process.
+std::string new_queue_id();
+
+}  // namespace relay

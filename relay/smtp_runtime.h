@@ -1,0 +1,28 @@
+// smtp_runtime.h - everything a session needs from one loaded configuration.
+//
+// A Runtime is built once per (re)load and shared, immutable, by every session
+// and delivery that started under it; SIGHUP builds a new one and new work
+// takes that, while work in flight keeps the one it started with.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "certs/tls_context.h"
+#include "config/config.h"
+#include "router/route_table.h"
+
+namespace relay {
+
+struct Runtime {
+  std::shared_ptr<const config::Config> config;
+  certs::CtxPtr server_tls;  // null: STARTTLS not offered
+  std::unique_ptr<router::RouteTable> routes;
+
+  // Null with *error when the TLS files cannot be used.
+  static std::shared_ptr<const Runtime> build(std::shared_ptr<const config::Config> cfg,
+                                              std::string* error);
+  config::InboundLevel inbound_level(const config::IpAddr& ip) const;
+};
+
+}  // namespace relay

@@ -1,0 +1,128 @@
+// route_for_cmd.cc - route-for: match the address, look up candidate hosts, print them.
+//
+// Failures are printed as one line on err and give exit code 1; nothing here throws on bad input.
+#include "router/route_for_cmd.h"
+
+#include <event2/event.h>
+
+#include <optional>
+
+#include "router/route_table.h"
+
+namespace router {
+namespace {
+
+struct EventBaseFree {
+  void operator()(event_base* b) const { event_base_free(b); }
+};
+
+const char* yes_no(bool b) { return b ? "yes" : "no"; }
+
+const char* tls_mode_name(config::TlsMode m) {
+  switch (m) {
+    case config::TlsMode::None: return "none";
+    case config::TlsMode::Opportunistic: return "opportunistic";
+    case config::TlsMode::Required: return "required";
+  }
+  return "?";
+}
+
+void print_ciphers(const config::Route& route, std::ostream& out) {
+  // The loader may fill in the default list or leave it empty; both mean the default.
+  if (route.ciphers.empty() || route.ciphers == config::default_outbound_ciphers()) {
+    out << "ciphers: default outbound list (" << config::default_outbound_ciphers().size()
+        << " suites)\n";
+    return;
+  }
+  out << "ciphers (" << route.ciphers.size() << "):";
+  for (size_t i = 0; i < route.ciphers.size(); ++i) out << (i ? ", " : " ") << route.ciphers[i];
+  out << "\n";
+}
+
+void print_host(size_t n, const CandidateHost& h, std::ostream& out) {
+  out << "  " << n << ". " << h.name << " (pref " << h.preference << ") port " << h.port << ":";
+  for (size_t i = 0; i < h.addresses.size(); ++i) out << (i ? ", " : " ") << h.addresses[i];
+  out << "\n";
+  for (const auto& note : h.notes) out << "     note: " << note << "\n";
+}
+
+}  // namespace
+
+void print_route(const config::Route& route, std::ostream& out) {
+  out << "route: " << route.name << " (kind ";
+  if (route.kind == config::RouteKind::Mx)
+    out << "mx)\n";
+  else
+    out << "host, host " << route.host << ", port " << route.port << ", mx_lookup "
+        << yes_no(route.mx_lookup) << ")\n";
+  out << "tls: " << tls_mode_name(route.tls) << ", verify_ca " << yes_no(route.verify_ca)
+      << ", verify_hostname " << yes_no(route.verify_hostname) << ", min_tls_version "
+      << (route.has_min_tls_version ? config::tls_version_name(route.min_tls_version) : "not set")
+      << ", client_cert " << yes_no(route.client_cert) << "\n";
+  print_ciphers(route, out);
+}
+
+void print_candidates(const Candidates& c, std::ostream& out) {
+  out << "lookup: " << (c.mx_lookup ? "MX " : "AAAA/A ") << c.lookup_name;
+  if (c.mx_lookup) out << " (MX answer " << dns_security_name(c.mx_security) << ")";
+  out << "\n";
+  if (c.status == CandidateStatus::Ok) {
+    out << "candidate hosts:\n";
+    for (size_t i = 0; i < c.hosts.size(); ++i) print_host(i + 1, c.hosts[i], out);
+  } else {
+    out << "result: " << candidate_status_name(c.status) << ": " << c.reason << "\n";
+  }
+  if (c.notes.empty()) return;
+  out << "notes:\n";
+  for (const auto& note : c.notes) out << "  - " << note << "\n";
+}
+
+int run_route_for(const config::Config& cfg, const std::string& address, std::ostream& out,
+                  std::ostream& err, DnsService& dns, event_base* base) {
+  RouteMatch m = RouteTable(cfg).match(address);
+  if (!m.error.empty()) {
+    err << "route-for: " << address << ": " << m.error << "\n";
+    return 1;
+  }
+  if (!m.route) {
+    err << "route-for: " << address << ": no route matches (the relay refuses it at RCPT with "
+        << "550 5.7.1)\n";
+    return 1;
+  }
+  out << "address: " << address << " (domain " << m.recipient.domain << ")\n";
+  print_route(*m.route, out);
+  std::optional<Candidates> got;
+  auto lookup = CandidateLookup::start(dns, base, *m.route, m.recipient.domain,
+                                       [&got, base](Candidates c) {
+                                         got = std::move(c);
+                                         event_base_loopbreak(base);
+                                       });
+  event_base_dispatch(base);
+  if (!got) {
+    err << "route-for: " << address << ": the event loop ended before DNS answered\n";
+    return 1;
+  }
+  print_candidates(*got, out);
+  if (got->status == CandidateStatus::Ok) return 0;
+  err << "route-for: " << address << ": " << candidate_status_name(got->status) << ": "
+      << got->reason << "\n";
+  return 1;
+}
+
+int run_route_for(const config::Config& cfg, const std::string& address, std::ostream& out,
+                  std::ostream& err) {
+  std::unique_ptr<event_base, EventBaseFree> base(event_base_new());
+  if (!base) {
+    err << "route-for: cannot create an event loop\n";
+    return 1;
+  }
+  std::string why;
+  auto dns = DnsResolver::create(base.get(), cfg.dns, &why);  // destroyed before base
+  if (!dns) {
+    err << "route-for: " << why << "\n";
+    return 1;
+  }
+  return run_route_for(cfg, address, out, err, *dns, base.get());
+}
+
+}  // namespace router

@@ -1,0 +1,52 @@
+#!/usr/bin/python3
+"""run.py - runs the integration tests and prints "P passed, F failed".
+
+Each tests/integration/test_*.py is a unittest module. They start the real
+smarthost binary (SMARTHOST_BIN, default build/san/smarthost) and real peers on
+loopback. Usage: run.py [MODULE_OR_PATTERN ...]
+"""
+import os
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+class CountingResult(unittest.TextTestResult):
+    def startTest(self, test):
+        self._t0 = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        sys.stderr.write("    (%.1fs)\n" % (time.monotonic() - self._t0))
+
+
+def main():
+    loader = unittest.TestLoader()
+    names = sys.argv[1:]
+    if names:
+        suite = unittest.TestSuite()
+        for n in names:
+            n = os.path.basename(n)
+            if n.endswith(".py"):
+                n = n[:-3]
+            suite.addTests(loader.loadTestsFromName(n))
+    else:
+        suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=CountingResult, stream=sys.stderr)
+    result = runner.run(suite)
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    skipped = len(result.skipped)
+    passed = result.testsRun - failed - skipped
+    line = "%d passed, %d failed" % (passed, failed)
+    if skipped:
+        line += ", %d skipped" % skipped
+    print(line)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,711 @@
+// tls_context_test.cc - certs/tls_context: real handshakes, in process.
+//
+// A client and a server session talk through two strings with our own wolfSSL
+// I/O callbacks, the way relay/ drives them over evbuffers. The certificates
+// come from certs/testpki/make-pki.sh, run once into a temporary folder (or
+// into $TESTPKI_DIR when set), so the test needs nothing prepared. It must run
+// from the top of the source tree, as `make test` does.
+#include <CppUTest/TestHarness.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "certs/tls_context.h"
+#include "config/config.h"
+
+using certs::TlsFacts;
+using certs::TlsFailure;
+using certs::TlsProblem;
+using certs::Verdict;
+using config::TlsVersion;
+
+namespace {
+
+// ---- the test PKI ----------------------------------------------------------
+
+class TestPki {
+ public:
+  TestPki() {
+    const char* env = std::getenv("TESTPKI_DIR");
+    if (env != nullptr && *env != '\0') {
+      dir_ = env;
+    } else {
+      char tmpl[] = "/tmp/smarthost-tls-test.XXXXXX";
+      if (mkdtemp(tmpl) == nullptr) {
+        error_ = "mkdtemp failed";
+        return;
+      }
+      dir_ = tmpl;
+      owned_ = true;
+    }
+    const std::string script = "certs/testpki/make-pki.sh";
+    if (access(script.c_str(), X_OK) != 0) {
+      error_ = script + " not found: run the tests from the top of the source tree";
+      return;
+    }
+    if (std::system((script + " '" + dir_ + "'").c_str()) != 0) error_ = script + " failed";
+  }
+  ~TestPki() {
+    if (owned_) std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+  std::string path(const std::string& file) const { return dir_ + "/" + file; }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string dir_;
+  std::string error_;
+  bool owned_ = false;
+};
+
+const TestPki& pki() {
+  static const TestPki instance;
+  return instance;
+}
+
+// ---- an in-memory wire -----------------------------------------------------
+
+struct End {
+  std::string* in;
+  std::string* out;
+};
+
+int wire_recv(WOLFSSL*, char* buf, int sz, void* ctx) {
+  auto* e = static_cast<End*>(ctx);
+  if (e->in->empty()) return WOLFSSL_CBIO_ERR_WANT_READ;
+  const size_t n = std::min(e->in->size(), static_cast<size_t>(sz));
+  std::memcpy(buf, e->in->data(), n);
+  e->in->erase(0, n);
+  return static_cast<int>(n);
+}
+
+int wire_send(WOLFSSL*, char* buf, int sz, void* ctx) {
+  static_cast<End*>(ctx)->out->append(buf, static_cast<size_t>(sz));
+  return sz;
+}
+
+void attach(WOLFSSL* ssl, End* end) {
+  wolfSSL_SSLSetIORecv(ssl, wire_recv);
+  wolfSSL_SSLSetIOSend(ssl, wire_send);
+  wolfSSL_SetIOReadCtx(ssl, end);
+  wolfSSL_SetIOWriteCtx(ssl, end);
+}
+
+// One side of a handshake in progress.
+struct Side {
+  WOLFSSL* ssl;
+  bool is_client;
+  bool done = false;
+  bool failed = false;
+  TlsFailure failure;
+
+  bool settled() const { return done || failed; }
+  void step() {
+    if (settled()) return;
+    const int rc = is_client ? wolfSSL_connect(ssl) : wolfSSL_accept(ssl);
+    if (rc == WOLFSSL_SUCCESS) {
+      done = true;
+      return;
+    }
+    const int err = wolfSSL_get_error(ssl, rc);
+    if (err == WOLFSSL_ERROR_WANT_READ || err == WOLFSSL_ERROR_WANT_WRITE) return;
+    failed = true;
+    failure = certs::describe_handshake_failure(ssl, rc);
+  }
+};
+
+struct Outcome {
+  bool ok = false;  // both sides finished
+  TlsFacts client, server;
+  TlsFailure client_failure, server_failure;
+  bool client_failed = false, server_failed = false;
+  std::string echoed;  // application data the server read after the handshake
+};
+
+using Tweak = std::function<void(WOLFSSL* server)>;
+
+// Runs a handshake between fresh sessions on cctx and sctx until both sides
+// finish, one fails and the other has read its alert, or nothing moves.
+Outcome handshake(WOLFSSL_CTX* cctx, WOLFSSL_CTX* sctx, const std::string& peer_name,
+                  const Tweak& tweak = nullptr) {
+  Outcome out;
+  std::string err;
+  certs::SslPtr c = certs::new_session(cctx, peer_name, &err);
+  certs::SslPtr s = certs::new_session(sctx, "", &err);
+  if (!c || !s) {
+    out.client_failure.detail = err;
+    return out;
+  }
+  std::string to_server, to_client;
+  End cend{&to_client, &to_server}, send{&to_server, &to_client};
+  attach(c.get(), &cend);
+  attach(s.get(), &send);
+  if (tweak) tweak(s.get());
+  Side client{c.get(), true}, server{s.get(), false};
+  for (int round = 0; round < 100 && !(client.settled() && server.settled()); ++round) {
+    const size_t before = to_server.size() + to_client.size();
+    client.step();
+    server.step();
+    if (round > 0 && to_server.size() + to_client.size() == before && to_server.empty() &&
+        to_client.empty())
+      break;  // both wait for input that will never come
+  }
+  out.ok = client.done && server.done;
+  out.client_failed = client.failed;
+  out.server_failed = server.failed;
+  out.client_failure = client.failure;
+  out.server_failure = server.failure;
+  out.client = certs::session_facts(c.get());
+  out.server = certs::session_facts(s.get());
+  if (out.ok) {
+    const char msg[] = "EHLO relay.test.example\r\n";
+    wolfSSL_write(c.get(), msg, sizeof msg - 1);
+    char buf[64] = {};
+    const int n = wolfSSL_read(s.get(), buf, sizeof buf);
+    if (n > 0) out.echoed.assign(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// ---- contexts used by most cases -------------------------------------------
+
+certs::CtxPtr server_ctx(const std::string& name, std::optional<TlsVersion> min = std::nullopt) {
+  certs::ServerContextOptions o;
+  o.cert_file = pki().path(name + ".pem");
+  o.key_file = pki().path(name + ".key");
+  o.min_version = min;
+  std::string err;
+  certs::CtxPtr ctx = certs::make_server_context(o, &err);
+  CHECK_TEXT(ctx != nullptr, ("server context " + name + ": " + err).c_str());
+  return ctx;
+}
+
+certs::ClientContextOptions client_options() {
+  certs::ClientContextOptions o;
+  o.ca_file = pki().path("ca-bundle.pem");
+  o.verify_ca = true;
+  o.verify_hostname = true;
+  return o;
+}
+
+certs::CtxPtr client_ctx(const certs::ClientContextOptions& o) {
+  std::string err;
+  certs::CtxPtr ctx = certs::make_client_context(o, &err);
+  CHECK_TEXT(ctx != nullptr, ("client context: " + err).c_str());
+  return ctx;
+}
+
+Tweak force_server_version(int version) {
+  return [version](WOLFSSL* s) { wolfSSL_SetVersion(s, version); };
+}
+
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+const char* problem_name(TlsProblem p) {
+  switch (p) {
+    case TlsProblem::NotOffered: return "NotOffered";
+    case TlsProblem::VersionTooOld: return "VersionTooOld";
+    case TlsProblem::NoSharedCipher: return "NoSharedCipher";
+    case TlsProblem::UnknownCa: return "UnknownCa";
+    case TlsProblem::Expired: return "Expired";
+    case TlsProblem::NotYetValid: return "NotYetValid";
+    case TlsProblem::BadCertificate: return "BadCertificate";
+    case TlsProblem::HostnameMismatch: return "HostnameMismatch";
+    case TlsProblem::NoCertificate: return "NoCertificate";
+    case TlsProblem::PeerRejectedUs: return "PeerRejectedUs";
+    case TlsProblem::ConnectionLost: return "ConnectionLost";
+    case TlsProblem::HandshakeFailed: return "HandshakeFailed";
+  }
+  return "?";
+}
+
+}  // namespace
+
+TEST_GROUP(TlsContext) {
+  void setup() override { CHECK_TEXT(pki().error().empty(), pki().error().c_str()); }
+};
+
+// ---- cipher names -------------------------------------------------------------
+
+TEST(TlsContext, CipherNameValidation) {
+  struct Case {
+    std::vector<std::string> names;
+    bool want_ok;
+    const char* want_error;  // substring of the error
+  } cases[] = {
+      {{"TLS_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, true, ""},
+      {{"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"}, true, ""},
+      {{"TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"}, true, ""},
+      {{}, false, "empty"},
+      {{"TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA999"}, false, "TLS_AES_128_GCM_SHA999: unknown"},
+      {{"TLS_BOGUS"}, false, "unknown cipher suite"},
+      {{"ECDHE-RSA-AES128-GCM-SHA256"}, false, "not an IANA cipher suite name"},
+      {{"TLS13-AES128-GCM-SHA256"}, false, "not an IANA"},
+      {{"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384"}, false, "not an IANA"},
+      {{"TLS_DH_anon_WITH_AES_128_CBC_SHA"}, false, "anonymous"},
+      {{"TLS_ECDHE_ECDSA_WITH_NULL_SHA"}, false, "does not encrypt"},
+      {{"TLS_SHA256_SHA256"}, false, "does not encrypt"},
+      {{"TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256"}, false, "PSK"},
+      {{"TLS_ECDHE_RSA_WITH_RC4_128_SHA"}, false, "RFC 7465"},
+      {{"TLS_RSA_WITH_AES_128_GCM_SHA256"}, false, "without static RSA"},
+  };
+  for (const auto& c : cases) {
+    std::string err;
+    const bool got = certs::validate_cipher_names(c.names, &err);
+    std::string label = c.names.empty() ? "(empty)" : c.names.back();
+    std::string msg = label + ": got " + (got ? "ok" : "error '" + err + "'") + ", want " +
+                      (c.want_ok ? "ok" : std::string("error with '") + c.want_error + "'");
+    CHECK_TEXT(got == c.want_ok, msg.c_str());
+    if (!c.want_ok) CHECK_TEXT(contains(err, c.want_error), msg.c_str());
+  }
+}
+
+TEST(TlsContext, DefaultCipherListsAreUsable) {
+  struct Case {
+    const char* name;
+    const std::vector<std::string>& list;
+  } cases[] = {
+      {"default_inbound_ciphers", config::default_inbound_ciphers()},
+      {"default_outbound_ciphers", config::default_outbound_ciphers()},
+  };
+  for (const auto& c : cases) {
+    std::string err;
+    const bool ok = certs::validate_cipher_names(c.list, &err);
+    CHECK_TEXT(ok, (std::string(c.name) + ": got error '" + err + "', want ok").c_str());
+  }
+}
+
+TEST(TlsContext, CipherListString) {
+  std::string err;
+  STRCMP_EQUAL("TLS_AES_256_GCM_SHA384:TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+               certs::cipher_list_string(
+                   {"TLS_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}, &err)
+                   .c_str());
+  STRCMP_EQUAL("", certs::cipher_list_string({"TLS_NOPE"}, &err).c_str());
+  CHECK(contains(err, "TLS_NOPE"));
+}
+
+// ---- context building -----------------------------------------------------------
+
+TEST(TlsContext, ContextBuildErrors) {
+  const auto good = client_options();
+  struct Case {
+    const char* label;
+    std::function<certs::CtxPtr(std::string*)> build;
+    const char* want_error;
+  } cases[] = {
+      {"server cert missing",
+       [](std::string* e) {
+         return certs::make_server_context({pki().path("nope.pem"), pki().path("valid.key"), {}, {}}, e);
+       },
+       "nope.pem: No such file"},
+      {"server key of another cert",
+       [](std::string* e) {
+         return certs::make_server_context(
+             {pki().path("valid.pem"), pki().path("wronghost.key"), {}, {}}, e);
+       },
+       "does not belong"},
+      {"server key is a certificate",
+       [](std::string* e) {
+         return certs::make_server_context({pki().path("valid.pem"), pki().path("ca.pem"), {}, {}}, e);
+       },
+       "not an unencrypted PEM key"},
+      {"server anonymous cipher",
+       [](std::string* e) {
+         return certs::make_server_context({pki().path("valid.pem"), pki().path("valid.key"),
+                                            {"TLS_DH_anon_WITH_AES_128_CBC_SHA"}, {}},
+                                           e);
+       },
+       "anonymous"},
+      {"client ca file missing",
+       [good](std::string* e) {
+         auto o = good;
+         o.ca_file = pki().path("missing-ca.pem");
+         return certs::make_client_context(o, e);
+       },
+       "missing-ca.pem: No such file"},
+      {"client ca file not PEM",
+       [good](std::string* e) {
+         auto o = good;
+         o.ca_file = pki().path("valid.key");
+         return certs::make_client_context(o, e);
+       },
+       "no usable PEM certificate"},
+      {"client verify_ca without ca",
+       [good](std::string* e) {
+         auto o = good;
+         o.ca_file.clear();
+         return certs::make_client_context(o, e);
+       },
+       "verify_ca needs a CA file"},
+      {"client cert without key",
+       [good](std::string* e) {
+         auto o = good;
+         o.client_cert_file = pki().path("client.pem");
+         return certs::make_client_context(o, e);
+       },
+       "both a certificate and a key"},
+      {"client cert with wrong key",
+       [good](std::string* e) {
+         auto o = good;
+         o.client_cert_file = pki().path("client.pem");
+         o.client_key_file = pki().path("valid.key");
+         return certs::make_client_context(o, e);
+       },
+       "does not belong"},
+      {"client unknown cipher",
+       [good](std::string* e) {
+         auto o = good;
+         o.ciphers = {"TLS_AES_128_GCM_SHA256", "TLS_AES_512_GCM_SHA256"};
+         return certs::make_client_context(o, e);
+       },
+       "TLS_AES_512_GCM_SHA256: unknown"},
+  };
+  for (const auto& c : cases) {
+    std::string err;
+    certs::CtxPtr ctx = c.build(&err);
+    std::string msg = std::string(c.label) + ": got " + (ctx ? "a context" : "error '" + err + "'") +
+                      ", want error with '" + c.want_error + "'";
+    CHECK_TEXT(ctx == nullptr && contains(err, c.want_error), msg.c_str());
+  }
+}
+
+TEST(TlsContext, ClientCertificateLoads) {
+  auto o = client_options();
+  o.client_cert_file = pki().path("client.pem");
+  o.client_key_file = pki().path("client.key");
+  certs::CtxPtr ctx = client_ctx(o);
+  certs::CtxPtr server = server_ctx("valid");
+  Outcome r = handshake(ctx.get(), server.get(), "mx1.test.example");
+  CHECK_TEXT(r.ok, r.client_failure.detail.c_str());
+  // We never ask for a client certificate on our own listener.
+  CHECK(r.server.verdict == Verdict::Anonymous);
+}
+
+// ---- handshakes and verdicts ---------------------------------------------------
+
+TEST(TlsContext, VerdictTable) {
+  struct Case {
+    const char* cert;        // server certificate from the test PKI
+    const char* peer_name;   // what the client checks
+    Verdict want_verdict;
+    bool want_ca_ok;
+    bool want_hostname_ok;
+    const char* want_ca_error;  // substring; "" when ca_ok
+    bool want_policy_ok;        // check_peer with verify_ca and verify_hostname
+    TlsProblem want_problem;    // when !want_policy_ok
+  } cases[] = {
+      {"valid", "mx1.test.example", Verdict::Verified, true, true, "", true, {}},
+      {"valid", "MX2.Test.Example.", Verdict::Verified, true, true, "", true, {}},
+      {"valid", "mail.test.example", Verdict::Verified, true, true, "", true, {}},
+      {"valid", "a.wild.test.example", Verdict::Verified, true, true, "", true, {}},
+      {"valid", "a.b.wild.test.example", Verdict::Trusted, true, false, "", false,
+       TlsProblem::HostnameMismatch},
+      {"valid", "wild.test.example", Verdict::Trusted, true, false, "", false,
+       TlsProblem::HostnameMismatch},
+      {"valid", "127.0.0.1", Verdict::Verified, true, true, "", true, {}},
+      {"valid", "::1", Verdict::Verified, true, true, "", true, {}},
+      {"valid", "[::1]", Verdict::Verified, true, true, "", true, {}},
+      {"valid", "127.0.0.2", Verdict::Trusted, true, false, "", false, TlsProblem::HostnameMismatch},
+      {"valid", "", Verdict::Trusted, true, false, "", false, TlsProblem::HostnameMismatch},
+      {"valid-ec", "mx2.test.example", Verdict::Verified, true, true, "", true, {}},
+      {"wronghost", "mx1.test.example", Verdict::Trusted, true, false, "", false,
+       TlsProblem::HostnameMismatch},
+      {"wronghost", "other.example", Verdict::Verified, true, true, "", true, {}},
+      {"untrusted", "mx1.test.example", Verdict::Untrusted, false, true,
+       "certificate not signed by a trusted CA", false, TlsProblem::UnknownCa},
+      {"expired", "mx1.test.example", Verdict::Untrusted, false, true, "certificate expired",
+       false, TlsProblem::Expired},
+      {"notyet", "mx1.test.example", Verdict::Untrusted, false, true, "certificate not yet valid",
+       false, TlsProblem::NotYetValid},
+  };
+  certs::CtxPtr cctx = client_ctx(client_options());
+  for (const auto& c : cases) {
+    certs::CtxPtr sctx = server_ctx(c.cert);
+    Outcome r = handshake(cctx.get(), sctx.get(), c.peer_name);
+    const std::string label = std::string(c.cert) + " as '" + c.peer_name + "'";
+    CHECK_TEXT(r.ok, (label + ": handshake failed: " + r.client_failure.reason + " / " +
+                      r.client_failure.detail)
+                         .c_str());
+    const TlsFacts& f = r.client;
+    std::string msg = label + ": got " + certs::verdict_name(f.verdict) + " ca_ok=" +
+                      std::to_string(f.ca_ok) + " hostname_ok=" + std::to_string(f.hostname_ok) +
+                      " ca_error='" + f.ca_error + "' (" + std::to_string(f.ca_error_code) +
+                      "), want " + certs::verdict_name(c.want_verdict) + " ca_ok=" +
+                      std::to_string(c.want_ca_ok) + " hostname_ok=" +
+                      std::to_string(c.want_hostname_ok) + " ca_error='" + c.want_ca_error + "'";
+    CHECK_TEXT(f.verdict == c.want_verdict, msg.c_str());
+    CHECK_TEXT(f.ca_ok == c.want_ca_ok, msg.c_str());
+    CHECK_TEXT(f.hostname_ok == c.want_hostname_ok, msg.c_str());
+    CHECK_TEXT(f.ca_error == c.want_ca_error, msg.c_str());
+    CHECK_TEXT(f.version == "TLS1_3", (label + ": got version " + f.version).c_str());
+    STRCMP_EQUAL("EHLO relay.test.example\r\n", r.echoed.c_str());
+
+    auto failure = certs::check_peer(f, true, true);
+    std::string pmsg = label + ": policy got " +
+                       (failure ? std::string(problem_name(failure->problem)) : "pass") +
+                       ", want " + (c.want_policy_ok ? "pass" : problem_name(c.want_problem));
+    CHECK_TEXT(failure.has_value() == !c.want_policy_ok, pmsg.c_str());
+    if (failure) {
+      CHECK_TEXT(failure->problem == c.want_problem, pmsg.c_str());
+      STRCMP_EQUAL("5.7.5", failure->status.c_str());
+    }
+    // Opportunistic delivery: verification off, every established session passes.
+    CHECK_TEXT(!certs::check_peer(f, false, false).has_value(), label.c_str());
+  }
+}
+
+TEST(TlsContext, NoTrustAnchorsMeansUntrusted) {
+  certs::ClientContextOptions o;  // no CA file, nothing enforced: opportunistic
+  certs::CtxPtr cctx = client_ctx(o);
+  certs::CtxPtr sctx = server_ctx("valid");
+  Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
+  CHECK(r.ok);
+  STRCMP_EQUAL("Untrusted", certs::verdict_name(r.client.verdict));
+  STRCMP_EQUAL("certificate not signed by a trusted CA", r.client.ca_error.c_str());
+  CHECK(r.client.hostname_ok);
+  CHECK(!certs::check_peer(r.client, false, false).has_value());
+  auto f = certs::check_peer(r.client, false, true);  // name only: passes
+  CHECK(!f.has_value());
+  f = certs::check_peer(r.client, true, false);
+  CHECK(f.has_value() && f->problem == TlsProblem::UnknownCa);
+}
+
+TEST(TlsContext, SessionFactsOfVerifiedSession) {
+  certs::CtxPtr cctx = client_ctx(client_options());
+  certs::CtxPtr sctx = server_ctx("valid");
+  Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
+  CHECK(r.ok);
+  const TlsFacts& f = r.client;
+  CHECK(f.established);
+  STRCMP_EQUAL("TLS1_3", f.version.c_str());
+  STRCMP_EQUAL("TLS_AES_128_GCM_SHA256", f.cipher.c_str());  // first in the outbound list
+  LONGS_EQUAL(128, f.bits);
+  LONGS_EQUAL(128, f.alg_bits);
+  STRCMP_EQUAL("version=TLS1_3 cipher=TLS_AES_128_GCM_SHA256 bits=128/128",
+               certs::received_clause(f).c_str());
+  STRCMP_EQUAL("mx1.test.example", f.peer_name.c_str());
+
+  LONGS_EQUAL(2, f.chain.size());  // leaf + issuing CA, as the server sends it
+  const certs::CertSummary& leaf = f.chain[0];
+  CHECK_TEXT(contains(leaf.subject, "CN=mx1.test.example"), leaf.subject.c_str());
+  CHECK_TEXT(contains(leaf.issuer, "CN=smarthost test issuing CA"), leaf.issuer.c_str());
+  const std::vector<std::string> want_san = {
+      "DNS:localhost",          "DNS:mx1.test.example", "DNS:mx2.test.example",
+      "DNS:mail.test.example",  "DNS:*.wild.test.example", "IP:127.0.0.1",
+      "IP:::1"};
+  std::string got_san;
+  for (const auto& s : leaf.san) got_san += s + " ";
+  CHECK_TEXT(leaf.san == want_san, ("got SANs " + got_san).c_str());
+  CHECK_TEXT(contains(leaf.not_before, "GMT"), leaf.not_before.c_str());
+  CHECK_TEXT(contains(leaf.not_after, "GMT"), leaf.not_after.c_str());
+  CHECK_TEXT(contains(f.chain[1].subject, "CN=smarthost test issuing CA"), f.chain[1].subject.c_str());
+
+  // The TLSA "3 1 1" digest openssl computes for the same certificate.
+  const std::string out = pki().path("valid.spki.sha256");
+  const std::string cmd = "openssl x509 -in '" + pki().path("valid.pem") +
+                          "' -pubkey -noout | openssl pkey -pubin -outform DER | "
+                          "sha256sum | cut -d' ' -f1 > '" + out + "'";
+  LONGS_EQUAL(0, std::system(cmd.c_str()));
+  std::string want = slurp(out);
+  std::remove(out.c_str());
+  while (!want.empty() && want.back() == '\n') want.pop_back();
+  STRCMP_EQUAL(want.c_str(), f.spki_sha256.c_str());
+
+  // The server side sees the same session, and no client certificate.
+  STRCMP_EQUAL("TLS1_3", r.server.version.c_str());
+  STRCMP_EQUAL(f.cipher.c_str(), r.server.cipher.c_str());
+  CHECK(r.server.verdict == Verdict::Anonymous);
+}
+
+TEST(TlsContext, FactsBeforeHandshakeAreEmpty) {
+  certs::CtxPtr cctx = client_ctx(client_options());
+  std::string err;
+  certs::SslPtr s = certs::new_session(cctx.get(), "mx1.test.example", &err);
+  CHECK(s != nullptr);
+  TlsFacts f = certs::session_facts(s.get());
+  CHECK(!f.established);
+  CHECK(f.version.empty());
+  auto failure = certs::check_peer(f, false, false);
+  CHECK(failure.has_value());  // no session: nothing may be sent
+  CHECK(!certs::session_facts(nullptr).established);
+}
+
+// ---- versions and ciphers ------------------------------------------------------
+
+TEST(TlsContext, VersionTable) {
+  struct Case {
+    const char* label;
+    std::optional<TlsVersion> client_min;
+    int server_version;  // wolfSSL_SetVersion on the server session; 0: any
+    bool want_ok;
+    const char* want_version;
+  } cases[] = {
+      {"default client, 1.3 server", std::nullopt, 0, true, "TLS1_3"},
+      {"default client, 1.2 server", std::nullopt, WOLFSSL_TLSV1_2, true, "TLS1_2"},
+      {"default client, 1.1 server", std::nullopt, WOLFSSL_TLSV1_1, true, "TLS1_1"},
+      {"min 1.2, 1.2 server", TlsVersion::V1_2, WOLFSSL_TLSV1_2, true, "TLS1_2"},
+      {"min 1.3, 1.2 server", TlsVersion::V1_3, WOLFSSL_TLSV1_2, false, ""},
+      {"min 1.2, 1.1 server", TlsVersion::V1_2, WOLFSSL_TLSV1_1, false, ""},
+  };
+  certs::CtxPtr sctx = server_ctx("valid");
+  for (const auto& c : cases) {
+    auto o = client_options();
+    o.min_version = c.client_min;
+    certs::CtxPtr cctx = client_ctx(o);
+    Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example",
+                          c.server_version ? force_server_version(c.server_version) : nullptr);
+    std::string msg = std::string(c.label) + ": got " +
+                      (r.ok ? "ok " + r.client.version
+                            : "failure '" + r.client_failure.reason + "' (" +
+                                  r.client_failure.detail + ") server '" +
+                                  r.server_failure.reason + "' (" + r.server_failure.detail + ")") +
+                      ", want " + (c.want_ok ? std::string("ok ") + c.want_version : "failure");
+    CHECK_TEXT(r.ok == c.want_ok, msg.c_str());
+    if (c.want_ok) {
+      STRCMP_EQUAL_TEXT(c.want_version, r.client.version.c_str(), msg.c_str());
+      CHECK_TEXT(r.client.verdict == Verdict::Verified, msg.c_str());
+      continue;
+    }
+    CHECK_TEXT(r.client_failed, msg.c_str());
+    CHECK_TEXT(r.client_failure.problem == TlsProblem::VersionTooOld, msg.c_str());
+    STRCMP_EQUAL_TEXT("TLS version too old", r.client_failure.reason.c_str(), msg.c_str());
+    STRCMP_EQUAL_TEXT("5.7.5", r.client_failure.status.c_str(), msg.c_str());
+  }
+}
+
+TEST(TlsContext, ServerMinimumVersion) {
+  certs::CtxPtr sctx = server_ctx("valid", TlsVersion::V1_3);
+  certs::ClientContextOptions o = client_options();
+  o.ciphers = {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"};  // a TLS 1.2-only client
+  certs::CtxPtr cctx = client_ctx(o);
+  Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
+  CHECK(!r.ok);
+  CHECK_TEXT(r.server_failed, "the server should refuse the old client");
+  std::string msg = "server got '" + r.server_failure.reason + "' (" + r.server_failure.detail + ")";
+  CHECK_TEXT(r.server_failure.problem == TlsProblem::VersionTooOld ||
+                 r.server_failure.problem == TlsProblem::NoSharedCipher,
+             msg.c_str());
+}
+
+TEST(TlsContext, RouteCipherListIsHonoured) {
+  certs::CtxPtr sctx = server_ctx("valid-ec");
+  auto o = client_options();
+  o.ciphers = {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"};
+  certs::CtxPtr cctx = client_ctx(o);
+  Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
+  CHECK_TEXT(r.ok, r.client_failure.detail.c_str());
+  STRCMP_EQUAL("TLS1_2", r.client.version.c_str());
+  STRCMP_EQUAL("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", r.client.cipher.c_str());
+  CHECK(r.client.verdict == Verdict::Verified);
+}
+
+TEST(TlsContext, NoSharedCipher) {
+  certs::ServerContextOptions so{pki().path("valid.pem"), pki().path("valid.key"),
+                                 {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"}, {}};
+  std::string err;
+  certs::CtxPtr sctx = certs::make_server_context(so, &err);
+  CHECK_TEXT(sctx != nullptr, err.c_str());
+  auto o = client_options();
+  o.ciphers = {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"};
+  certs::CtxPtr cctx = client_ctx(o);
+  Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
+  CHECK(!r.ok);
+  std::string msg = "client got '" + r.client_failure.reason + "' (" + r.client_failure.detail +
+                    "), server got '" + r.server_failure.reason + "' (" + r.server_failure.detail + ")";
+  CHECK_TEXT(r.server_failure.problem == TlsProblem::NoSharedCipher, msg.c_str());
+  CHECK_TEXT(r.client_failure.problem == TlsProblem::NoSharedCipher, msg.c_str());
+}
+
+// A server that offers only anonymous Diffie-Hellman must never get a session
+// with our client, whatever the route's cipher list says.
+TEST(TlsContext, AnonymousSuitesNeverNegotiated) {
+  certs::CtxPtr sctx = server_ctx("valid");
+  CHECK(wolfSSL_CTX_allow_anon_cipher(sctx.get()) == WOLFSSL_SUCCESS);
+  CHECK(wolfSSL_CTX_set_cipher_list(sctx.get(), "ADH-AES128-SHA:ADH-AES256-GCM-SHA384") ==
+        WOLFSSL_SUCCESS);
+  certs::CtxPtr cctx = client_ctx(client_options());  // default outbound list
+  Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
+  std::string msg = "got " + std::string(r.ok ? "a session with " + r.client.cipher : "failure") +
+                    ", want failure";
+  CHECK_TEXT(!r.ok, msg.c_str());
+  CHECK_TEXT(!r.client.established, msg.c_str());
+
+  auto o = client_options();
+  o.ciphers = {"TLS_DH_anon_WITH_AES_128_CBC_SHA"};
+  std::string err;
+  CHECK(certs::make_client_context(o, &err) == nullptr);
+  CHECK_TEXT(contains(err, "anonymous"), err.c_str());
+}
+
+// ---- failure descriptions -------------------------------------------------------
+
+TEST(TlsContext, DescribeHandshakeErrors) {
+  struct Case {
+    int err;
+    int alert;
+    TlsProblem want;
+    const char* want_reason;
+  } cases[] = {
+      {-313, 70, TlsProblem::VersionTooOld, "TLS version too old"},
+      {-326, 0, TlsProblem::VersionTooOld, "TLS version too old"},
+      {-313, 40, TlsProblem::NoSharedCipher, "no shared cipher"},
+      {-501, 0, TlsProblem::NoSharedCipher, "no shared cipher"},
+      {-188, 0, TlsProblem::UnknownCa, "certificate not signed by a trusted CA"},
+      {-151, 0, TlsProblem::Expired, "certificate expired"},
+      {-150, 0, TlsProblem::NotYetValid, "certificate not yet valid"},
+      {-322, 0, TlsProblem::HostnameMismatch, "certificate host name mismatch"},
+      {-313, 48, TlsProblem::PeerRejectedUs, "TLS handshake refused by the peer"},
+      {-308, 0, TlsProblem::ConnectionLost, "connection lost during TLS handshake"},
+      {-397, 0, TlsProblem::ConnectionLost, "connection lost during TLS handshake"},
+      {-1234, 0, TlsProblem::HandshakeFailed, "TLS handshake failed"},
+  };
+  for (const auto& c : cases) {
+    TlsFailure f = certs::describe_handshake_error(c.err, c.alert);
+    std::string msg = "error " + std::to_string(c.err) + " alert " + std::to_string(c.alert) +
+                      ": got " + problem_name(f.problem) + " '" + f.reason + "', want " +
+                      problem_name(c.want) + " '" + c.want_reason + "'";
+    CHECK_TEXT(f.problem == c.want, msg.c_str());
+    STRCMP_EQUAL_TEXT(c.want_reason, f.reason.c_str(), msg.c_str());
+    STRCMP_EQUAL_TEXT("5.7.5", f.status.c_str(), msg.c_str());
+    CHECK_TEXT(contains(f.detail, std::to_string(c.err)), msg.c_str());
+    CHECK_TEXT(!f.advice.empty(), msg.c_str());
+  }
+  TlsFailure none = certs::tls_failure(TlsProblem::NotOffered);
+  STRCMP_EQUAL("TLS unavailable", none.reason.c_str());
+  STRCMP_EQUAL("5.7.4", none.status.c_str());
+}
+
+TEST(TlsContext, VerifyErrorProblems) {
+  struct Case {
+    int code;
+    TlsProblem want;
+  } cases[] = {
+      {20, TlsProblem::UnknownCa}, {19, TlsProblem::UnknownCa}, {2, TlsProblem::UnknownCa},
+      {10, TlsProblem::Expired},   {14, TlsProblem::Expired},   {9, TlsProblem::NotYetValid},
+      {13, TlsProblem::NotYetValid}, {7, TlsProblem::BadCertificate},
+      {1, TlsProblem::BadCertificate},
+  };
+  for (const auto& c : cases) {
+    TlsProblem got = certs::verify_error_problem(c.code);
+    std::string msg = "X509 error " + std::to_string(c.code) + ": got " + problem_name(got) +
+                      ", want " + problem_name(c.want);
+    CHECK_TEXT(got == c.want, msg.c_str());
+  }
+}
