@@ -20,7 +20,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 
 WARN := -Wall -Wextra -Wswitch -Wshadow=local -Wno-unused-parameter
-BASE_CXXFLAGS := -std=c++17 $(WARN) -I. $(PKG_CFLAGS) -DSMARTHOST_VERSION='"$(VERSION)"' -MMD -MP
+BASE_CXXFLAGS := -std=c++17 -DCPPUTEST_MEM_LEAK_DETECTION_DISABLED $(WARN) -I. $(PKG_CFLAGS) -DSMARTHOST_VERSION='"$(VERSION)"' -MMD -MP
 REL_FLAGS := -O2 -g
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

@@ -14,6 +14,7 @@
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/hash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -174,10 +175,34 @@ int wolf_version(config::TlsVersion v) {
   return WOLFSSL_TLSV1_2;
 }
 
+bool has_tls13_suite(const std::vector<std::string>& names) {
+  // Every IANA name before TLS 1.3 reads "<kx>_WITH_<cipher>"; TLS 1.3 names do not.
+  for (const auto& n : names) {
+    if (n.find("_WITH_") == std::string::npos) return true;
+  }
+  return false;
+}
+
 // The v23 methods negotiate the highest common version; the floor is always
 // set explicitly so that the build's default floor never decides for us.
-bool set_min_version(WOLFSSL_CTX* ctx, std::optional<config::TlsVersion> v, std::string* error) {
+// A list without TLS 1.3 suites also caps the context at TLS 1.2: otherwise a
+// wolfSSL client offers TLS 1.3 with no suite for it (the server then fails
+// the handshake), and a wolfSSL server picks TLS 1.3 with a suite the admin
+// never listed.
+bool set_versions(WOLFSSL_CTX* ctx, std::optional<config::TlsVersion> v,
+                  const std::vector<std::string>& ciphers, std::string* error) {
   const config::TlsVersion floor = v.value_or(config::TlsVersion::V1_1);
+  if (!has_tls13_suite(ciphers)) {
+    if (floor == config::TlsVersion::V1_3) {
+      *error = "minimum TLS version 1.3 needs a TLS 1.3 suite (such as TLS_AES_128_GCM_SHA256) "
+               "in the cipher list";
+      return false;
+    }
+    if (wolfSSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) != WOLFSSL_SUCCESS) {
+      *error = "wolfSSL cannot cap the TLS version at 1.2";
+      return false;
+    }
+  }
   if (wolfSSL_CTX_SetMinVersion(ctx, wolf_version(floor)) != WOLFSSL_SUCCESS) {
     *error = std::string("this wolfSSL cannot use TLS ") + config::tls_version_name(floor) +
              " as the minimum version";
@@ -188,9 +213,8 @@ bool set_min_version(WOLFSSL_CTX* ctx, std::optional<config::TlsVersion> v, std:
 
 // wolfSSL's built-in list includes anonymous and NULL suites, so a list is
 // set on every context, the default one included.
-bool set_ciphers(WOLFSSL_CTX* ctx, const std::vector<std::string>& names,
-                 const std::vector<std::string>& defaults, std::string* error) {
-  const std::string list = cipher_list_string(names.empty() ? defaults : names, error);
+bool set_ciphers(WOLFSSL_CTX* ctx, const std::vector<std::string>& names, std::string* error) {
+  const std::string list = cipher_list_string(names, error);
   if (list.empty()) return false;
   if (wolfSSL_CTX_set_cipher_list(ctx, list.c_str()) != WOLFSSL_SUCCESS) {
     *error = "wolfSSL refused the cipher list " + list;
@@ -258,10 +282,11 @@ CtxPtr new_context(WOLFSSL_METHOD* method, std::string* error) {
 
 CtxPtr make_server_context(const ServerContextOptions& opts, std::string* error) {
   ensure_init();
+  const auto& ciphers = opts.ciphers.empty() ? config::default_inbound_ciphers() : opts.ciphers;
   CtxPtr ctx = new_context(wolfSSLv23_server_method(), error);
   if (!ctx) return nullptr;
-  if (!set_min_version(ctx.get(), opts.min_version, error) ||
-      !set_ciphers(ctx.get(), opts.ciphers, config::default_inbound_ciphers(), error) ||
+  if (!set_ciphers(ctx.get(), ciphers, error) ||
+      !set_versions(ctx.get(), opts.min_version, ciphers, error) ||
       !load_cert_and_key(ctx.get(), opts.cert_file, opts.key_file, error))
     return nullptr;
   wolfSSL_CTX_set_verify(ctx.get(), WOLFSSL_VERIFY_NONE, nullptr);
@@ -278,10 +303,11 @@ CtxPtr make_client_context(const ClientContextOptions& opts, std::string* error)
     *error = "a client certificate needs both a certificate and a key file";
     return nullptr;
   }
+  const auto& ciphers = opts.ciphers.empty() ? config::default_outbound_ciphers() : opts.ciphers;
   CtxPtr ctx = new_context(wolfSSLv23_client_method(), error);
   if (!ctx) return nullptr;
-  if (!set_min_version(ctx.get(), opts.min_version, error) ||
-      !set_ciphers(ctx.get(), opts.ciphers, config::default_outbound_ciphers(), error))
+  if (!set_ciphers(ctx.get(), ciphers, error) ||
+      !set_versions(ctx.get(), opts.min_version, ciphers, error))
     return nullptr;
   if (!opts.ca_file.empty() && !load_trust_anchors(ctx.get(), opts.ca_file, error)) return nullptr;
   if (!opts.client_cert_file.empty() &&
@@ -395,33 +421,50 @@ std::string time_text(WOLFSSL_ASN1_TIME* t) {
   return buf;
 }
 
-std::string ip_text(WOLFSSL_ASN1_STRING* ip) {
+// One subjectAltName entry we care about: a DNS name, or an IP address as
+// its raw 4 or 16 bytes.
+struct AltName {
+  bool is_ip;
+  std::string value;
+};
+
+std::string asn1_bytes(WOLFSSL_ASN1_STRING* str) {
+  const unsigned char* p = str ? wolfSSL_ASN1_STRING_data(str) : nullptr;
+  const int len = str ? wolfSSL_ASN1_STRING_length(str) : 0;
+  return p && len > 0 ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(len)) : "";
+}
+
+std::vector<AltName> alt_names(WOLFSSL_X509* x509) {
+  std::vector<AltName> out;
+  std::unique_ptr<WOLFSSL_STACK, NamesDeleter> names(static_cast<WOLFSSL_STACK*>(
+      wolfSSL_X509_get_ext_d2i(x509, ALT_NAMES_OID, nullptr, nullptr)));
+  const int n = names ? wolfSSL_sk_GENERAL_NAME_num(names.get()) : 0;
+  for (int i = 0; i < n; ++i) {
+    WOLFSSL_GENERAL_NAME* gn = wolfSSL_sk_GENERAL_NAME_value(names.get(), i);
+    if (gn != nullptr && gn->type == ASN_DNS_TYPE) out.push_back({false, asn1_bytes(gn->d.dNSName)});
+    if (gn != nullptr && gn->type == ASN_IP_TYPE) out.push_back({true, asn1_bytes(gn->d.iPAddress)});
+  }
+  return out;
+}
+
+std::string ip_text(const std::string& raw) {
   char buf[INET6_ADDRSTRLEN] = {};
-  const int len = ip ? wolfSSL_ASN1_STRING_length(ip) : 0;
-  const unsigned char* p = ip ? wolfSSL_ASN1_STRING_data(ip) : nullptr;
-  if (p == nullptr || (len != 4 && len != 16)) return "?";
-  inet_ntop(len == 4 ? AF_INET : AF_INET6, p, buf, sizeof buf);
+  if (raw.size() != 4 && raw.size() != 16) return "?";
+  inet_ntop(raw.size() == 4 ? AF_INET : AF_INET6, raw.data(), buf, sizeof buf);
   return buf;
 }
 
 std::vector<std::string> san_list(WOLFSSL_X509* x509) {
   std::vector<std::string> out;
-  std::unique_ptr<WOLFSSL_STACK, NamesDeleter> names(static_cast<WOLFSSL_STACK*>(
-      wolfSSL_X509_get_ext_d2i(x509, ALT_NAMES_OID, nullptr, nullptr)));
-  if (!names) return out;
-  const int n = wolfSSL_sk_GENERAL_NAME_num(names.get());
-  for (int i = 0; i < n; ++i) {
-    WOLFSSL_GENERAL_NAME* gn = wolfSSL_sk_GENERAL_NAME_value(names.get(), i);
-    if (gn == nullptr) continue;
-    if (gn->type == ASN_DNS_TYPE && gn->d.dNSName) {
-      const auto* p = wolfSSL_ASN1_STRING_data(gn->d.dNSName);
-      const int len = wolfSSL_ASN1_STRING_length(gn->d.dNSName);
-      if (p && len > 0) out.push_back("DNS:" + std::string(reinterpret_cast<const char*>(p), len));
-    } else if (gn->type == ASN_IP_TYPE) {
-      out.push_back("IP:" + ip_text(gn->d.iPAddress));
-    }
-  }
+  for (const auto& a : alt_names(x509)) out.push_back(a.is_ip ? "IP:" + ip_text(a.value) : "DNS:" + a.value);
   return out;
+}
+
+std::string common_name(WOLFSSL_X509* x509) {
+  char buf[256] = {};
+  const int len = wolfSSL_X509_NAME_get_text_by_NID(wolfSSL_X509_get_subject_name(x509),
+                                                    NID_commonName, buf, sizeof buf);
+  return len > 0 ? std::string(buf, static_cast<size_t>(len)) : "";
 }
 
 CertSummary summarise(WOLFSSL_X509* x509) {
@@ -457,10 +500,46 @@ X509Ptr chain_cert(WOLFSSL_X509_CHAIN* chain, int idx) {
   return X509Ptr(wolfSSL_get_chain_X509(chain, idx));
 }
 
+// RFC 6125 section 6.4: exact match, or "*" as the whole left-most label
+// standing for exactly one label, under at least two more labels. wolfSSL
+// 5.5.4's own matcher is not used: it accepts "f*.example.com", "x.*.example.com"
+// and a bare "*", which would let such a certificate pass for any host.
+bool dns_id_matches(const std::string& presented, const std::string& host) {
+  const std::string pattern = normalise_peer_name(presented);
+  if (pattern.find('*') == std::string::npos) return !pattern.empty() && pattern == host;
+  if (pattern.compare(0, 2, "*.") != 0) return false;
+  const std::string rest = pattern.substr(1);  // ".wild.test.example"
+  if (rest.find('*') != std::string::npos || std::count(rest.begin(), rest.end(), '.') < 2)
+    return false;
+  if (host.size() <= rest.size() || host.compare(host.size() - rest.size(), rest.size(), rest) != 0)
+    return false;
+  return host.find('.') == host.size() - rest.size();  // exactly one label in front
+}
+
+bool ip_matches(const std::vector<AltName>& names, const std::string& ip) {
+  unsigned char want[16];
+  size_t len = 16;
+  if (inet_pton(AF_INET6, ip.c_str(), want) != 1) {
+    if (inet_pton(AF_INET, ip.c_str(), want) != 1) return false;
+    len = 4;
+  }
+  for (const auto& a : names) {
+    if (a.is_ip && a.value.size() == len && std::memcmp(a.value.data(), want, len) == 0) return true;
+  }
+  return false;
+}
+
+// The subject CN counts only when the certificate has no DNS name at all.
 bool name_matches(WOLFSSL_X509* leaf, const PeerRecord& rec) {
-  if (rec.name_is_ip) return wolfSSL_X509_check_ip_asc(leaf, rec.name.c_str(), 0) == WOLFSSL_SUCCESS;
-  return wolfSSL_X509_check_host(leaf, rec.name.data(), rec.name.size(),
-                                 WOLFSSL_NO_PARTIAL_WILDCARDS, nullptr) == WOLFSSL_SUCCESS;
+  const std::vector<AltName> names = alt_names(leaf);
+  if (rec.name_is_ip) return ip_matches(names, rec.name);
+  bool any_dns = false;
+  for (const auto& a : names) {
+    if (a.is_ip) continue;
+    any_dns = true;
+    if (dns_id_matches(a.value, rec.name)) return true;
+  }
+  return !any_dns && dns_id_matches(common_name(leaf), rec.name);
 }
 
 void certificate_facts(WOLFSSL* ssl, TlsFacts* f) {
@@ -505,6 +584,8 @@ TlsFacts session_facts(WOLFSSL* ssl) {
   f.version = version_label(ssl);
   f.cipher = cipher_label(ssl);
   f.bits = wolfSSL_CIPHER_get_bits(wolfSSL_get_current_cipher(ssl), &f.alg_bits);
+  // wolfSSL 5.5.4 leaves alg_bits at 0; both are 8 x the key size there.
+  if (f.alg_bits == 0) f.alg_bits = f.bits;
   certificate_facts(ssl, &f);
   f.verdict = verdict_of(f);
   return f;

@@ -94,17 +94,20 @@ base=$base,lmdb-utils,less
 
 # Documentation, translations and kernel modules no server appliance needs.
 dpkgopts=()
-for p in /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* \
-         /usr/share/lintian/* /usr/lib/modules/*/kernel/sound/* \
-         /usr/lib/modules/*/kernel/drivers/gpu/* /usr/lib/modules/*/kernel/drivers/media/* \
-         /usr/lib/modules/*/kernel/drivers/infiniband/* /usr/lib/modules/*/kernel/drivers/iio/* \
-         /usr/lib/modules/*/kernel/drivers/staging/* /usr/lib/modules/*/kernel/drivers/comedi/* \
-         /usr/lib/modules/*/kernel/drivers/isdn/* /usr/lib/modules/*/kernel/drivers/bluetooth/* \
-         /usr/lib/modules/*/kernel/drivers/net/wireless/* /usr/lib/modules/*/kernel/net/bluetooth/* \
-         /usr/lib/modules/*/kernel/net/wireless/* /usr/lib/modules/*/kernel/net/mac80211/*; do
+# Patterns end in a file name: dpkg's * also matches "/", and excluding a
+# directory breaks packages that put files below it.
+set -f  # the patterns are for dpkg, not for this shell
+m=/lib/modules/*/kernel  # linux-image-* ships /lib/modules (not merged into /usr)
+for p in /usr/share/doc/* /usr/share/man/*.gz /usr/share/info/*.gz /usr/share/locale/*.mo \
+         /usr/share/lintian/* $m/sound/*.ko $m/drivers/gpu/*.ko $m/drivers/media/*.ko \
+         $m/drivers/infiniband/*.ko $m/drivers/iio/*.ko $m/drivers/staging/*.ko \
+         $m/drivers/comedi/*.ko $m/drivers/isdn/*.ko $m/drivers/bluetooth/*.ko \
+         $m/drivers/net/wireless/*.ko $m/net/bluetooth/*.ko $m/net/wireless/*.ko \
+         $m/net/mac80211/*.ko $m/drivers/mtd/*.ko $m/drivers/net/can/*.ko; do
   dpkgopts+=("--dpkgopt=path-exclude=$p")
 done
 dpkgopts+=("--dpkgopt=path-include=/usr/share/doc/*/copyright")
+set +f
 
 fstab="# smarthost appliance: read-only root, one writable data partition.
 PARTUUID=$root_partuuid  /  ext4  ro,noatime  0 1

@@ -253,12 +253,12 @@ std::unique_ptr<CandidateLookup> CandidateLookup::start(DnsService& dns, event_b
                                                         std::mt19937* rng) {
   auto impl = std::make_unique<Impl>(dns, base, route, domain, std::move(done), rng);
   Impl* raw = impl.get();
-  std::unique_ptr<CandidateLookup> lookup(new CandidateLookup(std::move(impl)));
+  auto lookup = std::make_unique<CandidateLookup>(Key(), std::move(impl));
   raw->begin();
   return lookup;
 }
 
-CandidateLookup::CandidateLookup(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CandidateLookup::CandidateLookup(Key, std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CandidateLookup::~CandidateLookup() = default;
 
 }  // namespace router

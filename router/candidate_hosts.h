@@ -76,9 +76,14 @@ class CandidateLookup {
   CandidateLookup& operator=(const CandidateLookup&) = delete;
 
   class Impl;
+  struct Key {  // only start() can make one
+   private:
+    friend class CandidateLookup;
+    Key() = default;
+  };
+  CandidateLookup(Key, std::unique_ptr<Impl> impl);
 
  private:
-  explicit CandidateLookup(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -412,7 +412,7 @@ std::unique_ptr<DnsResolver> DnsResolver::create(event_base* base, const config:
                                                  std::string* err) {
   auto core = std::make_shared<Core>(base, cfg.timeout);
   if (!core->init(cfg, err)) return nullptr;
-  return std::unique_ptr<DnsResolver>(new DnsResolver(std::move(core)));
+  return std::make_unique<DnsResolver>(Key(), std::move(core));
 }
 
 DnsResolver::~DnsResolver() = default;

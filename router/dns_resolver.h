@@ -107,9 +107,14 @@ class DnsResolver : public DnsService {
   DnsLookup lookup(const std::string& name, DnsType type, DnsCallback cb) override;
 
   class Core;  // libunbound context, pending queries; shared with DnsLookup handles by weak_ptr
+  struct Key {  // only create() can make one: construction goes through create()
+   private:
+    friend class DnsResolver;
+    Key() = default;
+  };
+  DnsResolver(Key, std::shared_ptr<Core> core) : core_(std::move(core)) {}
 
  private:
-  explicit DnsResolver(std::shared_ptr<Core> core) : core_(std::move(core)) {}
   std::shared_ptr<Core> core_;
 };
 

@@ -14,6 +14,9 @@
 #     wronghost   other.example only
 #     untrusted   the valid names, signed by rogue-ca (chain: leaf + rogue-ca)
 #     client      clientAuth certificate for relay.test.example
+#     sloppy      only malformed wildcards: *, f*.partial.test.example,
+#                 x.*.mid.test.example, *.example (must match no host at all)
+#     cn-only     no subjectAltName; CN=mx1.test.example
 #
 # Idempotent: when OUTDIR/ca.pem exists, is newer than this script and valid.pem
 # stays valid for another week, nothing is done. Otherwise everything is made
@@ -33,7 +36,7 @@ self="${BASH_SOURCE[0]}"
 exec 9>"$out/.lock"
 flock 9
 
-leaves=(valid valid-ec expired notyet wronghost untrusted client)
+leaves=(valid valid-ec expired notyet wronghost untrusted client sloppy cn-only)
 
 fresh() {
   [ -s "$out/ca.pem" ] && [ "$out/ca.pem" -nt "$self" ] || return 1
@@ -80,9 +83,10 @@ default_md = sha256
 policy = any
 unique_subject = no
 copy_extensions = none
+preserve = yes
 [ any ]
-commonName = supplied
 organizationName = optional
+commonName = supplied
 EOF
 }
 
@@ -145,6 +149,11 @@ leaf() {
 
 server_ext "$work/mx.ext" "$mx_names"
 server_ext "$work/other.ext" "DNS:other.example"
+server_ext "$work/sloppy.ext" \
+  "DNS:*,DNS:f*.partial.test.example,DNS:x.*.mid.test.example,DNS:*.example"
+ext "$work/cn-only.ext" "basicConstraints=critical,CA:FALSE" \
+  "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
+  "authorityKeyIdentifier=keyid"
 ext "$work/client.ext" "basicConstraints=critical,CA:FALSE" \
   "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth" \
   "subjectAltName=DNS:relay.test.example" "authorityKeyIdentifier=keyid"
@@ -155,6 +164,8 @@ leaf expired rsa issuing-ca mx1.test.example "$work/mx.ext" "$(stamp '-2 years')
 leaf notyet rsa issuing-ca mx1.test.example "$work/mx.ext" "$(stamp '+1 year')" "$(stamp '+2 years')"
 leaf wronghost rsa issuing-ca other.example "$work/other.ext" "$now_minus_1h" "$in_3y"
 leaf untrusted rsa rogue-ca mx1.test.example "$work/mx.ext" "$now_minus_1h" "$in_3y"
+leaf sloppy rsa issuing-ca sloppy.test.example "$work/sloppy.ext" "$now_minus_1h" "$in_3y"
+leaf cn-only rsa issuing-ca mx1.test.example "$work/cn-only.ext" "$now_minus_1h" "$in_3y"
 leaf client rsa issuing-ca relay.test.example "$work/client.ext" "$now_minus_1h" "$in_3y"
 
 cp "$work/ca.pem" "$work/ca-bundle.pem"

@@ -1,7 +1,6 @@
 // router_candidate_hosts_test.cc - MX ordering, implicit and null MX, host routes, failures.
 //
 // DNS comes from router::StaticDns, which answers from a table on a real event loop.
-#include <CppUTest/TestHarness.h>
 #include <event2/event.h>
 
 #include <memory>
@@ -10,6 +9,9 @@
 
 #include "router/candidate_hosts.h"
 #include "router/dns_static.h"
+
+// CppUTest last: its leak-detector macros redefine `new` for what follows.
+#include <CppUTest/TestHarness.h>
 
 using namespace router;
 

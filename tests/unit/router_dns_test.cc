@@ -3,7 +3,6 @@
 // The resolver tests forward to a loopback UDP socket that is bound but never read: queries
 // vanish, exactly like a dead forwarder, and our 1 s timer must end each lookup. Answers from a
 // real server are covered by tests/integration/test_route_for.py.
-#include <CppUTest/TestHarness.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -13,6 +12,9 @@
 #include <optional>
 
 #include "router/dns_resolver.h"
+
+// CppUTest last: its leak-detector macros redefine `new` for what follows.
+#include <CppUTest/TestHarness.h>
 
 using namespace router;
 
@@ -110,6 +112,16 @@ TEST(RouterDnsResolver, RefusesABadForwarder) {
   CHECK_TEXT(err.find("dns.servers") != std::string::npos, err.c_str());
 }
 
+TEST(RouterDnsResolver, RefusesAMissingTrustAnchor) {
+  config::Dns d;
+  d.servers = {"127.0.0.1@53"};
+  d.dnssec = true;
+  d.trust_anchor = "/nonexistent/root.key";
+  std::string err;
+  CHECK(DnsResolver::create(base.get(), d, &err) == nullptr);
+  CHECK_TEXT(err.find("dns.trust_anchor") != std::string::npos, err.c_str());
+}
+
 TEST(RouterDnsResolver, OwnTimerMakesADeadForwarderATempFail) {
   BlackHole hole;
   std::string err;
@@ -158,6 +170,7 @@ TEST(RouterDnsResolver, CallbackMayDestroyTheResolver) {
   auto kill = [&](DnsAnswer) {
     ++calls;
     dns.reset();  // the other pending lookup must be cancelled, not called
+    event_base_loopbreak(base.get());
   };
   auto one = dns->lookup("one.example", DnsType::AAAA, kill);
   auto two = dns->lookup("two.example", DnsType::AAAA, kill);
@@ -178,7 +191,7 @@ TEST(RouterDnsResolver, DestroyWithQueriesInFlight) {
   stop_after(base.get(), 100);  // let libunbound's thread send the queries
   event_base_dispatch(base.get());
   dns.reset();
-  stop_after(base.get(), 1500);
+  stop_after(base.get(), 1200);  // past the 1 s timers that no longer exist
   event_base_dispatch(base.get());
   LONGS_EQUAL(0, calls);
 }

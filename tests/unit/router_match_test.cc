@@ -1,8 +1,10 @@
 // router_match_test.cc - address lists, ordered routes, "*", no route, IDNA, grouping.
-#include <CppUTest/TestHarness.h>
 
 #include "router/address_match.h"
 #include "router/route_table.h"
+
+// CppUTest last: its leak-detector macros redefine `new` for what follows.
+#include <CppUTest/TestHarness.h>
 
 using router::AddressMatcher;
 using router::normalize_domain;

@@ -5,8 +5,6 @@
 // come from certs/testpki/make-pki.sh, run once into a temporary folder (or
 // into $TESTPKI_DIR when set), so the test needs nothing prepared. It must run
 // from the top of the source tree, as `make test` does.
-#include <CppUTest/TestHarness.h>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -20,6 +18,10 @@
 
 #include "certs/tls_context.h"
 #include "config/config.h"
+
+// Last: CppUTest's leak-detector macros redefine `new`, which breaks standard
+// headers included after it.
+#include <CppUTest/TestHarness.h>
 
 using certs::TlsFacts;
 using certs::TlsFailure;
@@ -100,6 +102,7 @@ void attach(WOLFSSL* ssl, End* end) {
 
 // One side of a handshake in progress.
 struct Side {
+  Side(WOLFSSL* s, bool client) : ssl(s), is_client(client) {}
   WOLFSSL* ssl;
   bool is_client;
   bool done = false;
@@ -129,12 +132,9 @@ struct Outcome {
   std::string echoed;  // application data the server read after the handshake
 };
 
-using Tweak = std::function<void(WOLFSSL* server)>;
-
 // Runs a handshake between fresh sessions on cctx and sctx until both sides
 // finish, one fails and the other has read its alert, or nothing moves.
-Outcome handshake(WOLFSSL_CTX* cctx, WOLFSSL_CTX* sctx, const std::string& peer_name,
-                  const Tweak& tweak = nullptr) {
+Outcome handshake(WOLFSSL_CTX* cctx, WOLFSSL_CTX* sctx, const std::string& peer_name) {
   Outcome out;
   std::string err;
   certs::SslPtr c = certs::new_session(cctx, peer_name, &err);
@@ -147,7 +147,6 @@ Outcome handshake(WOLFSSL_CTX* cctx, WOLFSSL_CTX* sctx, const std::string& peer_
   End cend{&to_client, &to_server}, send{&to_server, &to_client};
   attach(c.get(), &cend);
   attach(s.get(), &send);
-  if (tweak) tweak(s.get());
   Side client{c.get(), true}, server{s.get(), false};
   for (int round = 0; round < 100 && !(client.settled() && server.settled()); ++round) {
     const size_t before = to_server.size() + to_client.size();
@@ -176,10 +175,28 @@ Outcome handshake(WOLFSSL_CTX* cctx, WOLFSSL_CTX* sctx, const std::string& peer_
 
 // ---- contexts used by most cases -------------------------------------------
 
+// Seed 001's lists without the static-RSA suites this wolfSSL lacks. Cases use
+// these rather than the config defaults, so that a bad default list fails
+// DefaultCipherListsAreUsable alone instead of every handshake.
+const std::vector<std::string> kOutbound = {
+    "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"};
+const std::vector<std::string> kInbound = {
+    "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"};
+
 certs::CtxPtr server_ctx(const std::string& name, std::optional<TlsVersion> min = std::nullopt) {
   certs::ServerContextOptions o;
   o.cert_file = pki().path(name + ".pem");
   o.key_file = pki().path(name + ".key");
+  o.ciphers = kInbound;
   o.min_version = min;
   std::string err;
   certs::CtxPtr ctx = certs::make_server_context(o, &err);
@@ -192,6 +209,7 @@ certs::ClientContextOptions client_options() {
   o.ca_file = pki().path("ca-bundle.pem");
   o.verify_ca = true;
   o.verify_hostname = true;
+  o.ciphers = kOutbound;
   return o;
 }
 
@@ -202,8 +220,20 @@ certs::CtxPtr client_ctx(const certs::ClientContextOptions& o) {
   return ctx;
 }
 
-Tweak force_server_version(int version) {
-  return [version](WOLFSSL* s) { wolfSSL_SetVersion(s, version); };
+// A server that speaks exactly one old version, like a legacy MTA. Built from
+// wolfSSL's fixed-version methods: wolfSSL_SetVersion on a v23 session is no
+// substitute, as its ServerHello then trips the client's downgrade check.
+certs::CtxPtr legacy_server_ctx(WOLFSSL_METHOD* method) {
+  certs::CtxPtr ctx(wolfSSL_CTX_new(method));
+  CHECK(ctx != nullptr);
+  CHECK(wolfSSL_CTX_use_certificate_chain_file(ctx.get(), pki().path("valid.pem").c_str()) ==
+        WOLFSSL_SUCCESS);
+  CHECK(wolfSSL_CTX_use_PrivateKey_file(ctx.get(), pki().path("valid.key").c_str(),
+                                        WOLFSSL_FILETYPE_PEM) == WOLFSSL_SUCCESS);
+  std::string err;
+  const std::string list = certs::cipher_list_string(kInbound, &err);
+  CHECK(wolfSSL_CTX_set_cipher_list(ctx.get(), list.c_str()) == WOLFSSL_SUCCESS);
+  return ctx;
 }
 
 bool contains(const std::string& hay, const std::string& needle) {
@@ -289,6 +319,18 @@ TEST(TlsContext, DefaultCipherListsAreUsable) {
     const bool ok = certs::validate_cipher_names(c.list, &err);
     CHECK_TEXT(ok, (std::string(c.name) + ": got error '" + err + "', want ok").c_str());
   }
+  // Empty lists in the options mean the defaults, on both ends.
+  std::string err;
+  certs::CtxPtr sctx = certs::make_server_context(
+      {pki().path("valid.pem"), pki().path("valid.key"), {}, {}}, &err);
+  CHECK_TEXT(sctx != nullptr, err.c_str());
+  certs::ClientContextOptions o;
+  o.ca_file = pki().path("ca-bundle.pem");
+  certs::CtxPtr cctx = certs::make_client_context(o, &err);
+  CHECK_TEXT(cctx != nullptr, err.c_str());
+  Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
+  CHECK_TEXT(r.ok, r.client_failure.detail.c_str());
+  STRCMP_EQUAL("TLS_AES_128_GCM_SHA256", r.client.cipher.c_str());
 }
 
 TEST(TlsContext, CipherListString) {
@@ -312,18 +354,18 @@ TEST(TlsContext, ContextBuildErrors) {
   } cases[] = {
       {"server cert missing",
        [](std::string* e) {
-         return certs::make_server_context({pki().path("nope.pem"), pki().path("valid.key"), {}, {}}, e);
+         return certs::make_server_context({pki().path("nope.pem"), pki().path("valid.key"), kInbound, {}}, e);
        },
        "nope.pem: No such file"},
       {"server key of another cert",
        [](std::string* e) {
          return certs::make_server_context(
-             {pki().path("valid.pem"), pki().path("wronghost.key"), {}, {}}, e);
+             {pki().path("valid.pem"), pki().path("wronghost.key"), kInbound, {}}, e);
        },
        "does not belong"},
       {"server key is a certificate",
        [](std::string* e) {
-         return certs::make_server_context({pki().path("valid.pem"), pki().path("ca.pem"), {}, {}}, e);
+         return certs::make_server_context({pki().path("valid.pem"), pki().path("ca.pem"), kInbound, {}}, e);
        },
        "not an unencrypted PEM key"},
       {"server anonymous cipher",
@@ -369,6 +411,14 @@ TEST(TlsContext, ContextBuildErrors) {
          return certs::make_client_context(o, e);
        },
        "does not belong"},
+      {"client min 1.3 without TLS 1.3 suites",
+       [good](std::string* e) {
+         auto o = good;
+         o.min_version = TlsVersion::V1_3;
+         o.ciphers = {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"};
+         return certs::make_client_context(o, e);
+       },
+       "needs a TLS 1.3 suite"},
       {"client unknown cipher",
        [good](std::string* e) {
          auto o = good;
@@ -434,6 +484,20 @@ TEST(TlsContext, VerdictTable) {
        false, TlsProblem::Expired},
       {"notyet", "mx1.test.example", Verdict::Untrusted, false, true, "certificate not yet valid",
        false, TlsProblem::NotYetValid},
+      // RFC 6125: a wildcard is the whole left-most label and nothing else.
+      {"sloppy", "anything.example", Verdict::Trusted, true, false, "", false,
+       TlsProblem::HostnameMismatch},
+      {"sloppy", "foo.partial.test.example", Verdict::Trusted, true, false, "", false,
+       TlsProblem::HostnameMismatch},
+      {"sloppy", "x.y.mid.test.example", Verdict::Trusted, true, false, "", false,
+       TlsProblem::HostnameMismatch},
+      {"sloppy", "test.example", Verdict::Trusted, true, false, "", false,
+       TlsProblem::HostnameMismatch},
+      {"sloppy", "sloppy.test.example", Verdict::Trusted, true, false, "", false,  // CN ignored
+       TlsProblem::HostnameMismatch},
+      {"cn-only", "mx1.test.example", Verdict::Verified, true, true, "", true, {}},
+      {"cn-only", "mx2.test.example", Verdict::Trusted, true, false, "", false,
+       TlsProblem::HostnameMismatch},
   };
   certs::CtxPtr cctx = client_ctx(client_options());
   for (const auto& c : cases) {
@@ -473,6 +537,7 @@ TEST(TlsContext, VerdictTable) {
 
 TEST(TlsContext, NoTrustAnchorsMeansUntrusted) {
   certs::ClientContextOptions o;  // no CA file, nothing enforced: opportunistic
+  o.ciphers = kOutbound;
   certs::CtxPtr cctx = client_ctx(o);
   certs::CtxPtr sctx = server_ctx("valid");
   Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
@@ -550,27 +615,39 @@ TEST(TlsContext, FactsBeforeHandshakeAreEmpty) {
 // ---- versions and ciphers ------------------------------------------------------
 
 TEST(TlsContext, VersionTable) {
+  enum class Server { Modern, Tls12Only, Tls11Only };
   struct Case {
     const char* label;
     std::optional<TlsVersion> client_min;
-    int server_version;  // wolfSSL_SetVersion on the server session; 0: any
+    std::vector<std::string> client_ciphers;  // empty: kOutbound
+    Server server;
     bool want_ok;
     const char* want_version;
   } cases[] = {
-      {"default client, 1.3 server", std::nullopt, 0, true, "TLS1_3"},
-      {"default client, 1.2 server", std::nullopt, WOLFSSL_TLSV1_2, true, "TLS1_2"},
-      {"default client, 1.1 server", std::nullopt, WOLFSSL_TLSV1_1, true, "TLS1_1"},
-      {"min 1.2, 1.2 server", TlsVersion::V1_2, WOLFSSL_TLSV1_2, true, "TLS1_2"},
-      {"min 1.3, 1.2 server", TlsVersion::V1_3, WOLFSSL_TLSV1_2, false, ""},
-      {"min 1.2, 1.1 server", TlsVersion::V1_2, WOLFSSL_TLSV1_1, false, ""},
+      {"default client, modern server", std::nullopt, {}, Server::Modern, true, "TLS1_3"},
+      {"default client, 1.2 server", std::nullopt, {}, Server::Tls12Only, true, "TLS1_2"},
+      {"default client, 1.1 server", std::nullopt, {}, Server::Tls11Only, true, "TLS1_1"},
+      {"min 1.2, 1.2 server", TlsVersion::V1_2, {}, Server::Tls12Only, true, "TLS1_2"},
+      {"min 1.3, modern server", TlsVersion::V1_3, {}, Server::Modern, true, "TLS1_3"},
+      // A route listing only TLS 1.2 suites must still reach a TLS 1.3 server.
+      {"1.2 suites only, modern server", std::nullopt,
+       {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, Server::Modern, true, "TLS1_2"},
+      {"min 1.3, 1.2 server", TlsVersion::V1_3, {}, Server::Tls12Only, false, ""},
+      {"min 1.2, 1.1 server", TlsVersion::V1_2, {}, Server::Tls11Only, false, ""},
+      {"min 1.3, 1.1 server", TlsVersion::V1_3, {}, Server::Tls11Only, false, ""},
   };
-  certs::CtxPtr sctx = server_ctx("valid");
+  certs::CtxPtr modern = server_ctx("valid");
+  certs::CtxPtr tls12 = legacy_server_ctx(wolfTLSv1_2_server_method());
+  certs::CtxPtr tls11 = legacy_server_ctx(wolfTLSv1_1_server_method());
   for (const auto& c : cases) {
     auto o = client_options();
     o.min_version = c.client_min;
+    if (!c.client_ciphers.empty()) o.ciphers = c.client_ciphers;
     certs::CtxPtr cctx = client_ctx(o);
-    Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example",
-                          c.server_version ? force_server_version(c.server_version) : nullptr);
+    WOLFSSL_CTX* sctx = c.server == Server::Modern    ? modern.get()
+                        : c.server == Server::Tls12Only ? tls12.get()
+                                                        : tls11.get();
+    Outcome r = handshake(cctx.get(), sctx, "mx1.test.example");
     std::string msg = std::string(c.label) + ": got " +
                       (r.ok ? "ok " + r.client.version
                             : "failure '" + r.client_failure.reason + "' (" +
@@ -583,7 +660,7 @@ TEST(TlsContext, VersionTable) {
       CHECK_TEXT(r.client.verdict == Verdict::Verified, msg.c_str());
       continue;
     }
-    CHECK_TEXT(r.client_failed, msg.c_str());
+    CHECK_TEXT(r.client_failed && !r.client.established, msg.c_str());
     CHECK_TEXT(r.client_failure.problem == TlsProblem::VersionTooOld, msg.c_str());
     STRCMP_EQUAL_TEXT("TLS version too old", r.client_failure.reason.c_str(), msg.c_str());
     STRCMP_EQUAL_TEXT("5.7.5", r.client_failure.status.c_str(), msg.c_str());
@@ -636,16 +713,20 @@ TEST(TlsContext, NoSharedCipher) {
 // A server that offers only anonymous Diffie-Hellman must never get a session
 // with our client, whatever the route's cipher list says.
 TEST(TlsContext, AnonymousSuitesNeverNegotiated) {
+  // Capped at TLS 1.2: a wolfSSL server negotiates TLS 1.3 with the client's
+  // suites even when its own list has none, which would hide the ADH list.
   certs::CtxPtr sctx = server_ctx("valid");
   CHECK(wolfSSL_CTX_allow_anon_cipher(sctx.get()) == WOLFSSL_SUCCESS);
   CHECK(wolfSSL_CTX_set_cipher_list(sctx.get(), "ADH-AES128-SHA:ADH-AES256-GCM-SHA384") ==
         WOLFSSL_SUCCESS);
-  certs::CtxPtr cctx = client_ctx(client_options());  // default outbound list
+  CHECK(wolfSSL_CTX_set_max_proto_version(sctx.get(), TLS1_2_VERSION) == WOLFSSL_SUCCESS);
+  certs::CtxPtr cctx = client_ctx(client_options());  // seed 001 outbound list
   Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
   std::string msg = "got " + std::string(r.ok ? "a session with " + r.client.cipher : "failure") +
                     ", want failure";
   CHECK_TEXT(!r.ok, msg.c_str());
   CHECK_TEXT(!r.client.established, msg.c_str());
+  CHECK_TEXT(r.client_failure.problem == TlsProblem::NoSharedCipher, r.client_failure.detail.c_str());
 
   auto o = client_options();
   o.ciphers = {"TLS_DH_anon_WITH_AES_128_CBC_SHA"};

@@ -1,0 +1,318 @@
+"""test_inbound.py - accepting mail: the real relay driven by clients we did not
+write (swaks, Python's smtplib and ssl) and by a byte-exact raw client."""
+import os
+import smtplib
+import ssl
+import subprocess
+import time
+import unittest
+
+from relay_fixture import BASE_CONFIG, BIN, Relay, testpki
+
+MESSAGE = (b"From: a@example.com\r\nTo: b@example.org\r\nSubject: exact\r\n"
+           b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=x;\r\n\tbh=abc=; b=def\r\n"
+           b"\r\nline one  \r\n\tindented\r\n.leading dot\r\n\r\n\r\nend\r\n")
+
+
+class InboundBase(unittest.TestCase):
+    config = BASE_CONFIG
+
+    def setUp(self):
+        self.relay = Relay(self.config).start()
+
+    def tearDown(self):
+        rc = self.relay.stop()
+        log = self.relay.log_text()
+        self.relay.cleanup()
+        self.assertEqual(rc, 0, "relay exited %s; log:\n%s" % (rc, log))
+        self.assertNotIn("AddressSanitizer", log)
+        self.assertNotIn("runtime error", log)
+
+    def body_of(self, qid):
+        """The stored message, bytes exactly as queued."""
+        out = subprocess.run([BIN, "queue", "-c", self.relay.config_path, "show", qid],
+                             capture_output=True, check=True).stdout
+        return out.split(b"\n\n", 1)[1]
+
+
+class AcceptTest(InboundBase):
+    def test_swaks_plain_is_queued(self):
+        r = self.relay.swaks("--from", "a@example.com", "--to", "b@example.org")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"250 2\.0\.0 Ok: queued as [0-9A-F]{16}")
+        msgs = self.relay.queue_list()
+        self.assertEqual(len(msgs), 1)
+        m = msgs[0]
+        self.assertEqual(m["sender"], "a@example.com")
+        self.assertEqual(m["recipients"][0]["address"], "b@example.org")
+        self.assertEqual(m["recipients"][0]["state"], "pending")
+        self.assertEqual(m["recipients"][0]["route"], "default")
+        self.assertRegex(m["arrival"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertIn("event=accepted", self.relay.log_text())
+
+    def test_swaks_starttls_received_header_names_tls(self):
+        r = self.relay.swaks("--from", "a@example.com", "--to", "b@example.org", "--tls")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        qid = self.relay.queue_list()[0]["id"]
+        body = self.body_of(qid).decode()
+        self.assertRegex(body.split("\n")[0], r"^Received: from ")
+        self.assertRegex(body, r"with ESMTPS id %s\r?\n\t\(version=TLS1_3 cipher=TLS_AES_\d+_GCM_SHA\d+ bits=\d+/\d+\)" % qid)
+
+    def test_swaks_pipelining(self):
+        r = self.relay.swaks("--from", "a@example.com", "--to", "b@example.org,c@example.org", "--pipeline")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("250 2.0.0 Ok: queued as", r.stdout)
+        self.assertEqual(len(self.relay.queue_list()[0]["recipients"]), 2)
+
+    def test_smtplib_starttls_keeps_body_byte_exact(self):
+        with smtplib.SMTP("127.0.0.1", self.relay.port, timeout=20) as s:
+            s.ehlo("client.example")
+            self.assertTrue(s.has_extn("starttls"))
+            self.assertTrue(s.has_extn("pipelining"))
+            self.assertTrue(s.has_extn("dsn"))
+            self.assertTrue(s.has_extn("enhancedstatuscodes"))
+            self.assertFalse(s.has_extn("chunking"))
+            ctx = ssl.create_default_context(cafile=os.path.join(testpki(), "ca-bundle.pem"))
+            s.starttls(context=ctx)
+            s.ehlo("client.example")
+            self.assertFalse(s.has_extn("starttls"))
+            s.sendmail("a@example.com", ["b@example.org"], MESSAGE,
+                       mail_options=["BODY=8BITMIME", "RET=HDRS", "ENVID=abc+2B1"],
+                       rcpt_options=["NOTIFY=FAILURE,DELAY", "ORCPT=rfc822;b@example.org"])
+        qid = self.relay.queue_list()[0]["id"]
+        out = self.relay.cli("queue", "show", qid).stdout
+        self.assertIn("envid: abc+1", out)
+        body = self.body_of(qid)
+        received, rest = body.split(b"\r\n", 1)[0], body
+        self.assertTrue(received.startswith(b"Received: from client.example ([127.0.0.1])"), body[:200])
+        # Everything after our one Received header is what the client sent.
+        idx = rest.index(b"From: a@example.com")
+        self.assertEqual(rest[idx:], MESSAGE)
+
+    def test_vrfy_noop_rset_help(self):
+        c = self.relay.client()
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.cmd("EHLO x")[0], 250)
+        self.assertEqual(c.cmd("VRFY postmaster")[0], 252)
+        self.assertEqual(c.cmd("NOOP"), (250, "250 2.0.0 Ok"))
+        self.assertEqual(c.cmd("RSET"), (250, "250 2.0.0 Ok"))
+        self.assertEqual(c.cmd("BDAT 10 LAST")[0], 502)
+        self.assertEqual(c.cmd("FOO")[1], "500 5.5.2 Error: command not recognized")
+        self.assertEqual(c.cmd("RCPT TO:<a@b.example>")[1], "503 5.5.1 Error: need MAIL command")
+        self.assertEqual(c.cmd("QUIT")[0], 221)
+        c.close()
+
+    def test_command_sequence_errors(self):
+        c = self.relay.client()
+        c.reply()
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[1], "503 5.5.1 Error: send EHLO or HELO first")
+        c.cmd("EHLO x")
+        self.assertEqual(c.cmd("DATA")[1], "503 5.5.1 Error: need MAIL command")
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[0], 250)
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[1], "503 5.5.1 Error: nested MAIL command")
+        self.assertEqual(c.cmd("DATA")[1], "554 5.5.1 Error: no valid recipients")
+        self.assertEqual(c.cmd("RCPT TO:<bad address@x>")[0], 553)
+        c.send("X" * 600 + "\r\n")
+        self.assertEqual(c.reply()[1], "500 5.5.2 Error: line too long")
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+        c.close()
+
+
+class AllowlistTest(InboundBase):
+    config = BASE_CONFIG.replace('allow = [ "127.0.0.0/8" ];', 'allow = [ "127.0.0.1/32" ];')
+
+    def test_client_outside_allowlist_gets_554_and_is_disconnected(self):
+        c = self.relay.client(source="127.0.0.2")
+        code, text = c.reply()
+        self.assertEqual(code, 554)
+        self.assertTrue(text.startswith("554 5.7.1 "), text)
+        self.assertTrue(c.closed())
+        c.close()
+        self.assertIn("reason=\"client not in allow list\"", self.relay.log_text())
+        # The allowed address still gets in.
+        ok = self.relay.client(source="127.0.0.1")
+        self.assertEqual(ok.reply()[0], 220)
+        ok.close()
+
+
+class SmugglingTest(InboundBase):
+    def smuggle(self, payload):
+        c = self.relay.client()
+        c.reply()
+        c.cmd("EHLO x")
+        self.assertEqual(c.cmd("MAIL FROM:<a@example.com>")[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<b@example.org>")[0], 250)
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        c.send(payload)
+        code, text = c.reply()
+        # Nothing more may come: the smuggled commands were swallowed as data.
+        c.send("NOOP\r\n")
+        after = c.reply()
+        c.close()
+        return code, text, after
+
+    def check_refused(self, payload):
+        code, text, after = self.smuggle(payload)
+        self.assertEqual(code, 554, text)
+        self.assertTrue(text.startswith("554 5.5.2 "), text)
+        self.assertEqual(after[0], 250)  # the NOOP, not a reply to a smuggled command
+        self.assertEqual(self.relay.queue_list(), [])
+
+    def test_bare_lf_dot_bare_lf(self):
+        self.check_refused(b"Subject: a\r\n\r\nhi\n.\nMAIL FROM:<evil@x.example>\r\n"
+                           b"RCPT TO:<victim@y.example>\r\nDATA\r\nevil\r\n.\r\n")
+
+    def test_crlf_dot_lf(self):
+        self.check_refused(b"Subject: a\r\n\r\nhi\r\n.\nMAIL FROM:<evil@x.example>\r\n.\r\n")
+
+    def test_bare_cr(self):
+        self.check_refused(b"Subject: a\r\n\r\nhi\r.\rMAIL FROM:<evil@x.example>\r\n.\r\n")
+
+
+class StartTlsInjectionTest(InboundBase):
+    def test_bytes_pipelined_after_starttls_are_discarded(self):
+        c = self.relay.client()
+        c.reply()
+        c.cmd("EHLO x")
+        # The injected MAIL travels in the same packet as STARTTLS, in plaintext.
+        c.send("STARTTLS\r\nMAIL FROM:<evil@x.example>\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 220, text)
+        c.starttls(os.path.join(testpki(), "ca-bundle.pem"))
+        # State was reset: EHLO is needed again, and the injected MAIL is gone.
+        self.assertEqual(c.cmd("MAIL FROM:<a@example.com>")[0], 503)
+        c.cmd("EHLO x")
+        self.assertEqual(c.cmd("RCPT TO:<b@example.org>")[1], "503 5.5.1 Error: need MAIL command")
+        self.assertEqual(c.cmd("MAIL FROM:<a@example.com>")[0], 250)
+        c.close()
+
+
+class RequiredPeerTest(InboundBase):
+    config = BASE_CONFIG + """
+inbound_tls = { default = "opportunistic"; min_version = "1.2";
+                peers = ( { match = [ "127.0.0.1/32" ]; level = "required"; } ); };
+"""
+
+    def test_required_peer_is_refused_mail_before_starttls(self):
+        c = self.relay.client()
+        c.reply()
+        c.cmd("EHLO x")
+        self.assertEqual(c.cmd("MAIL FROM:<a@example.com>")[1], "530 5.7.0 Must issue a STARTTLS command first")
+        self.assertEqual(c.cmd("STARTTLS")[0], 220)
+        c.starttls(os.path.join(testpki(), "ca-bundle.pem"))
+        c.cmd("EHLO x")
+        self.assertEqual(c.cmd("MAIL FROM:<a@example.com>")[0], 250)
+        c.close()
+
+    def test_other_peers_stay_opportunistic(self):
+        c = self.relay.client(source="127.0.0.3")
+        c.reply()
+        c.cmd("EHLO x")
+        self.assertEqual(c.cmd("MAIL FROM:<a@example.com>")[0], 250)
+        c.close()
+
+    def test_min_inbound_version_refuses_tls_1_1(self):
+        c = self.relay.client()
+        c.reply()
+        c.cmd("EHLO x")
+        self.assertEqual(c.cmd("STARTTLS")[0], 220)
+        with self.assertRaises(ssl.SSLError):
+            c.starttls(os.path.join(testpki(), "ca-bundle.pem"),
+                       minimum_version=ssl.TLSVersion.TLSv1_1, maximum_version=ssl.TLSVersion.TLSv1_1)
+        c.close()
+
+
+class LimitsTest(InboundBase):
+    config = BASE_CONFIG.replace(
+        'queue = { path = "QUEUE_DIR"; };',
+        'queue = { path = "QUEUE_DIR"; max_message_size = 2048; max_recipients = 2; };\n'
+        'limits = { command_timeout = "2s"; connections_per_ip = 3; };')
+
+    def test_size_parameter_over_limit_gets_552(self):
+        c = self.relay.client()
+        c.reply()
+        c.cmd("EHLO x")
+        code, text = c.cmd("MAIL FROM:<a@example.com> SIZE=999999")
+        self.assertTrue(text.startswith("552 5.3.4 "), text)
+        c.close()
+
+    def test_oversized_data_gets_552_and_nothing_is_queued(self):
+        r = self.relay.swaks("--from", "a@example.com", "--to", "b@example.org", "--body", ("y" * 70 + "\n") * 60)
+        self.assertIn("552 5.3.4", r.stdout)
+        self.assertEqual(self.relay.queue_list(), [])
+
+    def test_too_many_recipients_gets_452(self):
+        c = self.relay.client()
+        c.reply()
+        c.cmd("EHLO x")
+        c.cmd("MAIL FROM:<a@example.com>")
+        self.assertEqual(c.cmd("RCPT TO:<1@example.org>")[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<2@example.org>")[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<3@example.org>")[1], "452 4.5.3 Error: too many recipients")
+        c.close()
+
+    def test_idle_client_is_timed_out_with_421(self):
+        c = self.relay.client()
+        c.reply()
+        t0 = time.monotonic()
+        code, text = c.reply()
+        self.assertEqual(code, 421)
+        self.assertIn("4.4.2", text)
+        self.assertLess(time.monotonic() - t0, 10)
+        c.close()
+
+    def test_connections_per_ip_limit_gets_421(self):
+        time.sleep(0.5)  # let the fixture's readiness probe session end
+        held = [self.relay.client() for _ in range(3)]
+        for h in held:
+            self.assertEqual(h.reply()[0], 220)
+        extra = self.relay.client()
+        code, text = extra.reply()
+        self.assertEqual(code, 421)
+        self.assertIn("4.7.0", text)
+        for h in held + [extra]:
+            h.close()
+
+
+class NoRouteTest(InboundBase):
+    config = BASE_CONFIG.replace(
+        'routes = ( { name = "default"; match = [ "*" ]; kind = "host"; host = "127.0.0.1"; port = 9; } );',
+        'address_lists = { partners = [ "partner.example" ]; };\n'
+        'routes = ( { name = "p"; match = [ "partners" ]; kind = "host"; host = "127.0.0.1"; port = 9; } );')
+
+    def test_recipient_without_route_gets_550_5_7_1(self):
+        c = self.relay.client()
+        c.reply()
+        c.cmd("EHLO x")
+        c.cmd("MAIL FROM:<a@example.com>")
+        self.assertEqual(c.cmd("RCPT TO:<x@partner.example>")[0], 250)
+        code, text = c.cmd("RCPT TO:<x@elsewhere.example>")
+        self.assertEqual(code, 550)
+        self.assertIn("5.7.1", text)
+        c.close()
+
+
+class DurabilityTest(InboundBase):
+    def test_kill_9_right_after_250_loses_nothing(self):
+        ids = []
+        for i in range(5):
+            r = self.relay.swaks("--from", "a@example.com", "--to", "b%d@example.org" % i)
+            self.assertEqual(r.returncode, 0, r.stdout)
+            ids.append(r.stdout.split("queued as ")[1].split()[0])
+        self.relay.kill9()
+        self.assertEqual(sorted(m["id"] for m in self.relay.queue_list()), sorted(ids))
+        self.relay.start()
+        self.assertEqual(sorted(m["id"] for m in self.relay.queue_list()), sorted(ids))
+
+    def test_queue_delete_and_unknown_id(self):
+        self.relay.swaks("--from", "a@example.com", "--to", "b@example.org")
+        qid = self.relay.queue_list()[0]["id"]
+        r = self.relay.cli("queue", "delete", "NOSUCHID", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(self.relay.cli("queue", "show", "NOSUCHID", check=False).returncode, 1)
+        self.relay.cli("queue", "delete", qid)
+        self.assertEqual(self.relay.queue_list(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
