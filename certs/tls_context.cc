@@ -82,10 +82,10 @@ std::string upper(std::string s) {
 const char* forbidden_reason(const std::string& name) {
   const std::string u = upper(name);
   if (u.find("_ANON_") != std::string::npos) return "anonymous suites authenticate nobody";
-  if (u.find("_NULL_") != std::string::npos || u == "TLS_SHA256_SHA256" ||
-      u == "TLS_SHA384_SHA384")
+  if (u.find("_NULL_") != std::string::npos || u == "TLS_SHA256_SHA256" || u == "TLS_SHA384_SHA384")
     return "the suite does not encrypt";
-  if (u.find("PSK") != std::string::npos) return "PSK suites need pre-shared keys, which smarthost has none of";
+  if (u.find("PSK") != std::string::npos)
+    return "PSK suites need pre-shared keys, which smarthost has none of";
   if (u.find("_RC4_") != std::string::npos) return "RC4 is forbidden by RFC 7465";
   if (u.find("EXPORT") != std::string::npos) return "export suites are broken";
   return nullptr;
@@ -107,8 +107,9 @@ bool wolfssl_knows(WOLFSSL_CTX* scratch, const std::string& name) {
 
 std::string unknown_reason(const std::string& name) {
   if (name.compare(0, 13, "TLS_RSA_WITH_") == 0)
-    return name + ": not available: this wolfSSL is built without static RSA key exchange "
-                  "(use the TLS_ECDHE_RSA_* suites, which also give forward secrecy)";
+    return name +
+           ": not available: this wolfSSL is built without static RSA key exchange "
+           "(use the TLS_ECDHE_RSA_* suites, which also give forward secrecy)";
   return name + ": unknown cipher suite (expected an IANA name such as TLS_AES_128_GCM_SHA256)";
 }
 
@@ -168,9 +169,12 @@ bool readable(const std::string& path, const char* what, std::string* error) {
 
 int wolf_version(config::TlsVersion v) {
   switch (v) {
-    case config::TlsVersion::V1_1: return WOLFSSL_TLSV1_1;
-    case config::TlsVersion::V1_2: return WOLFSSL_TLSV1_2;
-    case config::TlsVersion::V1_3: return WOLFSSL_TLSV1_3;
+    case config::TlsVersion::V1_1:
+      return WOLFSSL_TLSV1_1;
+    case config::TlsVersion::V1_2:
+      return WOLFSSL_TLSV1_2;
+    case config::TlsVersion::V1_3:
+      return WOLFSSL_TLSV1_3;
   }
   return WOLFSSL_TLSV1_2;
 }
@@ -194,8 +198,9 @@ bool set_versions(WOLFSSL_CTX* ctx, std::optional<config::TlsVersion> v,
   const config::TlsVersion floor = v.value_or(config::TlsVersion::V1_1);
   if (!has_tls13_suite(ciphers)) {
     if (floor == config::TlsVersion::V1_3) {
-      *error = "minimum TLS version 1.3 needs a TLS 1.3 suite (such as TLS_AES_128_GCM_SHA256) "
-               "in the cipher list";
+      *error =
+          "minimum TLS version 1.3 needs a TLS 1.3 suite (such as TLS_AES_128_GCM_SHA256) "
+          "in the cipher list";
       return false;
     }
     if (wolfSSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) != WOLFSSL_SUCCESS) {
@@ -365,10 +370,14 @@ SslPtr new_session(WOLFSSL_CTX* ctx, const std::string& peer_name, std::string* 
 
 const char* verdict_name(Verdict v) {
   switch (v) {
-    case Verdict::Verified: return "Verified";
-    case Verdict::Trusted: return "Trusted";
-    case Verdict::Untrusted: return "Untrusted";
-    case Verdict::Anonymous: return "Anonymous";
+    case Verdict::Verified:
+      return "Verified";
+    case Verdict::Trusted:
+      return "Trusted";
+    case Verdict::Untrusted:
+      return "Untrusted";
+    case Verdict::Anonymous:
+      return "Anonymous";
   }
   return "?";
 }
@@ -386,11 +395,16 @@ struct NamesDeleter {
 
 std::string version_label(WOLFSSL* ssl) {
   switch (wolfSSL_version(ssl)) {
-    case TLS1_3_VERSION: return "TLS1_3";
-    case TLS1_2_VERSION: return "TLS1_2";
-    case TLS1_1_VERSION: return "TLS1_1";
-    case TLS1_VERSION: return "TLS1";
-    default: break;
+    case TLS1_3_VERSION:
+      return "TLS1_3";
+    case TLS1_2_VERSION:
+      return "TLS1_2";
+    case TLS1_1_VERSION:
+      return "TLS1_1";
+    case TLS1_VERSION:
+      return "TLS1";
+    default:
+      break;
   }
   const char* v = wolfSSL_get_version(ssl);
   return v ? v : "";
@@ -431,18 +445,21 @@ struct AltName {
 std::string asn1_bytes(WOLFSSL_ASN1_STRING* str) {
   const unsigned char* p = str ? wolfSSL_ASN1_STRING_data(str) : nullptr;
   const int len = str ? wolfSSL_ASN1_STRING_length(str) : 0;
-  return p && len > 0 ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(len)) : "";
+  return p && len > 0 ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(len))
+                      : "";
 }
 
 std::vector<AltName> alt_names(WOLFSSL_X509* x509) {
   std::vector<AltName> out;
-  std::unique_ptr<WOLFSSL_STACK, NamesDeleter> names(static_cast<WOLFSSL_STACK*>(
-      wolfSSL_X509_get_ext_d2i(x509, ALT_NAMES_OID, nullptr, nullptr)));
+  std::unique_ptr<WOLFSSL_STACK, NamesDeleter> names(
+      static_cast<WOLFSSL_STACK*>(wolfSSL_X509_get_ext_d2i(x509, ALT_NAMES_OID, nullptr, nullptr)));
   const int n = names ? wolfSSL_sk_GENERAL_NAME_num(names.get()) : 0;
   for (int i = 0; i < n; ++i) {
     WOLFSSL_GENERAL_NAME* gn = wolfSSL_sk_GENERAL_NAME_value(names.get(), i);
-    if (gn != nullptr && gn->type == ASN_DNS_TYPE) out.push_back({false, asn1_bytes(gn->d.dNSName)});
-    if (gn != nullptr && gn->type == ASN_IP_TYPE) out.push_back({true, asn1_bytes(gn->d.iPAddress)});
+    if (gn != nullptr && gn->type == ASN_DNS_TYPE)
+      out.push_back({false, asn1_bytes(gn->d.dNSName)});
+    if (gn != nullptr && gn->type == ASN_IP_TYPE)
+      out.push_back({true, asn1_bytes(gn->d.iPAddress)});
   }
   return out;
 }
@@ -456,7 +473,8 @@ std::string ip_text(const std::string& raw) {
 
 std::vector<std::string> san_list(WOLFSSL_X509* x509) {
   std::vector<std::string> out;
-  for (const auto& a : alt_names(x509)) out.push_back(a.is_ip ? "IP:" + ip_text(a.value) : "DNS:" + a.value);
+  for (const auto& a : alt_names(x509))
+    out.push_back(a.is_ip ? "IP:" + ip_text(a.value) : "DNS:" + a.value);
   return out;
 }
 
@@ -524,7 +542,8 @@ bool ip_matches(const std::vector<AltName>& names, const std::string& ip) {
     len = 4;
   }
   for (const auto& a : names) {
-    if (a.is_ip && a.value.size() == len && std::memcmp(a.value.data(), want, len) == 0) return true;
+    if (a.is_ip && a.value.size() == len && std::memcmp(a.value.data(), want, len) == 0)
+      return true;
   }
   return false;
 }

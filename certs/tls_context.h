@@ -62,9 +62,9 @@ std::string cipher_list_string(const std::vector<std::string>& names, std::strin
 // ---- contexts -----------------------------------------------------------
 
 struct ServerContextOptions {
-  std::string cert_file;                         // PEM: leaf first, then the chain
-  std::string key_file;                          // PEM, unencrypted
-  std::vector<std::string> ciphers;              // IANA; empty: config::default_inbound_ciphers()
+  std::string cert_file;                          // PEM: leaf first, then the chain
+  std::string key_file;                           // PEM, unencrypted
+  std::vector<std::string> ciphers;               // IANA; empty: config::default_inbound_ciphers()
   std::optional<config::TlsVersion> min_version;  // unset: TLS 1.1
 };
 
@@ -74,13 +74,13 @@ struct ServerContextOptions {
 CtxPtr make_server_context(const ServerContextOptions& opts, std::string* error);
 
 struct ClientContextOptions {
-  std::string ca_file;        // PEM trust anchors; empty: none (every chain is Untrusted)
-  bool verify_ca = false;     // what check_peer() enforces; verification itself always runs
+  std::string ca_file;     // PEM trust anchors; empty: none (every chain is Untrusted)
+  bool verify_ca = false;  // what check_peer() enforces; verification itself always runs
   bool verify_hostname = false;
   std::optional<config::TlsVersion> min_version;  // unset: TLS 1.1
-  std::vector<std::string> ciphers;              // IANA, in preference order;
-                                                 // empty: config::default_outbound_ciphers()
-  std::string client_cert_file;                  // both or neither
+  std::vector<std::string> ciphers;               // IANA, in preference order;
+                                                  // empty: config::default_outbound_ciphers()
+  std::string client_cert_file;                   // both or neither
   std::string client_key_file;
 };
 
@@ -110,31 +110,31 @@ enum class Verdict {
 const char* verdict_name(Verdict v);  // "Verified", "Trusted", "Untrusted", "Anonymous"
 
 struct CertSummary {
-  std::string subject;                 // RFC 2253, e.g. "CN=mx1.test.example,O=..."
+  std::string subject;  // RFC 2253, e.g. "CN=mx1.test.example,O=..."
   std::string issuer;
-  std::vector<std::string> san;        // "DNS:mx1.test.example", "IP:127.0.0.1"
-  std::string not_before;              // "Nov 23 16:30:30 2026 GMT"
+  std::vector<std::string> san;  // "DNS:mx1.test.example", "IP:127.0.0.1"
+  std::string not_before;        // "Nov 23 16:30:30 2026 GMT"
   std::string not_after;
 };
 
 struct TlsFacts {
-  bool established = false;   // handshake finished; everything below is empty otherwise
-  std::string version;        // as in Received headers: "TLS1_3", "TLS1_2", "TLS1_1"
-  std::string cipher;         // IANA name, "TLS_AES_256_GCM_SHA384"
-  int bits = 0;               // secret bits of the cipher
-  int alg_bits = 0;           // bits of the algorithm
+  bool established = false;  // handshake finished; everything below is empty otherwise
+  std::string version;       // as in Received headers: "TLS1_3", "TLS1_2", "TLS1_1"
+  std::string cipher;        // IANA name, "TLS_AES_256_GCM_SHA384"
+  int bits = 0;              // secret bits of the cipher
+  int alg_bits = 0;          // bits of the algorithm
   // The peer's certificate (server certificate for clients; a server sees a
   // client certificate only if one was requested, which we never do).
   Verdict verdict = Verdict::Anonymous;
   bool has_certificate = false;
-  bool ca_ok = false;         // chain verified against the trust anchors
-  int ca_error_code = 0;      // X509_V_ERR_* as wolfSSL reports it; 0 when ca_ok
-  std::string ca_error;       // plain words: "certificate not signed by a trusted CA"
-  std::string peer_name;      // the name checked; empty: none
+  bool ca_ok = false;     // chain verified against the trust anchors
+  int ca_error_code = 0;  // X509_V_ERR_* as wolfSSL reports it; 0 when ca_ok
+  std::string ca_error;   // plain words: "certificate not signed by a trusted CA"
+  std::string peer_name;  // the name checked; empty: none
   bool hostname_checked = false;
   bool hostname_ok = false;
   std::vector<CertSummary> chain;  // as sent by the peer, leaf first
-  std::string spki_sha256;    // lowercase hex of SHA-256(leaf SubjectPublicKeyInfo): TLSA 3 1 1
+  std::string spki_sha256;  // lowercase hex of SHA-256(leaf SubjectPublicKeyInfo): TLSA 3 1 1
 };
 
 // What the session established. Call after wolfSSL_connect/accept returned
@@ -148,18 +148,18 @@ std::string received_clause(const TlsFacts& facts);
 // ---- failures -----------------------------------------------------------
 
 enum class TlsProblem {
-  NotOffered,        // STARTTLS not offered by the server
-  VersionTooOld,     // the peers share no allowed protocol version
+  NotOffered,     // STARTTLS not offered by the server
+  VersionTooOld,  // the peers share no allowed protocol version
   NoSharedCipher,
-  UnknownCa,         // chain does not lead to a trusted CA
+  UnknownCa,  // chain does not lead to a trusted CA
   Expired,
   NotYetValid,
-  BadCertificate,    // other certificate defects (signature, usage, revoked)
+  BadCertificate,  // other certificate defects (signature, usage, revoked)
   HostnameMismatch,
   NoCertificate,
-  PeerRejectedUs,    // the peer refused our certificate or parameters
-  ConnectionLost,    // transport closed during the handshake
-  HandshakeFailed,   // anything else
+  PeerRejectedUs,   // the peer refused our certificate or parameters
+  ConnectionLost,   // transport closed during the handshake
+  HandshakeFailed,  // anything else
 };
 
 struct TlsFailure {

@@ -77,35 +77,47 @@ std::string wolf_error_text(int err) {
 // TLS alert descriptions (RFC 8446 section 6) a peer sends when it gives up.
 TlsProblem problem_from_alert(int alert) {
   switch (alert) {
-    case protocol_version: return TlsProblem::VersionTooOld;
+    case protocol_version:
+      return TlsProblem::VersionTooOld;
     case handshake_failure:
-    case insufficient_security: return TlsProblem::NoSharedCipher;
+    case insufficient_security:
+      return TlsProblem::NoSharedCipher;
     case bad_certificate:
     case unsupported_certificate:
     case certificate_revoked:
     case certificate_expired:
     case certificate_unknown:
     case unknown_ca:
-    case access_denied: return TlsProblem::PeerRejectedUs;
-    default: return TlsProblem::HandshakeFailed;
+    case access_denied:
+      return TlsProblem::PeerRejectedUs;
+    default:
+      return TlsProblem::HandshakeFailed;
   }
 }
 
 TlsProblem problem_from_error(int err, int alert) {
   switch (err) {
-    case FATAL_ERROR: return problem_from_alert(alert);
+    case FATAL_ERROR:
+      return problem_from_alert(alert);
     case VERSION_ERROR:
-    case UNSUPPORTED_PROTO_VERSION: return TlsProblem::VersionTooOld;
+    case UNSUPPORTED_PROTO_VERSION:
+      return TlsProblem::VersionTooOld;
     case MATCH_SUITE_ERROR:
-    case UNSUPPORTED_SUITE: return TlsProblem::NoSharedCipher;
+    case UNSUPPORTED_SUITE:
+      return TlsProblem::NoSharedCipher;
     case ASN_NO_SIGNER_E:
     case ASN_SELF_SIGNED_E:
-    case NOT_CA_ERROR: return TlsProblem::UnknownCa;
-    case ASN_AFTER_DATE_E: return TlsProblem::Expired;
-    case ASN_BEFORE_DATE_E: return TlsProblem::NotYetValid;
+    case NOT_CA_ERROR:
+      return TlsProblem::UnknownCa;
+    case ASN_AFTER_DATE_E:
+      return TlsProblem::Expired;
+    case ASN_BEFORE_DATE_E:
+      return TlsProblem::NotYetValid;
     case DOMAIN_NAME_MISMATCH:
-    case IPADDR_MISMATCH: return TlsProblem::HostnameMismatch;
-    case NO_PEER_CERT: return TlsProblem::NoCertificate;
+    case IPADDR_MISMATCH:
+      return TlsProblem::HostnameMismatch;
+    case NO_PEER_CERT:
+      return TlsProblem::NoCertificate;
     case ASN_SIG_CONFIRM_E:
     case ASN_SIG_OID_E:
     case ASN_PARSE_E:
@@ -114,11 +126,14 @@ TlsProblem problem_from_error(int err, int alert) {
     case CRL_CERT_REVOKED:
     case EXTKEYUSE_AUTH_E:
     case KEYUSE_SIGNATURE_E:
-    case KEYUSE_ENCIPHER_E: return TlsProblem::BadCertificate;
+    case KEYUSE_ENCIPHER_E:
+      return TlsProblem::BadCertificate;
     case SOCKET_ERROR_E:
     case SOCKET_PEER_CLOSED_E:
-    case ZERO_RETURN: return TlsProblem::ConnectionLost;
-    default: return TlsProblem::HandshakeFailed;
+    case ZERO_RETURN:
+      return TlsProblem::ConnectionLost;
+    default:
+      return TlsProblem::HandshakeFailed;
   }
 }
 
@@ -143,13 +158,17 @@ TlsProblem verify_error_problem(int x509_error) {
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     case X509_V_ERR_CERT_UNTRUSTED:
-    case X509_V_ERR_INVALID_CA: return TlsProblem::UnknownCa;
+    case X509_V_ERR_INVALID_CA:
+      return TlsProblem::UnknownCa;
     // wolfSSL reports an expired certificate as "error in notAfter field".
     case X509_V_ERR_CERT_HAS_EXPIRED:
-    case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD: return TlsProblem::Expired;
+    case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+      return TlsProblem::Expired;
     case X509_V_ERR_CERT_NOT_YET_VALID:
-    case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD: return TlsProblem::NotYetValid;
-    default: return TlsProblem::BadCertificate;
+    case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+      return TlsProblem::NotYetValid;
+    default:
+      return TlsProblem::BadCertificate;
   }
 }
 

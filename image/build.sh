@@ -194,11 +194,11 @@ step "root ext4 ${root_mib} MiB"
 export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
 mke2fs -q -F -t ext4 -b 4096 -m 0 -N "$root_inodes" -L smarthost-root -U "$root_fsuuid" \
   -E "hash_seed=$root_hash_seed,lazy_itable_init=0,lazy_journal_init=0,nodiscard" \
-  -d "$rootdir" "$work/root.ext4" "${root_mib}M"
+  -d "$rootdir" "$work/root.ext4" "${root_mib}M" >/dev/null
 step "data ext4 ${data_mib} MiB"
 mke2fs -q -F -t ext4 -b 4096 -m 1 -L smarthost-data -U "$data_fsuuid" \
   -E "hash_seed=$data_hash_seed,lazy_itable_init=0,lazy_journal_init=0,nodiscard" \
-  -d "$datadir" "$work/data.ext4" "${data_mib}M"
+  -d "$datadir" "$work/data.ext4" "${data_mib}M" >/dev/null
 step "ESP FAT32 ${esp_mib} MiB"
 mkfs.vfat -F 32 -n SMARTHOST --invariant -i "$esp_volid" -C "$work/esp.vfat" $(( esp_mib * 1024 )) >/dev/null
 MTOOLS_SKIP_CHECK=1 mcopy -s -Q -i "$work/esp.vfat" "$espdir"/* ::/

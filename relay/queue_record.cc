@@ -23,7 +23,7 @@ enum Tag : uint8_t {
   kTlsVersion, kTlsCipher, kTlsBits, kTlsVerdict, kRcpt,
   // recipient fields
   kAddress = 40, kNotify, kOrcpt, kRoute, kState, kAttempts, kNext, kLastError, kDsn,
-  kRemote, kDiag, kRTlsVersion, kRTlsCipher, kRTlsBits, kRTlsVerdict,
+  kRemote, kDiag, kRTlsVersion, kRTlsCipher, kRTlsBits, kRTlsVerdict, kAdvice,
 };
 
 class Writer {
@@ -109,6 +109,7 @@ std::string encode_recipient(const Recipient& r) {
   w.str(kDsn, r.dsn_status);
   w.str(kRemote, r.remote_mta);
   w.str(kDiag, r.diagnostic);
+  w.str(kAdvice, r.advice);
   tls_fields(w, r.tls, kRTlsVersion);
   return std::move(w.out());
 }
@@ -133,6 +134,7 @@ bool decode_recipient(std::string_view in, Recipient* r) {
       case kDsn: r->dsn_status = s; break;
       case kRemote: r->remote_mta = s; break;
       case kDiag: r->diagnostic = s; break;
+      case kAdvice: r->advice = s; break;
       default: tls_field(r->tls, kRTlsVersion, f); break;
     }
     return true;

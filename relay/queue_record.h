@@ -34,6 +34,7 @@ struct Recipient {
   std::string dsn_status;    // "5.7.4"
   std::string remote_mta;    // host that answered, if any
   std::string diagnostic;    // remote reply, if the host replied
+  std::string advice;        // what the admin can do (DSN human part)
   TlsInfo tls;               // of the last attempt
 };
 

@@ -14,6 +14,10 @@
 #include <arpa/inet.h>
 #include <event2/event.h>
 #include <unbound.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <unordered_map>
 
@@ -311,6 +315,12 @@ bool DnsResolver::Core::configure(const config::Dns& cfg, std::string* err) {
     return false;
   }
   if (cfg.dnssec) {
+    // libunbound only reads the file when the first query finalizes the context; check now so
+    // that a missing anchor is a start-up error, not a temporary failure of every lookup.
+    if (access(cfg.trust_anchor.c_str(), R_OK) != 0) {
+      *err = "dns.trust_anchor: cannot read '" + cfg.trust_anchor + "': " + strerror(errno);
+      return false;
+    }
     rc = ub_ctx_add_ta_file(ctx_.get(), cfg.trust_anchor.c_str());
     if (rc != 0) {
       *err = "dns.trust_anchor: cannot load '" + cfg.trust_anchor + "': " + ub_strerror(rc);

@@ -94,7 +94,7 @@ EOF
 sign() {
   local dir="$work/db-$1"
   ossl ca -batch -notext -config "$dir/ca.cnf" -cert "$work/$1.pem" -keyfile "$work/$1.key" \
-    -in "$2" -out "$3" -extfile "$5" -startdate "$4" -enddate "$6"
+    -in "$2" -out "$3" -extfile "$4" -startdate "$5" -enddate "$6"
 }
 
 ext() {  # ext FILE LINES... writes an extension file
@@ -125,7 +125,7 @@ ossl req -new -key "$work/issuing-ca.key" -out "$work/issuing-ca.csr" \
 ext "$work/issuing.ext" "basicConstraints=critical,CA:TRUE,pathlen:0" \
   "keyUsage=critical,keyCertSign,cRLSign" "subjectKeyIdentifier=hash" \
   "authorityKeyIdentifier=keyid"
-sign ca "$work/issuing-ca.csr" "$work/issuing-ca.pem" "$now_minus_1h" "$work/issuing.ext" "$in_3y"
+sign ca "$work/issuing-ca.csr" "$work/issuing-ca.pem" "$work/issuing.ext" "$now_minus_1h" "$in_3y"
 ca_db issuing-ca
 
 mx_names="DNS:localhost,DNS:mx1.test.example,DNS:mx2.test.example,DNS:mail.test.example"
@@ -143,7 +143,7 @@ leaf() {
   local name=$1 keytype=$2 ca=$3 cn=$4 extf=$5 start=$6 end=$7
   "${keytype}_key" "$work/$name.key"
   ossl req -new -key "$work/$name.key" -out "$work/$name.csr" -subj "/O=smarthost tests/CN=$cn"
-  sign "$ca" "$work/$name.csr" "$work/$name.crt" "$start" "$extf" "$end"
+  sign "$ca" "$work/$name.csr" "$work/$name.crt" "$extf" "$start" "$end"
   cat "$work/$name.crt" "$work/$ca.pem" >"$work/$name.pem"
 }
 
@@ -158,14 +158,19 @@ ext "$work/client.ext" "basicConstraints=critical,CA:FALSE" \
   "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth" \
   "subjectAltName=DNS:relay.test.example" "authorityKeyIdentifier=keyid"
 
-leaf valid rsa issuing-ca mx1.test.example "$work/mx.ext" "$now_minus_1h" "$in_3y"
-leaf valid-ec ec issuing-ca mx1.test.example "$work/mx.ext" "$now_minus_1h" "$in_3y"
-leaf expired rsa issuing-ca mx1.test.example "$work/mx.ext" "$(stamp '-2 years')" "$(stamp '-1 year')"
-leaf notyet rsa issuing-ca mx1.test.example "$work/mx.ext" "$(stamp '+1 year')" "$(stamp '+2 years')"
+past_start=$(stamp '-2 years')
+past_end=$(stamp '-1 year')
+future_start=$(stamp '+1 year')
+future_end=$(stamp '+2 years')
+mx=mx1.test.example
+leaf valid rsa issuing-ca $mx "$work/mx.ext" "$now_minus_1h" "$in_3y"
+leaf valid-ec ec issuing-ca $mx "$work/mx.ext" "$now_minus_1h" "$in_3y"
+leaf expired rsa issuing-ca $mx "$work/mx.ext" "$past_start" "$past_end"
+leaf notyet rsa issuing-ca $mx "$work/mx.ext" "$future_start" "$future_end"
 leaf wronghost rsa issuing-ca other.example "$work/other.ext" "$now_minus_1h" "$in_3y"
-leaf untrusted rsa rogue-ca mx1.test.example "$work/mx.ext" "$now_minus_1h" "$in_3y"
+leaf untrusted rsa rogue-ca $mx "$work/mx.ext" "$now_minus_1h" "$in_3y"
 leaf sloppy rsa issuing-ca sloppy.test.example "$work/sloppy.ext" "$now_minus_1h" "$in_3y"
-leaf cn-only rsa issuing-ca mx1.test.example "$work/cn-only.ext" "$now_minus_1h" "$in_3y"
+leaf cn-only rsa issuing-ca $mx "$work/cn-only.ext" "$now_minus_1h" "$in_3y"
 leaf client rsa issuing-ca relay.test.example "$work/client.ext" "$now_minus_1h" "$in_3y"
 
 cp "$work/ca.pem" "$work/ca-bundle.pem"

@@ -7,6 +7,7 @@
 // from the top of the source tree, as `make test` does.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -178,19 +179,30 @@ Outcome handshake(WOLFSSL_CTX* cctx, WOLFSSL_CTX* sctx, const std::string& peer_
 // Seed 001's lists without the static-RSA suites this wolfSSL lacks. Cases use
 // these rather than the config defaults, so that a bad default list fails
 // DefaultCipherListsAreUsable alone instead of every handshake.
-const std::vector<std::string> kOutbound = {
-    "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"};
-const std::vector<std::string> kInbound = {
-    "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
-    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"};
+const std::vector<std::string> kOutbound = {"TLS_AES_128_GCM_SHA256",
+                                            "TLS_AES_256_GCM_SHA384",
+                                            "TLS_CHACHA20_POLY1305_SHA256",
+                                            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                                            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                                            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                                            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+                                            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                                            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                                            "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+                                            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+                                            "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+                                            "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"};
+const std::vector<std::string> kInbound = {"TLS_AES_128_GCM_SHA256",
+                                           "TLS_AES_256_GCM_SHA384",
+                                           "TLS_CHACHA20_POLY1305_SHA256",
+                                           "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                                           "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                                           "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                                           "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                                           "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+                                           "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+                                           "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+                                           "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"};
 
 certs::CtxPtr server_ctx(const std::string& name, std::optional<TlsVersion> min = std::nullopt) {
   certs::ServerContextOptions o;
@@ -249,27 +261,41 @@ std::string slurp(const std::string& path) {
 
 const char* problem_name(TlsProblem p) {
   switch (p) {
-    case TlsProblem::NotOffered: return "NotOffered";
-    case TlsProblem::VersionTooOld: return "VersionTooOld";
-    case TlsProblem::NoSharedCipher: return "NoSharedCipher";
-    case TlsProblem::UnknownCa: return "UnknownCa";
-    case TlsProblem::Expired: return "Expired";
-    case TlsProblem::NotYetValid: return "NotYetValid";
-    case TlsProblem::BadCertificate: return "BadCertificate";
-    case TlsProblem::HostnameMismatch: return "HostnameMismatch";
-    case TlsProblem::NoCertificate: return "NoCertificate";
-    case TlsProblem::PeerRejectedUs: return "PeerRejectedUs";
-    case TlsProblem::ConnectionLost: return "ConnectionLost";
-    case TlsProblem::HandshakeFailed: return "HandshakeFailed";
+    case TlsProblem::NotOffered:
+      return "NotOffered";
+    case TlsProblem::VersionTooOld:
+      return "VersionTooOld";
+    case TlsProblem::NoSharedCipher:
+      return "NoSharedCipher";
+    case TlsProblem::UnknownCa:
+      return "UnknownCa";
+    case TlsProblem::Expired:
+      return "Expired";
+    case TlsProblem::NotYetValid:
+      return "NotYetValid";
+    case TlsProblem::BadCertificate:
+      return "BadCertificate";
+    case TlsProblem::HostnameMismatch:
+      return "HostnameMismatch";
+    case TlsProblem::NoCertificate:
+      return "NoCertificate";
+    case TlsProblem::PeerRejectedUs:
+      return "PeerRejectedUs";
+    case TlsProblem::ConnectionLost:
+      return "ConnectionLost";
+    case TlsProblem::HandshakeFailed:
+      return "HandshakeFailed";
   }
   return "?";
 }
 
 }  // namespace
 
-TEST_GROUP(TlsContext) {
-  void setup() override { CHECK_TEXT(pki().error().empty(), pki().error().c_str()); }
-};
+TEST_GROUP(TlsContext){void setup()
+                           override{CHECK_TEXT(pki().error().empty(), pki().error().c_str());
+}
+}
+;
 
 // ---- cipher names -------------------------------------------------------------
 
@@ -283,7 +309,9 @@ TEST(TlsContext, CipherNameValidation) {
       {{"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"}, true, ""},
       {{"TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"}, true, ""},
       {{}, false, "empty"},
-      {{"TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA999"}, false, "TLS_AES_128_GCM_SHA999: unknown"},
+      {{"TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA999"},
+       false,
+       "TLS_AES_128_GCM_SHA999: unknown"},
       {{"TLS_BOGUS"}, false, "unknown cipher suite"},
       {{"ECDHE-RSA-AES128-GCM-SHA256"}, false, "not an IANA cipher suite name"},
       {{"TLS13-AES128-GCM-SHA256"}, false, "not an IANA"},
@@ -321,8 +349,8 @@ TEST(TlsContext, DefaultCipherListsAreUsable) {
   }
   // Empty lists in the options mean the defaults, on both ends.
   std::string err;
-  certs::CtxPtr sctx = certs::make_server_context(
-      {pki().path("valid.pem"), pki().path("valid.key"), {}, {}}, &err);
+  certs::CtxPtr sctx =
+      certs::make_server_context({pki().path("valid.pem"), pki().path("valid.key"), {}, {}}, &err);
   CHECK_TEXT(sctx != nullptr, err.c_str());
   certs::ClientContextOptions o;
   o.ca_file = pki().path("ca-bundle.pem");
@@ -354,7 +382,8 @@ TEST(TlsContext, ContextBuildErrors) {
   } cases[] = {
       {"server cert missing",
        [](std::string* e) {
-         return certs::make_server_context({pki().path("nope.pem"), pki().path("valid.key"), kInbound, {}}, e);
+         return certs::make_server_context(
+             {pki().path("nope.pem"), pki().path("valid.key"), kInbound, {}}, e);
        },
        "nope.pem: No such file"},
       {"server key of another cert",
@@ -365,13 +394,16 @@ TEST(TlsContext, ContextBuildErrors) {
        "does not belong"},
       {"server key is a certificate",
        [](std::string* e) {
-         return certs::make_server_context({pki().path("valid.pem"), pki().path("ca.pem"), kInbound, {}}, e);
+         return certs::make_server_context(
+             {pki().path("valid.pem"), pki().path("ca.pem"), kInbound, {}}, e);
        },
        "not an unencrypted PEM key"},
       {"server anonymous cipher",
        [](std::string* e) {
-         return certs::make_server_context({pki().path("valid.pem"), pki().path("valid.key"),
-                                            {"TLS_DH_anon_WITH_AES_128_CBC_SHA"}, {}},
+         return certs::make_server_context({pki().path("valid.pem"),
+                                            pki().path("valid.key"),
+                                            {"TLS_DH_anon_WITH_AES_128_CBC_SHA"},
+                                            {}},
                                            e);
        },
        "anonymous"},
@@ -430,8 +462,9 @@ TEST(TlsContext, ContextBuildErrors) {
   for (const auto& c : cases) {
     std::string err;
     certs::CtxPtr ctx = c.build(&err);
-    std::string msg = std::string(c.label) + ": got " + (ctx ? "a context" : "error '" + err + "'") +
-                      ", want error with '" + c.want_error + "'";
+    std::string msg = std::string(c.label) + ": got " +
+                      (ctx ? "a context" : "error '" + err + "'") + ", want error with '" +
+                      c.want_error + "'";
     CHECK_TEXT(ctx == nullptr && contains(err, c.want_error), msg.c_str());
   }
 }
@@ -452,8 +485,8 @@ TEST(TlsContext, ClientCertificateLoads) {
 
 TEST(TlsContext, VerdictTable) {
   struct Case {
-    const char* cert;        // server certificate from the test PKI
-    const char* peer_name;   // what the client checks
+    const char* cert;       // server certificate from the test PKI
+    const char* peer_name;  // what the client checks
     Verdict want_verdict;
     bool want_ca_ok;
     bool want_hostname_ok;
@@ -472,7 +505,8 @@ TEST(TlsContext, VerdictTable) {
       {"valid", "127.0.0.1", Verdict::Verified, true, true, "", true, {}},
       {"valid", "::1", Verdict::Verified, true, true, "", true, {}},
       {"valid", "[::1]", Verdict::Verified, true, true, "", true, {}},
-      {"valid", "127.0.0.2", Verdict::Trusted, true, false, "", false, TlsProblem::HostnameMismatch},
+      {"valid", "127.0.0.2", Verdict::Trusted, true, false, "", false,
+       TlsProblem::HostnameMismatch},
       {"valid", "", Verdict::Trusted, true, false, "", false, TlsProblem::HostnameMismatch},
       {"valid-ec", "mx2.test.example", Verdict::Verified, true, true, "", true, {}},
       {"wronghost", "mx1.test.example", Verdict::Trusted, true, false, "", false,
@@ -480,8 +514,8 @@ TEST(TlsContext, VerdictTable) {
       {"wronghost", "other.example", Verdict::Verified, true, true, "", true, {}},
       {"untrusted", "mx1.test.example", Verdict::Untrusted, false, true,
        "certificate not signed by a trusted CA", false, TlsProblem::UnknownCa},
-      {"expired", "mx1.test.example", Verdict::Untrusted, false, true, "certificate expired",
-       false, TlsProblem::Expired},
+      {"expired", "mx1.test.example", Verdict::Untrusted, false, true, "certificate expired", false,
+       TlsProblem::Expired},
       {"notyet", "mx1.test.example", Verdict::Untrusted, false, true, "certificate not yet valid",
        false, TlsProblem::NotYetValid},
       // RFC 6125: a wildcard is the whole left-most label and nothing else.
@@ -508,12 +542,13 @@ TEST(TlsContext, VerdictTable) {
                       r.client_failure.detail)
                          .c_str());
     const TlsFacts& f = r.client;
-    std::string msg = label + ": got " + certs::verdict_name(f.verdict) + " ca_ok=" +
-                      std::to_string(f.ca_ok) + " hostname_ok=" + std::to_string(f.hostname_ok) +
-                      " ca_error='" + f.ca_error + "' (" + std::to_string(f.ca_error_code) +
-                      "), want " + certs::verdict_name(c.want_verdict) + " ca_ok=" +
-                      std::to_string(c.want_ca_ok) + " hostname_ok=" +
-                      std::to_string(c.want_hostname_ok) + " ca_error='" + c.want_ca_error + "'";
+    std::string msg =
+        label + ": got " + certs::verdict_name(f.verdict) + " ca_ok=" + std::to_string(f.ca_ok) +
+        " hostname_ok=" + std::to_string(f.hostname_ok) + " ca_error='" + f.ca_error + "' (" +
+        std::to_string(f.ca_error_code) + "), want " + certs::verdict_name(c.want_verdict) +
+        " ca_ok=" + std::to_string(c.want_ca_ok) +
+        " hostname_ok=" + std::to_string(c.want_hostname_ok) + " ca_error='" + c.want_ca_error +
+        "'";
     CHECK_TEXT(f.verdict == c.want_verdict, msg.c_str());
     CHECK_TEXT(f.ca_ok == c.want_ca_ok, msg.c_str());
     CHECK_TEXT(f.hostname_ok == c.want_hostname_ok, msg.c_str());
@@ -571,22 +606,31 @@ TEST(TlsContext, SessionFactsOfVerifiedSession) {
   const certs::CertSummary& leaf = f.chain[0];
   CHECK_TEXT(contains(leaf.subject, "CN=mx1.test.example"), leaf.subject.c_str());
   CHECK_TEXT(contains(leaf.issuer, "CN=smarthost test issuing CA"), leaf.issuer.c_str());
-  const std::vector<std::string> want_san = {
-      "DNS:localhost",          "DNS:mx1.test.example", "DNS:mx2.test.example",
-      "DNS:mail.test.example",  "DNS:*.wild.test.example", "IP:127.0.0.1",
-      "IP:::1"};
-  std::string got_san;
-  for (const auto& s : leaf.san) got_san += s + " ";
-  CHECK_TEXT(leaf.san == want_san, ("got SANs " + got_san).c_str());
+  const std::vector<std::string> want_san = {"DNS:localhost",
+                                             "DNS:mx1.test.example",
+                                             "DNS:mx2.test.example",
+                                             "DNS:mail.test.example",
+                                             "DNS:*.wild.test.example",
+                                             "IP:127.0.0.1",
+                                             "IP:::1"};
+  std::vector<std::string> got_san = leaf.san;  // wolfSSL's order is not the certificate's
+  std::sort(got_san.begin(), got_san.end());
+  std::vector<std::string> sorted_want = want_san;
+  std::sort(sorted_want.begin(), sorted_want.end());
+  std::string got_text;
+  for (const auto& n : got_san) got_text += n + " ";
+  CHECK_TEXT(got_san == sorted_want, ("got SANs " + got_text).c_str());
   CHECK_TEXT(contains(leaf.not_before, "GMT"), leaf.not_before.c_str());
   CHECK_TEXT(contains(leaf.not_after, "GMT"), leaf.not_after.c_str());
-  CHECK_TEXT(contains(f.chain[1].subject, "CN=smarthost test issuing CA"), f.chain[1].subject.c_str());
+  CHECK_TEXT(contains(f.chain[1].subject, "CN=smarthost test issuing CA"),
+             f.chain[1].subject.c_str());
 
   // The TLSA "3 1 1" digest openssl computes for the same certificate.
   const std::string out = pki().path("valid.spki.sha256");
   const std::string cmd = "openssl x509 -in '" + pki().path("valid.pem") +
                           "' -pubkey -noout | openssl pkey -pubin -outform DER | "
-                          "sha256sum | cut -d' ' -f1 > '" + out + "'";
+                          "sha256sum | cut -d' ' -f1 > '" +
+                          out + "'";
   LONGS_EQUAL(0, std::system(cmd.c_str()));
   std::string want = slurp(out);
   std::remove(out.c_str());
@@ -630,8 +674,12 @@ TEST(TlsContext, VersionTable) {
       {"min 1.2, 1.2 server", TlsVersion::V1_2, {}, Server::Tls12Only, true, "TLS1_2"},
       {"min 1.3, modern server", TlsVersion::V1_3, {}, Server::Modern, true, "TLS1_3"},
       // A route listing only TLS 1.2 suites must still reach a TLS 1.3 server.
-      {"1.2 suites only, modern server", std::nullopt,
-       {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, Server::Modern, true, "TLS1_2"},
+      {"1.2 suites only, modern server",
+       std::nullopt,
+       {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
+       Server::Modern,
+       true,
+       "TLS1_2"},
       {"min 1.3, 1.2 server", TlsVersion::V1_3, {}, Server::Tls12Only, false, ""},
       {"min 1.2, 1.1 server", TlsVersion::V1_2, {}, Server::Tls11Only, false, ""},
       {"min 1.3, 1.1 server", TlsVersion::V1_3, {}, Server::Tls11Only, false, ""},
@@ -644,15 +692,15 @@ TEST(TlsContext, VersionTable) {
     o.min_version = c.client_min;
     if (!c.client_ciphers.empty()) o.ciphers = c.client_ciphers;
     certs::CtxPtr cctx = client_ctx(o);
-    WOLFSSL_CTX* sctx = c.server == Server::Modern    ? modern.get()
+    WOLFSSL_CTX* sctx = c.server == Server::Modern      ? modern.get()
                         : c.server == Server::Tls12Only ? tls12.get()
                                                         : tls11.get();
     Outcome r = handshake(cctx.get(), sctx, "mx1.test.example");
     std::string msg = std::string(c.label) + ": got " +
                       (r.ok ? "ok " + r.client.version
                             : "failure '" + r.client_failure.reason + "' (" +
-                                  r.client_failure.detail + ") server '" +
-                                  r.server_failure.reason + "' (" + r.server_failure.detail + ")") +
+                                  r.client_failure.detail + ") server '" + r.server_failure.reason +
+                                  "' (" + r.server_failure.detail + ")") +
                       ", want " + (c.want_ok ? std::string("ok ") + c.want_version : "failure");
     CHECK_TEXT(r.ok == c.want_ok, msg.c_str());
     if (c.want_ok) {
@@ -675,27 +723,29 @@ TEST(TlsContext, ServerMinimumVersion) {
   Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
   CHECK(!r.ok);
   CHECK_TEXT(r.server_failed, "the server should refuse the old client");
-  std::string msg = "server got '" + r.server_failure.reason + "' (" + r.server_failure.detail + ")";
-  CHECK_TEXT(r.server_failure.problem == TlsProblem::VersionTooOld ||
-                 r.server_failure.problem == TlsProblem::NoSharedCipher,
-             msg.c_str());
+  std::string msg =
+      "server got '" + r.server_failure.reason + "' (" + r.server_failure.detail + ")";
+  CHECK_TEXT(r.server_failure.problem == TlsProblem::VersionTooOld, msg.c_str());
+  CHECK_TEXT(r.client_failure.problem == TlsProblem::VersionTooOld, msg.c_str());
 }
 
 TEST(TlsContext, RouteCipherListIsHonoured) {
   certs::CtxPtr sctx = server_ctx("valid-ec");
   auto o = client_options();
-  o.ciphers = {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"};
+  o.ciphers = {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"};
   certs::CtxPtr cctx = client_ctx(o);
   Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
   CHECK_TEXT(r.ok, r.client_failure.detail.c_str());
   STRCMP_EQUAL("TLS1_2", r.client.version.c_str());
-  STRCMP_EQUAL("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", r.client.cipher.c_str());
+  STRCMP_EQUAL("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", r.client.cipher.c_str());
+  STRCMP_EQUAL("version=TLS1_2 cipher=TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 bits=256/256",
+               certs::received_clause(r.client).c_str());
   CHECK(r.client.verdict == Verdict::Verified);
 }
 
 TEST(TlsContext, NoSharedCipher) {
-  certs::ServerContextOptions so{pki().path("valid.pem"), pki().path("valid.key"),
-                                 {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"}, {}};
+  certs::ServerContextOptions so{
+      pki().path("valid.pem"), pki().path("valid.key"), {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"}, {}};
   std::string err;
   certs::CtxPtr sctx = certs::make_server_context(so, &err);
   CHECK_TEXT(sctx != nullptr, err.c_str());
@@ -705,7 +755,8 @@ TEST(TlsContext, NoSharedCipher) {
   Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
   CHECK(!r.ok);
   std::string msg = "client got '" + r.client_failure.reason + "' (" + r.client_failure.detail +
-                    "), server got '" + r.server_failure.reason + "' (" + r.server_failure.detail + ")";
+                    "), server got '" + r.server_failure.reason + "' (" + r.server_failure.detail +
+                    ")";
   CHECK_TEXT(r.server_failure.problem == TlsProblem::NoSharedCipher, msg.c_str());
   CHECK_TEXT(r.client_failure.problem == TlsProblem::NoSharedCipher, msg.c_str());
 }
@@ -726,7 +777,8 @@ TEST(TlsContext, AnonymousSuitesNeverNegotiated) {
                     ", want failure";
   CHECK_TEXT(!r.ok, msg.c_str());
   CHECK_TEXT(!r.client.established, msg.c_str());
-  CHECK_TEXT(r.client_failure.problem == TlsProblem::NoSharedCipher, r.client_failure.detail.c_str());
+  CHECK_TEXT(r.client_failure.problem == TlsProblem::NoSharedCipher,
+             r.client_failure.detail.c_str());
 
   auto o = client_options();
   o.ciphers = {"TLS_DH_anon_WITH_AES_128_CBC_SHA"};
@@ -778,9 +830,10 @@ TEST(TlsContext, VerifyErrorProblems) {
     int code;
     TlsProblem want;
   } cases[] = {
-      {20, TlsProblem::UnknownCa}, {19, TlsProblem::UnknownCa}, {2, TlsProblem::UnknownCa},
-      {10, TlsProblem::Expired},   {14, TlsProblem::Expired},   {9, TlsProblem::NotYetValid},
-      {13, TlsProblem::NotYetValid}, {7, TlsProblem::BadCertificate},
+      {20, TlsProblem::UnknownCa},     {19, TlsProblem::UnknownCa},
+      {2, TlsProblem::UnknownCa},      {10, TlsProblem::Expired},
+      {14, TlsProblem::Expired},       {9, TlsProblem::NotYetValid},
+      {13, TlsProblem::NotYetValid},   {7, TlsProblem::BadCertificate},
       {1, TlsProblem::BadCertificate},
   };
   for (const auto& c : cases) {
