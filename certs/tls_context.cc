@@ -1,9 +1,10 @@
 // tls_context.cc - wolfSSL contexts, sessions, and the facts of a session.
 //
 // Certificate verification is recorded, not enforced: the client context's
-// verify callback notes the first error per session and always lets the
-// handshake go on; the host name is checked after the handshake with wolfSSL's
-// own RFC 6125 matcher, so the verdict does not depend on callback order.
+// verify callback notes the first chain error per session and always lets the
+// handshake go on. The host name is checked after the handshake against the
+// leaf's subjectAltNames by our own RFC 6125 matcher (wolfSSL 5.5.4's is too
+// lax, see name_matches), so the verdict does not depend on callback order.
 // The record lives in the session's ex_data and is freed by SslDeleter.
 //
 // Failures are reported as described in tls_context.h: builders return null
@@ -15,6 +16,7 @@
 #include <wolfssl/wolfcrypt/hash.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>

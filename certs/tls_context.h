@@ -68,14 +68,19 @@ struct ServerContextOptions {
   std::optional<config::TlsVersion> min_version;  // unset: TLS 1.1
 };
 
+// A cipher list without any TLS 1.3 suite (no "_WITH_"-less name) also caps a
+// context at TLS 1.2, on either side; with min_version 1.3 that is an error.
+
 // TLS 1.1-1.3 server; never asks for a client certificate. Returns null when a
 // file cannot be read or parsed, the key does not match the certificate, or
 // the cipher list is refused.
 CtxPtr make_server_context(const ServerContextOptions& opts, std::string* error);
 
 struct ClientContextOptions {
-  std::string ca_file;     // PEM trust anchors; empty: none (every chain is Untrusted)
-  bool verify_ca = false;  // what check_peer() enforces; verification itself always runs
+  std::string ca_file;  // PEM trust anchors; empty: none (every chain is Untrusted)
+  // The route's policy, for the caller to pass to check_peer(). Verification
+  // itself always runs; verify_ca only makes a missing ca_file an error here.
+  bool verify_ca = false;
   bool verify_hostname = false;
   std::optional<config::TlsVersion> min_version;  // unset: TLS 1.1
   std::vector<std::string> ciphers;               // IANA, in preference order;
@@ -110,9 +115,9 @@ enum class Verdict {
 const char* verdict_name(Verdict v);  // "Verified", "Trusted", "Untrusted", "Anonymous"
 
 struct CertSummary {
-  std::string subject;  // RFC 2253, e.g. "CN=mx1.test.example,O=..."
+  std::string subject;  // most specific first: "CN=mx1.test.example, O=smarthost tests"
   std::string issuer;
-  std::vector<std::string> san;  // "DNS:mx1.test.example", "IP:127.0.0.1"
+  std::vector<std::string> san;  // "DNS:mx1.test.example", "IP:::1"; wolfSSL's order
   std::string not_before;        // "Nov 23 16:30:30 2026 GMT"
   std::string not_after;
 };
@@ -188,7 +193,8 @@ TlsFailure describe_handshake_failure(WOLFSSL* ssl, int ret);
 
 // The route's certificate checks on an established session: nullopt when they
 // pass. verify_ca needs ca_ok; verify_hostname needs hostname_ok; either needs
-// a certificate. With neither, any established session passes.
+// a certificate. With neither, any established session passes; a session
+// that is not established fails with HandshakeFailed.
 std::optional<TlsFailure> check_peer(const TlsFacts& facts, bool verify_ca, bool verify_hostname);
 
 }  // namespace certs

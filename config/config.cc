@@ -26,9 +26,9 @@ const AddressList* Config::find_list(const std::string& name) const {
   return nullptr;
 }
 
-// Seed 001, "TLS negotiation": every suite Gmail's SMTP servers accept. The
-// 3DES suite stays because the seed lists it; an admin removes it with
-// inbound_tls.ciphers.
+// Seed 001, "TLS negotiation": every suite Gmail's SMTP servers accept, less
+// the static-RSA suites (TLS_RSA_WITH_*, 3DES among them) that Debian's
+// wolfSSL is built without; they also lack forward secrecy.
 const std::vector<std::string>& default_inbound_ciphers() {
   static const std::vector<std::string> list = {
       "TLS_AES_128_GCM_SHA256",
@@ -42,16 +42,12 @@ const std::vector<std::string>& default_inbound_ciphers() {
       "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
       "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
       "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
-      "TLS_RSA_WITH_AES_128_GCM_SHA256",
-      "TLS_RSA_WITH_AES_256_GCM_SHA384",
-      "TLS_RSA_WITH_AES_128_CBC_SHA",
-      "TLS_RSA_WITH_AES_256_CBC_SHA",
-      "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
   };
   return list;
 }
 
-// Seed 001, "outbound servers": Gmail's preference order when it sends.
+// Seed 001, "outbound servers": Gmail's preference order when it sends, less
+// the static-RSA suites this wolfSSL does not have.
 const std::vector<std::string>& default_outbound_ciphers() {
   static const std::vector<std::string> list = {
       "TLS_AES_128_GCM_SHA256",
@@ -67,11 +63,6 @@ const std::vector<std::string>& default_outbound_ciphers() {
       "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
       "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
       "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
-      "TLS_RSA_WITH_AES_128_GCM_SHA256",
-      "TLS_RSA_WITH_AES_256_GCM_SHA384",
-      "TLS_RSA_WITH_AES_128_CBC_SHA",
-      "TLS_RSA_WITH_AES_256_CBC_SHA",
-      "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
   };
   return list;
 }

@@ -111,6 +111,8 @@ struct Limits {
   uint32_t connections_per_ip = 50;
   uint64_t command_timeout = 300;  // seconds
   uint64_t data_timeout = 600;
+  uint64_t connect_timeout = 30;  // outbound: TCP connect
+  uint64_t reply_timeout = 300;   // outbound: each server reply (RFC 5321 4.5.3.2)
 };
 
 enum class LogFormat { Kv, Json };

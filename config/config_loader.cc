@@ -46,18 +46,6 @@ bool valid_domain(const std::string& d) {
   return true;
 }
 
-// The seed 001 defaults name suites this wolfSSL build may lack (static RSA,
-// 3DES); a default must never stop the relay, so those are left out here,
-// while a name the admin wrote is checked strictly.
-std::vector<std::string> supported(const std::vector<std::string>& names) {
-  std::vector<std::string> out;
-  std::string why;
-  for (const auto& n : names) {
-    if (certs::validate_cipher_names({n}, &why)) out.push_back(n);
-  }
-  return out;
-}
-
 class Checker {
  public:
   explicit Checker(std::string file) : file_(std::move(file)) {}
@@ -346,7 +334,7 @@ class Loader {
 
   void inbound_tls(const Setting& root) {
     auto& in = cfg_.inbound_tls;
-    in.ciphers = supported(default_inbound_ciphers());
+    in.ciphers = default_inbound_ciphers();
     if (!root.exists("inbound_tls")) return;
     const Setting& g = root["inbound_tls"];
     const std::string path = "inbound_tls";
@@ -452,7 +440,7 @@ class Loader {
                            "max_connections"});
     Route r;
     r.line = static_cast<int>(g.getSourceLine());
-    r.ciphers = supported(default_outbound_ciphers());
+    r.ciphers = default_outbound_ciphers();
     if (!c_.str(g, path, "name", r.name) && !g.exists("name")) c_.error(g, path, "needs a name");
     if (g.exists("name") && r.name.empty()) c_.error(g["name"], path + ".name", "must not be empty");
     route_match(g, path, r);
@@ -586,11 +574,14 @@ class Loader {
     if (root.exists("limits") && c_.is_group(root["limits"], "limits")) {
       const Setting& g = root["limits"];
       auto& l = cfg_.limits;
-      c_.only_keys(g, "limits", {"connections", "connections_per_ip", "command_timeout", "data_timeout"});
+      c_.only_keys(g, "limits", {"connections", "connections_per_ip", "command_timeout", "data_timeout",
+                                 "connect_timeout", "reply_timeout"});
       c_.integer(g, "limits", "connections", l.connections, 1, 1000000);
       c_.integer(g, "limits", "connections_per_ip", l.connections_per_ip, 1, 1000000);
       c_.duration(g, "limits", "command_timeout", l.command_timeout);
       c_.duration(g, "limits", "data_timeout", l.data_timeout);
+      c_.duration(g, "limits", "connect_timeout", l.connect_timeout);
+      c_.duration(g, "limits", "reply_timeout", l.reply_timeout);
     }
     if (root.exists("log") && c_.is_group(root["log"], "log")) {
       const Setting& g = root["log"];

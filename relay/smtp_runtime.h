@@ -5,6 +5,7 @@
 // takes that, while work in flight keeps the one it started with.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,12 @@ struct Runtime {
   std::shared_ptr<const config::Config> config;
   certs::CtxPtr server_tls;  // null: STARTTLS not offered
   std::unique_ptr<router::RouteTable> routes;
+  std::map<std::string, certs::CtxPtr> client_tls;  // per route name; none for tls = "none"
+
+  WOLFSSL_CTX* client_ctx(const std::string& route) const {
+    auto it = client_tls.find(route);
+    return it == client_tls.end() ? nullptr : it->second.get();
+  }
 
   // Null with *error when the TLS files cannot be used.
   static std::shared_ptr<const Runtime> build(std::shared_ptr<const config::Config> cfg,

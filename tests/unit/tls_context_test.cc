@@ -570,6 +570,36 @@ TEST(TlsContext, VerdictTable) {
   }
 }
 
+// The same verdicts when the certificate arrives in a TLS 1.2 handshake, where
+// wolfSSL verifies at a different point than in TLS 1.3.
+TEST(TlsContext, VerdictsOverTls12) {
+  struct Case {
+    const char* cert;
+    Verdict want;
+    const char* want_ca_error;
+  } cases[] = {
+      {"valid", Verdict::Verified, ""},
+      {"wronghost", Verdict::Trusted, ""},
+      {"untrusted", Verdict::Untrusted, "certificate not signed by a trusted CA"},
+      {"expired", Verdict::Untrusted, "certificate expired"},
+  };
+  certs::CtxPtr cctx = client_ctx(client_options());
+  for (const auto& c : cases) {
+    certs::CtxPtr sctx = server_ctx(c.cert);
+    CHECK(wolfSSL_CTX_set_max_proto_version(sctx.get(), TLS1_2_VERSION) == WOLFSSL_SUCCESS);
+    Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
+    std::string msg = std::string(c.cert) + ": got " +
+                      (r.ok ? std::string(certs::verdict_name(r.client.verdict)) + " " +
+                                  r.client.version + " '" + r.client.ca_error + "'"
+                            : "failure " + r.client_failure.detail) +
+                      ", want " + certs::verdict_name(c.want) + " TLS1_2 '" + c.want_ca_error + "'";
+    CHECK_TEXT(r.ok, msg.c_str());
+    CHECK_TEXT(r.client.version == "TLS1_2", msg.c_str());
+    CHECK_TEXT(r.client.verdict == c.want, msg.c_str());
+    CHECK_TEXT(r.client.ca_error == c.want_ca_error, msg.c_str());
+  }
+}
+
 TEST(TlsContext, NoTrustAnchorsMeansUntrusted) {
   certs::ClientContextOptions o;  // no CA file, nothing enforced: opportunistic
   o.ciphers = kOutbound;

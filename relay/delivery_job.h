@@ -1,0 +1,55 @@
+// delivery_job.h - one unit of outbound work: a message's recipients that
+// share a route and destination, and what became of each.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "relay/queue_record.h"
+
+namespace relay {
+
+enum class RcptOutcome { Pending, Sent, Deferred, Bounced };
+
+struct RcptResult {
+  RcptOutcome outcome = RcptOutcome::Pending;
+  std::string status;      // RFC 3463: "2.0.0", "4.4.1", "5.7.4"
+  std::string error;       // plain words for logs, queue show and DSNs
+  std::string advice;      // what the admin can do, when we know
+  std::string remote_mta;  // host name that was talking to us
+  std::string diagnostic;  // the remote reply, only when it replied
+};
+
+struct DeliveryJob {
+  std::string id;
+  std::string route;
+  std::string sender;
+  bool eight_bit = false;
+  uint8_t ret = 0;
+  std::string envid;
+  uint64_t size = 0;
+  std::vector<size_t> rcpt_index;            // into the envelope's recipients
+  std::vector<Recipient> rcpts;              // copies, for MAIL/RCPT parameters
+  std::shared_ptr<const std::string> body;
+  std::vector<RcptResult> results;           // parallel to rcpts
+  TlsInfo tls;                               // of the session that carried it
+  std::string relay;                         // "host[ip]:port" of that session
+
+  bool all_done() const {
+    for (const auto& r : results) {
+      if (r.outcome == RcptOutcome::Pending) return false;
+    }
+    return true;
+  }
+  // Every still-pending recipient gets this outcome.
+  void settle(RcptOutcome o, const std::string& status, const std::string& error,
+              const std::string& advice = "", const std::string& remote = "",
+              const std::string& diag = "") {
+    for (auto& r : results) {
+      if (r.outcome == RcptOutcome::Pending) r = {o, status, error, advice, remote, diag};
+    }
+  }
+};
+
+}  // namespace relay
