@@ -9,7 +9,9 @@
 #include "config/config_loader.h"
 #include "relay/log.h"
 #include "relay/queue_store.h"
+#include "relay/delivery_scheduler.h"
 #include "relay/smtp_server.h"
+#include "router/dns_resolver.h"
 
 namespace relay {
 
@@ -53,11 +55,19 @@ class Daemon {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
     }
+    dns_ = router::DnsResolver::create(base_.get(), cfg.dns, &error);
+    if (!dns_) {
+      std::cerr << path_ << ": " << error << "\n";
+      return 1;
+    }
+    scheduler_ = std::make_unique<DeliveryScheduler>(base_.get(), *store_, *dns_, rt);
     server_ = std::make_unique<SmtpServer>(base_.get(), *store_, rt);
+    server_->on_queued = [this](const std::string& id) { scheduler_->message_queued(id); };
     if (!server_->listen(&error)) {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
     }
+    scheduler_->rescan();
     add_signal(SIGTERM);
     add_signal(SIGINT);
     add_signal(SIGHUP);
@@ -66,6 +76,8 @@ class Daemon {
                           {"queue", cfg.queue.path}, {"messages", std::to_string(store_->list().size())}});
     event_base_dispatch(base_.get());
     server_.reset();
+    scheduler_.reset();
+    dns_.reset();
     signals_.clear();
     store_.reset();  // joins the writer: every commit it started finishes
     log_event("stopped", {});
@@ -124,12 +136,15 @@ class Daemon {
       return;
     }
     server_->set_runtime(rt);
+    scheduler_->set_runtime(rt);
     log_event("reloaded", {{"config", path_}});
   }
 
   std::string path_;
   std::unique_ptr<event_base, BaseFree> base_;
   std::unique_ptr<QueueStore> store_;
+  std::unique_ptr<router::DnsResolver> dns_;
+  std::unique_ptr<DeliveryScheduler> scheduler_;
   std::unique_ptr<SmtpServer> server_;
   std::vector<EventPtr> signals_;
   bool draining_ = false;
