@@ -84,17 +84,29 @@ bool contains(const std::string& hay, const char* needle) { return hay.find(need
 enum class Failure { NoStartTls, HostName, UntrustedCa, CertExpired, OldVersion, NoCipher, OtherTls, NullMx, Lifetime, RemoteReject, Other };
 
 // 5.7.5 covers handshake, certificate and version failures alike; the words
-// of last_error tell them apart (they come from certs/ verdicts).
+// of last_error tell them apart. last_error starts with the reason (certs/
+// tls_failure.cc) and may go on with library detail, so the keyword that
+// comes first wins, not the first one in this table.
 Failure classify_tls(const std::string& err) {
-  if (contains(err, "host name") || contains(err, "hostname")) return Failure::HostName;
-  if (contains(err, "expired") || contains(err, "not yet valid")) return Failure::CertExpired;
-  if (contains(err, "trusted") || contains(err, "self-signed") || contains(err, "self signed") || contains(err, "issuer") ||
-      contains(err, "unknown ca"))
-    return Failure::UntrustedCa;
-  if (contains(err, "version")) return Failure::OldVersion;
-  if (contains(err, "cipher")) return Failure::NoCipher;
-  if (contains(err, "starttls") || contains(err, "tls unavailable")) return Failure::NoStartTls;
-  return Failure::OtherTls;
+  static const struct {
+    const char* word;
+    Failure failure;
+  } kWords[] = {
+      {"host name", Failure::HostName},     {"hostname", Failure::HostName},          {"expired", Failure::CertExpired},
+      {"not yet valid", Failure::CertExpired}, {"trusted", Failure::UntrustedCa},   {"self-signed", Failure::UntrustedCa},
+      {"self signed", Failure::UntrustedCa}, {"unknown ca", Failure::UntrustedCa},  {"version", Failure::OldVersion},
+      {"cipher", Failure::NoCipher},         {"starttls", Failure::NoStartTls},     {"tls unavailable", Failure::NoStartTls},
+  };
+  Failure best = Failure::OtherTls;
+  size_t best_pos = std::string::npos;
+  for (const auto& w : kWords) {
+    size_t pos = err.find(w.word);
+    if (pos < best_pos) {
+      best_pos = pos;
+      best = w.failure;
+    }
+  }
+  return best;
 }
 
 Failure classify(const Recipient& r) {
@@ -125,97 +137,92 @@ Names names_of(const Recipient& r) {
   return n;
 }
 
-std::string third_party(const Names& n) {
-  return "If mail for " + n.domain + " goes through a third-party mail relay service, contact that service provider about this error.";
+// A TLS failure as seed 000 treats it: what the other side can fix, which
+// route setting would let mail through anyway, and what that setting costs.
+struct TlsAdvice {
+  std::vector<std::string> fixes;
+  std::string relax;  // "set verify_ca = false on route \"partners\""
+  std::string cost;   // what relaxing gives up, in plain words
+};
+
+std::string cost_unverified(const Names& n) {
+  return "the connection stays encrypted, but the server is no longer authenticated, so an attacker on the network "
+         "path could pose as " + n.host + " and read the mail.";
 }
 
-std::string run_tester(const Names& n) {
-  return "Run \"" + n.tester + "\" on the relay to see what " + n.host + " offers and which check fails.";
+TlsAdvice tls_no_starttls(const Names& n) {
+  return {{"Check that the receiving server supports TLS: ask the mail administrator of " + n.domain +
+           " to enable STARTTLS on " + n.host + " with a certificate from a trusted certificate authority."},
+          "set tls = \"opportunistic\" on " + n.route + ", and only if mail to " + n.domain + " may travel unencrypted",
+          "messages to " + n.domain + " can then be read and changed by anyone on the network path."};
 }
 
-std::string keep_checks_on() {
-  return "Keep these checks on whenever you can: they are what makes the connection verifiably secure.";
+TlsAdvice tls_host_name(const Names& n) {
+  return {{"If the receiving server has several host names, make sure the route uses the host name that is in the "
+           "server's certificate (the route's host setting, or the MX name " + n.host + ").",
+           "Ask the mail administrator of " + n.domain + " to install a certificate from a trusted certificate "
+           "authority that names " + n.host + "."},
+          "set verify_hostname = false on " + n.route,
+          "the connection stays encrypted, but any server holding a trusted certificate for some other name could "
+          "pose as " + n.host + " and receive the mail."};
 }
 
-std::string relax_verify_ca(const Names& n) {
-  return "Last resort: set verify_ca = false on " + n.route +
-         ". The cost: the connection stays encrypted, but the server is no longer authenticated, so an attacker on the "
-         "network path could pose as it and read the mail.";
+TlsAdvice tls_untrusted(const Names& n) {
+  return {{"Ask the mail administrator of " + n.domain + " to install a new certificate from a trusted certificate "
+           "authority on " + n.host + ", with the correct host name in it.",
+           "If " + n.domain + " uses a private certificate authority that you trust, add it to tls.ca_file."},
+          "set verify_ca = false on " + n.route, cost_unverified(n)};
 }
 
-std::vector<std::string> advice_no_starttls(const Names& n) {
-  return {"Check that the receiving server supports TLS: ask the mail administrator of " + n.domain +
-              " to enable STARTTLS on " + n.host + " with a certificate from a trusted certificate authority.",
-          third_party(n), run_tester(n),
-          "Only if mail to " + n.domain + " may travel unencrypted: set tls = \"opportunistic\" on " + n.route +
-              ". The cost: messages to " + n.domain + " can then be read and changed by anyone on the network path.",
-          keep_checks_on()};
+TlsAdvice tls_expired(const Names& n) {
+  return {{"The certificate of " + n.host + " is outside its validity period. Ask the mail administrator of " +
+           n.domain + " to renew it with a trusted certificate authority (and check the relay's clock)."},
+          "set verify_ca = false on " + n.route, cost_unverified(n)};
 }
 
-std::vector<std::string> advice_host_name(const Names& n) {
-  return {"If the receiving server has several host names, make sure the route uses the host name that is in the "
-          "server's certificate (the route's host setting, or the MX name " + n.host + ").",
-          "Ask the mail administrator of " + n.domain + " to install a certificate from a trusted certificate authority "
-          "that names " + n.host + ".",
-          third_party(n), run_tester(n),
-          "Last resort: set verify_hostname = false on " + n.route +
-              ". The cost: the connection stays encrypted, but any server holding a trusted certificate for some other "
-              "name could pose as " + n.host + " and receive the mail.",
-          keep_checks_on()};
+TlsAdvice tls_old_version(const Names& n) {
+  return {{"Ask the mail administrator of " + n.domain + " to enable TLS 1.2 or TLS 1.3 on " + n.host + "."},
+          "lower min_tls_version on " + n.route,
+          "older TLS versions have known weaknesses; TLS 1.0 and 1.1 are deprecated (RFC 8996)."};
 }
 
-std::vector<std::string> advice_untrusted(const Names& n) {
-  return {"Ask the mail administrator of " + n.domain + " to install a new certificate from a trusted certificate "
-          "authority on " + n.host + ", with the correct host name in it.",
-          "If " + n.domain + " uses a private certificate authority that you trust, add it to tls.ca_file.",
-          third_party(n), run_tester(n), relax_verify_ca(n), keep_checks_on()};
-}
-
-std::vector<std::string> advice_expired(const Names& n) {
-  return {"The certificate of " + n.host + " is outside its validity period. Ask the mail administrator of " + n.domain +
-              " to renew it with a trusted certificate authority (and check the relay's clock).",
-          third_party(n), run_tester(n), relax_verify_ca(n), keep_checks_on()};
-}
-
-std::vector<std::string> advice_old_version(const Names& n) {
-  return {"Ask the mail administrator of " + n.domain + " to enable TLS 1.2 or TLS 1.3 on " + n.host + ".",
-          third_party(n), run_tester(n),
-          "Or lower min_tls_version on " + n.route +
-              ". The cost: older TLS versions have known weaknesses; TLS 1.0 and 1.1 are deprecated (RFC 8996).",
-          keep_checks_on()};
-}
-
-std::vector<std::string> advice_no_cipher(const Names& n) {
-  return {"Ask the mail administrator of " + n.domain + " to enable current ciphers on " + n.host +
-              " (ECDHE key exchange with AES-GCM or ChaCha20-Poly1305).",
-          third_party(n), run_tester(n),
-          "Or add a cipher that the server supports to the ciphers list of " + n.route +
-              ". The cost: weaker ciphers protect the mail less.",
-          keep_checks_on()};
+TlsAdvice tls_no_cipher(const Names& n) {
+  return {{"Ask the mail administrator of " + n.domain + " to enable current ciphers on " + n.host +
+           " (ECDHE key exchange with AES-GCM or ChaCha20-Poly1305)."},
+          "add a cipher that the server supports to the ciphers list of " + n.route,
+          "weaker ciphers protect the mail less."};
 }
 
 // Seed 000's whole troubleshooting list, for a TLS failure we cannot narrow.
-std::vector<std::string> advice_other_tls(const Names& n) {
-  return {"If the receiving server has several host names, make sure the route uses the host name that is in the "
-          "server's certificate.",
-          "Ask the mail administrator of " + n.domain + " to install a new certificate from a trusted certificate "
-          "authority with the correct host name, and to support TLS 1.2 or later.",
-          third_party(n), run_tester(n),
-          "Last resort: relax " + n.route + " (verify_hostname = false, verify_ca = false, or tls = \"opportunistic\"). "
-          "The cost: each step removes a protection; without verification an attacker on the network path could pose "
-          "as the server, and without required TLS the mail can travel unencrypted.",
-          keep_checks_on()};
+TlsAdvice tls_other(const Names& n) {
+  return {{"If the receiving server has several host names, make sure the route uses the host name that is in the "
+           "server's certificate.",
+           "Ask the mail administrator of " + n.domain + " to install a new certificate from a trusted certificate "
+           "authority with the correct host name, and to support TLS 1.2 or later."},
+          "relax " + n.route + " (verify_hostname = false, verify_ca = false, or tls = \"opportunistic\")",
+          "each step removes a protection: without verification an attacker on the network path could pose as the "
+          "server, and without required TLS the mail can travel unencrypted."};
 }
 
-std::vector<std::string> advice_for(Failure f, const Names& n) {
+std::optional<TlsAdvice> tls_advice(Failure f, const Names& n) {
   switch (f) {
-    case Failure::NoStartTls: return advice_no_starttls(n);
-    case Failure::HostName: return advice_host_name(n);
-    case Failure::UntrustedCa: return advice_untrusted(n);
-    case Failure::CertExpired: return advice_expired(n);
-    case Failure::OldVersion: return advice_old_version(n);
-    case Failure::NoCipher: return advice_no_cipher(n);
-    case Failure::OtherTls: return advice_other_tls(n);
+    case Failure::NoStartTls: return tls_no_starttls(n);
+    case Failure::HostName: return tls_host_name(n);
+    case Failure::UntrustedCa: return tls_untrusted(n);
+    case Failure::CertExpired: return tls_expired(n);
+    case Failure::OldVersion: return tls_old_version(n);
+    case Failure::NoCipher: return tls_no_cipher(n);
+    case Failure::OtherTls: return tls_other(n);
+    case Failure::NullMx:
+    case Failure::Lifetime:
+    case Failure::RemoteReject:
+    case Failure::Other: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> other_advice(Failure f, const Names& n) {
+  switch (f) {
     case Failure::NullMx:
       return {"The domain " + n.domain + " says it accepts no mail (a null MX record, RFC 7505). Check the address for typing errors."};
     case Failure::Lifetime:
@@ -225,10 +232,28 @@ std::vector<std::string> advice_for(Failure f, const Names& n) {
     case Failure::RemoteReject:
       return {"The receiving server refused the message; its reply is shown above. Check the address for typing errors. "
               "If it is right, forward this report to the mail administrator of " + n.domain + "."};
+    case Failure::NoStartTls:
+    case Failure::HostName:
+    case Failure::UntrustedCa:
+    case Failure::CertExpired:
+    case Failure::OldVersion:
+    case Failure::NoCipher:
+    case Failure::OtherTls:
     case Failure::Other:
       return {"Check the address for typing errors. If the problem persists, forward this report to your mail administrator."};
   }
   return {};
+}
+
+// The items every TLS failure ends with: the provider, the tester, and the
+// last resort with its cost (seed 000: keep the checks on where you can).
+void add_tls_tail(const TlsAdvice& a, const Names& n, bool own_relax, std::vector<std::string>* out) {
+  out->push_back("If mail for " + n.domain + " goes through a third-party mail relay service, contact that service "
+                 "provider about this error.");
+  out->push_back("Run \"" + n.tester + "\" on the relay to see what " + n.host + " offers and which check fails.");
+  out->push_back(own_relax ? "Last resort: " + a.relax + ". The cost: " + a.cost
+                           : "Relaxing the route costs security: " + a.cost);
+  out->push_back("Keep the TLS checks on whenever you can: they are what makes the connection verifiably secure.");
 }
 
 std::vector<std::string> split_advice(const std::string& advice) {
@@ -246,9 +271,17 @@ std::vector<std::string> split_advice(const std::string& advice) {
 
 }  // namespace
 
+// Recipient::advice (from certs/ or the client) comes first and replaces our
+// own fixes; for TLS failures the provider, tester and cost items are still
+// added, so the admin always learns what relaxing a check gives up.
 std::vector<std::string> dsn_advice(const Recipient& r) {
-  if (!r.advice.empty()) return split_advice(r.advice);
-  return advice_for(classify(r), names_of(r));
+  Failure f = classify(r);
+  Names n = names_of(r);
+  auto tls = tls_advice(f, n);
+  bool own = r.advice.empty();
+  std::vector<std::string> out = own ? (tls ? tls->fixes : other_advice(f, n)) : split_advice(r.advice);
+  if (tls) add_tls_tail(*tls, n, own, &out);
+  return out;
 }
 
 namespace {

@@ -434,6 +434,7 @@ void SmtpClientSession::fail(Disposition d, const std::string& status, const std
   last_error_ = error;
   last_advice_ = advice;
   last_diag_ = diag;
+  if (job_) job_->relay = where();
   log_event("delivery-problem", {{"session", sid_}, {"relay", where()}, {"state", state_name(static_cast<int>(state_))},
                                  {"error", error}});
   drop_connection();

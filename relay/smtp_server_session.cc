@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "relay/log.h"
+#include "relay/mime_text.h"
 #include "relay/smtp_server.h"
 
 namespace relay {
@@ -19,15 +20,6 @@ int64_t now_us() {
   timeval tv;
   gettimeofday(&tv, nullptr);
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
-}
-
-std::string rfc5322_date() {
-  time_t t = time(nullptr);
-  tm g;
-  gmtime_r(&t, &g);
-  char buf[64];
-  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &g);
-  return buf;
 }
 
 // HELO names go into the Received header: keep them printable and short.
@@ -375,7 +367,7 @@ std::string SmtpServerSession::received_header() const {
   }
   // "for" only with one recipient: listing several would leak Bcc addresses.
   if (rcpts_.size() == 1) h += "\r\n\tfor <" + rcpts_[0].address + ">";
-  h += "; " + rfc5322_date() + "\r\n";
+  h += "; " + rfc5322_date(time(nullptr)) + "\r\n";
   return h;
 }
 

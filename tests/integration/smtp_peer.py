@@ -40,11 +40,16 @@ starttls (version, cipher, bits, sni, client_cert), starttls_failed / starttls_b
 (address, code, reply), data, eod (code, mail_from, rcpt_tos, size, tls_version, tls_cipher, file),
 rset, quit, stall, close, error. connections() and messages() are views of them.
 
+Clean-up: stop() ends the server but keeps its folder, so events()/messages() still work;
+cleanup() (and leaving a `with` block) also removes the folder; at interpreter exit every peer
+this process started is cleaned up (set $SMTP_PEER_KEEP=1 to keep the folders for a post-mortem).
+
 How it fails: start() raises RuntimeError with the server's stderr when the process exits or does
 not announce it listens within start_timeout seconds (bad certificate name, port in use, ...);
 wait_* raise AssertionError with what was seen when the time is up. stop() is idempotent, ends only
 the process it started (by PID: SIGTERM, then SIGKILL after 5 s) and never raises.
 """
+import atexit
 import glob
 import json
 import os
@@ -80,6 +85,17 @@ MODES = {
     "badtls": {"tls": True, "handshake_break": "close"},
     "hang": {"tls": False, "stall": ["connect"]},
 }
+
+
+_started = []      # every peer this process started; see _cleanup_at_exit
+
+
+@atexit.register
+def _cleanup_at_exit():
+    # Safety net for tests that only stop() (the folder is kept so events stay readable after
+    # stop) or forget to: at interpreter exit end our own servers and remove their folders.
+    while _started:
+        _started.pop().cleanup()
 
 
 def _kill(proc, grace=5.0):
@@ -159,13 +175,25 @@ class SmtpPeer:
 
     def start(self):
         self.dir = tempfile.mkdtemp(prefix="smtp-peer-%s-" % self.mode)
+        _started.append(self)
+        try:
+            return self._start()
+        except BaseException:
+            # The caller gets no object to clean up: leave no process and no folder behind.
+            self.cleanup()
+            raise
+
+    def _start(self):
         cfg = dict(self.cfg, dir=self.dir, port=self.requested_port)
         if cfg.get("tls"):
             pki = testpki()
             name = cfg["tls"]["cert_name"]
-            cfg["tls"] = dict(cfg["tls"], cert=os.path.join(pki, name + ".pem"),
-                              key=os.path.join(pki, name + ".key"),
-                              ca_file=os.path.join(pki, "ca-bundle.pem"))
+            cert, key = os.path.join(pki, name + ".pem"), os.path.join(pki, name + ".key")
+            if not (os.path.isfile(cert) and os.path.isfile(key)):
+                raise RuntimeError("SmtpPeer: no test-PKI certificate %r (%s)" % (name, pki))
+            cfg["tls"] = dict(cfg["tls"], cert=cert, key=key,
+                              ca_file=os.path.join(pki, "ca-bundle.pem"),
+                              extra_ca_files=[os.path.join(pki, "issuing-ca.pem")])
         cfg_path = os.path.join(self.dir, "config.json")
         with open(cfg_path, "w") as f:
             json.dump(cfg, f, indent=1)
@@ -186,10 +214,11 @@ class SmtpPeer:
                 line += chunk
         m = re.match(rb"READY (\d+)\n", line)
         if not m:
-            why = self.server_log()
-            self.stop()
-            raise RuntimeError("SmtpPeer(%s) did not start within %.0fs: %r\n%s"
-                               % (self.mode, self.start_timeout, line, why))
+            rc = self.proc.poll()
+            state = ("exited with status %d" % rc if rc is not None
+                     else "did not listen within %.0fs" % self.start_timeout)
+            raise RuntimeError("SmtpPeer(%s) %s (stdout %r); its stderr:\n%s"
+                               % (self.mode, state, line, self.server_log()))
         self.port = int(m.group(1))
         return self
 
@@ -358,6 +387,7 @@ class SinkPeer:
 
     def start(self):
         self.dir = tempfile.mkdtemp(prefix="smtp-sink-")
+        _started.append(self)
         if self.capture:
             os.chmod(self.dir, 0o777)        # smtp-sink writes as nobody after dropping root
         if not self.port:

@@ -213,13 +213,6 @@ class Handler:
         self.rec.event("quit", conn=server.conn_id)
         return "221 2.0.0 Bye"
 
-    async def handle_exception(self, error):
-        if isinstance(error, TLSSetupException):
-            cause = error.__cause__
-            self.rec.event("starttls_failed", error="%s: %s" % (type(cause).__name__, cause))
-            return "454 4.7.0 TLS handshake failed"
-        self.rec.event("error", error="%s: %s" % (type(error).__name__, error))
-        return "500 5.5.0 Error: (%s) %s" % (type(error).__name__, error)
 
 
 class PeerSMTP(SMTP):
@@ -248,6 +241,16 @@ class PeerSMTP(SMTP):
             self._close_logged = True
             self.rec.event("close", conn=self.conn_id, error=str(error) if error else None)
         super().connection_lost(error)
+
+    async def handle_exception(self, error):
+        # aiosmtpd closes the connection itself after a TLSSetupException (no reply is sent).
+        if isinstance(error, TLSSetupException):
+            cause = error.__cause__
+            self.rec.event("starttls_failed", conn=self.conn_id,
+                           error="%s: %s" % (type(cause).__name__, cause))
+            return "454 4.7.0 TLS handshake failed"
+        self.rec.event("error", conn=self.conn_id, error="%s: %s" % (type(error).__name__, error))
+        return "500 5.5.0 Error: (%s) %s" % (type(error).__name__, error)
 
     async def _handle_client(self):
         if await self.h.stall_if(self, "connect"):
@@ -322,6 +325,10 @@ def tls_context(cfg):
     if t.get("request_client_cert"):
         ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.load_verify_locations(t["ca_file"])
+        # Clients (swaks, often our relay too) may send only the leaf: trust the test
+        # intermediate as well so that such a chain still verifies.
+        for extra in t.get("extra_ca_files") or ():
+            ctx.load_verify_locations(extra)
 
     def sni(obj, name, _ctx):
         # Remember what the client sent as SNI, for the starttls event.

@@ -89,7 +89,7 @@ TEST(RouterRouteFor, HostRouteWithLiteral) {
       "route: gateway (kind host, host [192.0.2.50], port 2525, mx_lookup no)\n"
       "tls: opportunistic, verify_ca no, verify_hostname no, min_tls_version not set, "
       "client_cert no\n"
-      "ciphers: default outbound list (18 suites)\n"
+      "ciphers: default outbound list (13 suites)\n"
       "lookup: AAAA/A [192.0.2.50]\n"
       "candidate hosts:\n"
       "  1. 192.0.2.50 (pref 0) port 2525: 192.0.2.50\n",

@@ -1,0 +1,276 @@
+"""test_delivery.py - outbound delivery against SMTP servers we did not write.
+
+Each test starts aiosmtpd peers (smtp_peer.py: valid / expired / wrong-host / untrusted
+certificates, no STARTTLS, TLS 1.1 or 1.2 only, injected 4xx/5xx), a sink for the senders'
+domain where DSNs land, and the real relay whose routes point at them. Names that certificates
+are checked against come from a real DNS server (unbound, dns_server.py).
+"""
+import email
+import time
+import unittest
+
+from dns_server import DnsServer
+from relay_fixture import Relay, free_port
+from smtp_peer import SmtpPeer, down_port
+
+SENDER = "alice@sender.test.example"
+
+CONFIG = """
+hostname = "relay.test.example";
+listen = ( { address = "127.0.0.1"; port = PORT; } );
+tls = { cert = "TESTPKI/valid.pem"; key = "TESTPKI/valid.key"; ca_file = "TESTPKI/ca-bundle.pem"; };
+allow = [ "127.0.0.0/8" ];
+dns = { servers = [ "%(dns)s" ]; timeout = "2s"; };
+address_lists = { senders = [ "sender.test.example" ]; };
+routes = (
+  { name = "bounces"; match = [ "senders" ]; kind = "host"; host = "127.0.0.1"; port = %(sink)d; tls = "none"; },
+  { name = "dest"; match = [ "*" ]; kind = "%(kind)s"; %(host)s port = %(port)d; %(tls)s }
+);
+queue = { path = "QUEUE_DIR"; retry = [ "1s" ]; max_lifetime = "%(lifetime)s"; };
+limits = { connect_timeout = "3s"; reply_timeout = "5s"; };
+"""
+
+REQUIRED = 'tls = "required"; verify_ca = true; verify_hostname = true;'
+
+
+class DeliveryBase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dns = DnsServer(zones=[("test.example.", "static")], records=[
+            "mail.test.example. A 127.0.0.1",
+            "mx1.test.example. AAAA ::1",       # nothing listens there: "first MX down"
+            "mx2.test.example. A 127.0.0.1",
+            "two.test.example. MX 10 mx1.test.example.",
+            "two.test.example. MX 20 mx2.test.example.",
+        ])
+        cls.dns.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dns.stop()
+
+    def setUp(self):
+        self.peers = []
+        self.relay = None
+        self.sink = self.peer("plain")
+
+    def tearDown(self):
+        for p in self.peers:
+            p.cleanup()
+        if self.relay:
+            rc = self.relay.stop()
+            log = self.relay.log_text()
+            self.relay.cleanup()
+            self.assertEqual(rc, 0, log)
+            self.assertNotIn("AddressSanitizer", log)
+            self.assertNotIn("runtime error", log)
+
+    def peer(self, mode, **kw):
+        p = SmtpPeer(mode, **kw)
+        p.start()
+        self.peers.append(p)
+        return p
+
+    def start_relay(self, port, tls=REQUIRED, kind="host", host="mail.test.example", lifetime="5d"):
+        host_line = 'host = "%s";' % host if kind == "host" else ""
+        cfg = CONFIG % {"dns": self.dns.server, "sink": self.sink.port, "kind": kind, "host": host_line,
+                        "port": port, "tls": tls, "lifetime": lifetime}
+        self.relay = Relay(cfg).start()
+        return self.relay
+
+    def send(self, to="bob@dest.test.example", body="hello"):
+        r = self.relay.swaks("--from", SENDER, "--to", to, "--body", body)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout.split("queued as ")[1].split()[0]
+
+    def wait_queue_empty(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.relay.queue_list():
+                return
+            time.sleep(0.2)
+        self.fail("queue not empty: %s\n%s" % (self.relay.queue_list(), self.relay.log_text()))
+
+    def dsn(self, timeout=30):
+        """The one DSN that reached the sender's sink, parsed by Python's email package."""
+        msgs = self.sink.wait_messages(1, timeout=timeout)
+        self.assertIn(msgs[0]["mail_from"], ("", "<>"))
+        self.assertEqual(msgs[0]["rcpt_tos"], [SENDER])
+        m = email.message_from_bytes(msgs[0]["data"])
+        self.assertEqual(m.get_content_type(), "multipart/report")
+        self.assertEqual(m.get_param("report-type"), "delivery-status")
+        parts = m.get_payload()
+        status = parts[1].get_payload()
+        fields = {}
+        for block in status:
+            for k, v in block.items():
+                fields.setdefault(k.lower(), v)
+        return parts[0].get_payload(decode=True).decode(), fields
+
+
+class TlsPolicyTest(DeliveryBase):
+    def test_valid_certificate_is_sent_over_tls13_and_facts_logged(self):
+        dest = self.peer("tls", cert="valid")
+        self.start_relay(dest.port)
+        qid = self.send()
+        msgs = dest.wait_messages(1, timeout=20)
+        self.assertEqual(msgs[0]["tls_version"], "TLSv1.3")
+        self.assertIn(b"hello", msgs[0]["data"])
+        self.wait_queue_empty()
+        log = self.relay.log_text()
+        self.assertRegex(log, r"event=delivery .*id=%s rcpt=<bob@dest.test.example> route=dest "
+                              r"relay=mail.test.example\[127.0.0.1\]:%d status=sent dsn=2.0.0 tls=TLS1_3 "
+                              r"cipher=TLS_AES_\w+ verify=Verified" % (qid, dest.port))
+
+    def check_bounce(self, dest, status, words):
+        self.start_relay(dest.port)
+        self.send()
+        text, fields = self.dsn()
+        self.assertEqual(fields["status"], status, fields)
+        self.assertEqual(fields["final-recipient"], "rfc822; bob@dest.test.example")
+        self.assertEqual(fields["action"], "failed")
+        self.assertIn(words, text)
+        self.assertEqual(dest.messages(), [])
+        self.wait_queue_empty()
+        return text
+
+    def test_no_starttls_with_required_tls_bounces_after_one_connection(self):
+        dest = self.peer("plain")
+        text = self.check_bounce(dest, "5.7.4", "TLS unavailable")
+        self.assertEqual(len(dest.connections()), 1)
+        self.assertIn("bounced", self.relay.log_text())
+        # Never falls back to plaintext: no MAIL FROM reached the server.
+        self.assertEqual(dest.events("mail"), [])
+        self.assertIn("mail.test.example", text)
+
+    def test_expired_certificate_bounces(self):
+        self.check_bounce(self.peer("tls", cert="expired"), "5.7.5", "expired")
+
+    def test_wrong_host_certificate_bounces(self):
+        self.check_bounce(self.peer("tls", cert="wronghost"), "5.7.5", "host name")
+
+    def test_unknown_ca_bounces(self):
+        self.check_bounce(self.peer("tls", cert="untrusted"), "5.7.5", "trusted")
+
+    def test_tls11_server_with_min_12_bounces(self):
+        dest = self.peer("tls11")
+        self.start_relay(dest.port, tls=REQUIRED + ' min_tls_version = "1.2";')
+        self.send()
+        _, fields = self.dsn()
+        self.assertEqual(fields["status"], "5.7.5")
+        self.assertEqual(dest.messages(), [])
+
+    def test_tls12_server_with_min_13_bounces(self):
+        dest = self.peer("tls12")
+        self.start_relay(dest.port, tls=REQUIRED + ' min_tls_version = "1.3";')
+        self.send()
+        _, fields = self.dsn()
+        self.assertEqual(fields["status"], "5.7.5")
+        self.assertEqual(dest.messages(), [])
+
+    def test_bad_certificates_are_sent_when_verification_is_off(self):
+        for cert in ("expired", "wronghost", "untrusted"):
+            with self.subTest(cert=cert):
+                dest = self.peer("tls", cert=cert)
+                self.start_relay(dest.port, tls='tls = "required"; verify_ca = false;')
+                self.send()
+                msgs = dest.wait_messages(1, timeout=20)
+                self.assertTrue(msgs[0]["tls_version"].startswith("TLSv1."))
+                self.wait_queue_empty()
+                self.assertIn("verify=Untrusted" if cert != "wronghost" else "verify=Trusted", self.relay.log_text())
+                self.relay.stop()
+                self.relay.cleanup()
+                self.relay = None
+
+    def test_opportunistic_without_starttls_sends_plaintext(self):
+        dest = self.peer("plain")
+        self.start_relay(dest.port, tls='tls = "opportunistic";')
+        self.send()
+        msgs = dest.wait_messages(1, timeout=20)
+        self.assertIsNone(msgs[0]["tls_version"])
+        self.wait_queue_empty()
+        self.assertIn("status=sent dsn=2.0.0 tls=none", self.relay.log_text())
+
+    def test_opportunistic_logs_untrusted_but_delivers(self):
+        dest = self.peer("tls", cert="untrusted")
+        self.start_relay(dest.port, tls='tls = "opportunistic";')
+        self.send()
+        dest.wait_messages(1, timeout=20)
+        self.wait_queue_empty()
+        self.assertIn("verify=Untrusted", self.relay.log_text())
+
+    def test_opportunistic_broken_handshake_retries_in_plaintext(self):
+        dest = self.peer("badtls")
+        self.start_relay(dest.port, tls='tls = "opportunistic";')
+        self.send()
+        msgs = dest.wait_messages(1, timeout=20)
+        self.assertIsNone(msgs[0]["tls_version"])
+        self.assertIn("event=tls-fallback", self.relay.log_text())
+
+
+class RetryTest(DeliveryBase):
+    def test_4xx_is_deferred_then_sent_on_retry(self):
+        dest = self.peer("tls", cert="valid", fail_first={"rcpt": 1})
+        self.start_relay(dest.port)
+        self.send()
+        msgs = dest.wait_messages(1, timeout=30)
+        self.assertEqual(msgs[0]["rcpt_tos"], ["bob@dest.test.example"])
+        self.wait_queue_empty()
+        log = self.relay.log_text()
+        self.assertIn("status=deferred dsn=4.3.0", log)
+        self.assertIn("status=sent", log)
+
+    def test_5xx_bounces_with_the_remote_reply(self):
+        dest = self.peer("tls", cert="valid")
+        self.start_relay(dest.port)
+        self.send(to="perm@dest.test.example")
+        text, fields = self.dsn()
+        self.assertEqual(fields["status"], "5.1.1")
+        self.assertEqual(fields["remote-mta"], "dns; mail.test.example")
+        self.assertIn("550 5.1.1 No such user here", fields["diagnostic-code"])
+        self.wait_queue_empty()
+
+    def test_mixed_recipients_get_their_own_outcome(self):
+        dest = self.peer("tls", cert="valid")
+        self.start_relay(dest.port)
+        self.send(to="ok@dest.test.example,perm@dest.test.example")
+        msgs = dest.wait_messages(1, timeout=20)
+        self.assertEqual(msgs[0]["rcpt_tos"], ["ok@dest.test.example"])
+        _, fields = self.dsn()
+        self.assertEqual(fields["final-recipient"], "rfc822; perm@dest.test.example")
+        self.wait_queue_empty()
+
+    def test_first_mx_down_second_mx_used(self):
+        dest = self.peer("tls", cert="valid")
+        # mx1 is ::1 on the same port, where nothing listens.
+        self.start_relay(dest.port, kind="mx", tls='tls = "required"; verify_ca = true; verify_hostname = true;')
+        self.send(to="bob@two.test.example")
+        msgs = dest.wait_messages(1, timeout=20)
+        self.assertEqual(msgs[0]["rcpt_tos"], ["bob@two.test.example"])
+        self.wait_queue_empty()
+        self.assertIn("relay=mx2.test.example[127.0.0.1]", self.relay.log_text())
+
+    def test_lifetime_expiry_bounces_with_5_4_7(self):
+        port = down_port()
+        self.start_relay(port, lifetime="3s")
+        self.send()
+        _, fields = self.dsn(timeout=40)
+        self.assertEqual(fields["status"], "5.4.7")
+        self.wait_queue_empty()
+
+    def test_restart_mid_queue_resumes_without_loss(self):
+        port = free_port()
+        self.start_relay(port)
+        ids = [self.send(body="m%d" % i) for i in range(3)]
+        time.sleep(1.5)  # attempted at least once: deferred, nothing listens yet
+        self.assertEqual(sorted(m["id"] for m in self.relay.queue_list()), sorted(ids))
+        self.relay.kill9()
+        dest = self.peer("tls", cert="valid", port=port)
+        self.relay.start()
+        msgs = dest.wait_messages(3, timeout=30)
+        self.assertEqual(sorted(m["data"].split(b"\r\n\r\n", 1)[1].strip() for m in msgs), [b"m0", b"m1", b"m2"])
+        self.wait_queue_empty()
+
+
+if __name__ == "__main__":
+    unittest.main()
