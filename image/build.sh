@@ -25,6 +25,8 @@
 #
 # ENVIRONMENT
 #   SMARTHOST_IMAGE_CONFIG  config to seed instead of config/smarthost.cfg
+#   SMARTHOST_IMAGE_AUTHORIZED_KEYS  public keys for root's SSH login, seeded into
+#                           /etc/smarthost/ssh/authorized_keys (default: none, no sshd)
 #   SOURCE_DATE_EPOCH       as above
 #
 # DIAGNOSTICS
@@ -90,7 +92,7 @@ step "runtime packages: $runtime"
 
 base=systemd,systemd-sysv,systemd-resolved,systemd-timesyncd,udev,dbus,kmod,iproute2,netbase
 base=$base,linux-image-amd64,initramfs-tools,zstd,e2fsprogs,openssl,ca-certificates,dns-root-data
-base=$base,lmdb-utils,less
+base=$base,lmdb-utils,less,openssh-server
 
 # Documentation, translations and kernel modules no server appliance needs.
 dpkgopts=()
@@ -177,6 +179,10 @@ find "$rootdir/etc/smarthost" "$rootdir/var/lib/smarthost" "$rootdir/var/lib/sys
 chown root:990 "$datadir/etc" "$datadir/etc/certs" "$datadir/etc/smarthost.cfg"
 chmod 0750 "$datadir/etc" "$datadir/etc/certs"
 chmod 0640 "$datadir/etc/smarthost.cfg"
+chmod 0700 "$datadir/etc/ssh"
+if [ -n "${SMARTHOST_IMAGE_AUTHORIZED_KEYS:-}" ]; then
+  install -m 0600 "$SMARTHOST_IMAGE_AUTHORIZED_KEYS" "$datadir/etc/ssh/authorized_keys"
+fi
 chown 990:990 "$datadir/lib"
 chmod 0750 "$datadir/lib"
 install -m 0644 "$datadir/etc/smarthost.cfg" "$rootdir/usr/share/doc/smarthost/smarthost.cfg.appliance"

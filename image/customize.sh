@@ -39,6 +39,8 @@ install -d -m 0750 -o root -g 990 "$root/etc/smarthost" "$root/etc/smarthost/cer
 install -d -m 0750 -o 990 -g 990 "$root/var/lib/smarthost"
 install -d -m 0755 "$root/data" "$root/etc/systemd/timesyncd.conf.d"
 chroot "$root" passwd -l root >/dev/null
+# Host keys made at build time would be shared by every appliance: see make-ssh-host-keys.
+rm -f "$root"/etc/ssh/ssh_host_*
 
 # Not needed on a read-only appliance; kept small and free of build-host facts.
 rm -rf "$root/var/lib/apt/lists/"* "$root/var/cache/apt/"*.bin "$root/var/log/"* \

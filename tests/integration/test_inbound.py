@@ -45,7 +45,7 @@ class AcceptTest(InboundBase):
         m = msgs[0]
         self.assertEqual(m["sender"], "a@example.com")
         self.assertEqual(m["recipients"][0]["address"], "b@example.org")
-        self.assertEqual(m["recipients"][0]["state"], "pending")
+        self.assertIn(m["recipients"][0]["state"], ("pending", "deferred"))  # port 9: nobody home
         self.assertEqual(m["recipients"][0]["route"], "default")
         self.assertRegex(m["arrival"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
         self.assertIn("event=accepted", self.relay.log_text())
