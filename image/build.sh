@@ -36,6 +36,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 die() { echo "build.sh: $*" >&2; exit 1; }
+trap 'echo "build.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 [ $# -eq 1 ] || die "usage: image/build.sh BINARY"
 binary=$(readlink -f "$1")
@@ -78,11 +79,13 @@ step() { echo "build.sh: [$(( $(date +%s) - t0 ))s] $*" >&2; }
 # --- runtime packages: the Debian package of every library the binary links ---
 runtime_pkgs=()
 for lib in $(objdump -p "$binary" | awk '$1 == "NEEDED" { print $2 }'); do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }')
+  # (no early exit in the readers: with pipefail a writer's SIGPIPE would end the build)
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ && !found { print $NF; found = 1 }')
   [ -n "$path" ] || die "$lib: needed by $binary but not found by ldconfig"
   pkg=""
   for p in "$path" "$(readlink -f "$path")" "/usr$path" "${path#/usr}"; do
-    pkg=$(dpkg-query -S "$p" 2>/dev/null | head -n 1 | cut -d: -f1) && [ -n "$pkg" ] && break
+    pkg=$(dpkg-query -S "$p" 2>/dev/null | sed -n '1s/:.*//p') || true
+    [ -n "$pkg" ] && break
   done
   [ -n "$pkg" ] || die "$lib ($path): no Debian package owns it"
   runtime_pkgs+=("$pkg")

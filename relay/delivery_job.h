@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "certs/tls_context.h"
 #include "relay/queue_record.h"
 
 namespace relay {
@@ -19,6 +20,30 @@ struct RcptResult {
   std::string advice;      // what the admin can do, when we know
   std::string remote_mta;  // host name that was talking to us
   std::string diagnostic;  // the remote reply, only when it replied
+};
+
+// What one connection attempt to one address saw: the route tester prints
+// it, and delivery logs it when asked. Filled in only when a job asks for it.
+struct HostTrace {
+  std::string host;
+  std::string address;
+  int port = 0;
+  int preference = 0;
+  bool connected = false;
+  double connect_ms = 0;
+  std::string banner;
+  std::vector<std::string> ehlo;          // extensions, first EHLO
+  bool starttls_offered = false;
+  bool plaintext_retry = false;            // opportunistic retry after a failed handshake
+  bool tls_attempted = false;
+  bool handshake_ok = false;
+  std::string handshake_error;
+  certs::TlsFacts facts;                   // when handshake_ok
+  bool policy_ok = false;                  // the route's TLS checks passed (or do not apply)
+  std::string policy_error;                // why not, in plain words
+  std::string advice;
+  std::string status;                      // RFC 3463 of the failure, if any
+  std::string error;                       // the failure that ended this attempt, if any
 };
 
 struct DeliveryJob {
@@ -35,6 +60,11 @@ struct DeliveryJob {
   std::vector<RcptResult> results;           // parallel to rcpts
   TlsInfo tls;                               // of the session that carried it
   std::string relay;                         // "host[ip]:port" of that session
+  // Route tester: walk every host, send no mail (QUIT after EHLO), and
+  // record each attempt. A probe has no recipients.
+  bool probe = false;
+  bool probe_ok = false;                     // some host would have taken the mail
+  std::shared_ptr<std::vector<HostTrace>> trace;
 
   bool all_done() const {
     for (const auto& r : results) {

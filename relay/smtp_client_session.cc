@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "relay/log.h"
@@ -58,6 +59,11 @@ SmtpClientSession::~SmtpClientSession() = default;
 
 void SmtpClientSession::start() { connect_next(); }
 
+HostTrace* SmtpClientSession::trace() {
+  if (!job_ || !job_->trace || job_->trace->empty()) return nullptr;
+  return &job_->trace->back();
+}
+
 std::string SmtpClientSession::where() const {
   if (host_ >= cand_.hosts.size()) return "";
   const auto& h = cand_.hosts[host_];
@@ -80,6 +86,16 @@ void SmtpClientSession::connect_next() {
         tls_ = TlsInfo{};
         conn_ = std::make_unique<Conn>(base_, reinterpret_cast<sockaddr*>(&ss), len, this);
         conn_->set_timeout(rt_->config->limits.connect_timeout);
+        if (job_ && job_->trace) {
+          HostTrace t;
+          t.host = h.name;
+          t.address = h.addresses[addr_];
+          t.port = h.port;
+          t.preference = h.preference;
+          t.plaintext_retry = plain_retry_;
+          job_->trace->push_back(t);
+          connect_started_ = std::chrono::steady_clock::now();
+        }
         return;
       }
       ++addr_;
@@ -90,7 +106,10 @@ void SmtpClientSession::connect_next() {
     plain_retry_ = false;
   }
   // Every host tried for this job.
-  if (job_) {
+  if (job_ && job_->probe && job_->probe_ok) {
+    job_->settle(RcptOutcome::Sent, "2.0.0", "");
+    finish_job();
+  } else if (job_) {
     if (tls_failed_somewhere_) {
       // R-DELIVER: a route that requires TLS gets one attempt over its hosts.
       job_->settle(RcptOutcome::Bounced, tls_fail_status_, tls_fail_error_, tls_fail_advice_, "", "");
@@ -104,6 +123,10 @@ void SmtpClientSession::connect_next() {
 }
 
 void SmtpClientSession::on_conn_connected() {
+  if (HostTrace* t = trace()) {
+    t->connected = true;
+    t->connect_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - connect_started_).count();
+  }
   state_ = State::Banner;
   conn_->set_timeout(rt_->config->limits.reply_timeout);
 }
@@ -150,6 +173,7 @@ void SmtpClientSession::on_reply(const SmtpReply& r) {
   const std::string host = host_ < cand_.hosts.size() ? cand_.hosts[host_].name : "";
   switch (s) {
     case State::Banner:
+      if (HostTrace* t = trace()) t->banner = r.text();
       if (!r.positive()) {
         return fail(Disposition::NextHost, r.temporary() ? "4.4.0" : "5.0.0",
                     "host " + where() + " refused to talk to us: " + r.text(), "", r.text());
@@ -227,6 +251,8 @@ void SmtpClientSession::on_ehlo(const SmtpReply& r) {
     }
     return fail(Disposition::NextHost, "4.4.0", "host " + where() + " refused EHLO after STARTTLS: " + r.text());
   }
+  HostTrace* t = trace();
+  if (t && state_ == State::Ehlo) t->ehlo.assign(r.lines.begin() + 1, r.lines.end());
   for (size_t i = 1; i < r.lines.size(); ++i) {
     std::string kw = r.lines[i].substr(0, r.lines[i].find(' '));
     for (auto& c : kw) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
@@ -236,6 +262,7 @@ void SmtpClientSession::on_ehlo(const SmtpReply& r) {
     else if (kw == "8BITMIME") eightbit_ = true;
     else if (kw == "SIZE") size_ext_ = true;
   }
+  if (t && state_ == State::Ehlo) t->starttls_offered = starttls_;
   after_ehlo();
 }
 
@@ -243,6 +270,7 @@ void SmtpClientSession::after_ehlo() {
   bool in_tls = conn_->tls_active();
   if (!in_tls && route_.tls != config::TlsMode::None && !plain_retry_) {
     if (starttls_) {
+      if (HostTrace* t = trace()) t->tls_attempted = true;
       state_ = State::StartTls;
       return send("STARTTLS", State::StartTls);
     }
@@ -258,6 +286,11 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
   if (!ok) {
     WOLFSSL* ssl = conn_->tls();
     certs::TlsFailure f = ssl ? certs::describe_handshake_failure(ssl, -1) : certs::tls_failure(certs::TlsProblem::HandshakeFailed, error);
+    if (HostTrace* t = trace()) {
+      t->handshake_error = f.reason + ": " + error;
+      t->policy_error = f.reason;
+      t->advice = f.advice;
+    }
     if (route_.tls == config::TlsMode::Required) {
       return tls_fail(f.status, f.reason + " (TLS handshake with " + where() + " failed: " + error + ")", f.advice);
     }
@@ -269,6 +302,16 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
   }
   certs::TlsFacts f = certs::session_facts(conn_->tls());
   tls_ = {f.version, f.cipher, f.bits, certs::verdict_name(f.verdict)};
+  if (HostTrace* t = trace()) {
+    t->handshake_ok = true;
+    t->facts = f;
+    auto bad = certs::check_peer(f, route_.verify_ca, route_.verify_hostname);
+    t->policy_ok = !bad || route_.tls != config::TlsMode::Required;
+    if (bad) {
+      t->policy_error = bad->reason;
+      t->advice = bad->advice;
+    }
+  }
   if (route_.tls == config::TlsMode::Required) {
     if (auto bad = certs::check_peer(f, route_.verify_ca, route_.verify_hostname)) {
       // Not one byte of mail goes over a session that fails the route's checks.
@@ -312,6 +355,7 @@ std::string SmtpClientSession::rcpt_command(const Recipient& r) const {
 }
 
 void SmtpClientSession::begin_transaction() {
+  if (job_ && job_->probe) return probe_done();
   if (!job_) job_ = source_.next_job();
   if (!job_) {
     state_ = State::Quit;
@@ -435,6 +479,11 @@ void SmtpClientSession::fail(Disposition d, const std::string& status, const std
   last_advice_ = advice;
   last_diag_ = diag;
   if (job_) job_->relay = where();
+  if (HostTrace* t = trace()) {
+    t->error = error;
+    t->status = status;
+    if (t->advice.empty()) t->advice = advice;
+  }
   log_event("delivery-problem", {{"session", sid_}, {"relay", where()}, {"state", state_name(static_cast<int>(state_))},
                                  {"error", error}});
   drop_connection();
@@ -453,6 +502,21 @@ void SmtpClientSession::fail(Disposition d, const std::string& status, const std
     finish_job();
   }
   finish();
+}
+
+// Route tester: this host would take the mail; say goodbye and look at the
+// next one, so the report covers every candidate.
+void SmtpClientSession::probe_done() {
+  job_->probe_ok = true;
+  if (HostTrace* t = trace()) t->policy_ok = true;
+  job_->tls = tls_;
+  job_->relay = where();
+  conn_->write("QUIT\r\n");
+  drop_connection();
+  ++host_;
+  addr_ = 0;
+  plain_retry_ = false;
+  connect_next();
 }
 
 // A required-TLS check failed on this host: remembered for the bounce, then

@@ -13,6 +13,7 @@
 // connection is reused for the destination's next job; then QUIT.
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -75,6 +76,8 @@ class SmtpClientSession : public Conn::Handler {
   void tls_fail(const std::string& status, const std::string& error, const std::string& advice,
                 const std::string& diag = "");
   void drop_connection();
+  void probe_done();
+  HostTrace* trace();
   void finish();
   std::string where() const;
   std::string mail_command() const;
@@ -105,6 +108,7 @@ class SmtpClientSession : public Conn::Handler {
   TlsInfo tls_;
   std::string tls_fail_status_, tls_fail_error_, tls_fail_advice_;
   bool finished_ = false;
+  std::chrono::steady_clock::time_point connect_started_;
 };
 
 }  // namespace relay
