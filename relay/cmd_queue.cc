@@ -4,7 +4,11 @@
 #include <ctime>
 #include <ostream>
 
+#include "router/route_table.h"
+
+#include "relay/dsn_builder.h"
 #include "relay/json_text.h"
+#include "relay/queue_control.h"
 #include "relay/queue_store.h"
 
 namespace relay {
@@ -59,11 +63,66 @@ void show(const Envelope& e, const std::string& body, std::ostream& out) {
   out << "\n" << body;
 }
 
+// Every unfinished recipient fails now, with a DSN to the sender.
+int bounce(const config::Config& cfg, QueueStore& store, const std::string& id, std::ostream& out,
+           std::ostream& err) {
+  Envelope e;
+  std::string body;
+  if (store.get_envelope(id, &e) != StoreStatus::Ok || store.get_body(id, &body) != StoreStatus::Ok) {
+    err << "smarthost queue bounce: no message " << id << "\n";
+    return 1;
+  }
+  std::vector<size_t> failed;
+  for (size_t i = 0; i < e.recipients.size(); ++i) {
+    auto& r = e.recipients[i];
+    if (r.state == RcptState::Sent || r.state == RcptState::Bounced) continue;
+    r.state = RcptState::Bounced;
+    r.dsn_status = "5.0.0";
+    r.last_error = "returned to sender by the mail administrator" +
+                   (r.last_error.empty() ? std::string() : " (last error: " + r.last_error + ")");
+    r.diagnostic.clear();
+    failed.push_back(i);
+  }
+  DsnRequest req;
+  req.reporting_mta = cfg.hostname;
+  req.env = &e;
+  req.failed = failed;
+  req.original = &body;
+  req.now = time(nullptr);
+  std::vector<size_t> reported;
+  router::RouteTable routes(cfg);
+  const config::Route* route = routes.route_for(e.sender);
+  if (auto dsn = build_dsn(req, &reported); dsn && route) {
+    Envelope d;
+    d.id = new_queue_id();
+    d.arrival_us = static_cast<int64_t>(req.now) * 1000000;
+    d.size = dsn->size();
+    Recipient r;
+    r.address = e.sender;
+    r.route = route->name;
+    r.next_attempt = req.now;
+    d.recipients.push_back(r);
+    if (store.put_message(d, *dsn) != StoreStatus::Ok) {
+      err << "smarthost queue bounce: cannot queue the DSN\n";
+      return 1;
+    }
+    out << "DSN " << d.id << " to <" << e.sender << ">\n";
+  }
+  // Every recipient is final now: the message leaves the queue.
+  if (store.remove(id) != StoreStatus::Ok) {
+    err << "smarthost queue bounce: " << id << " vanished\n";
+    return 1;
+  }
+  out << "bounced " << failed.size() << " recipient(s) of " << id << "\n";
+  poke_relay(cfg.queue.path);
+  return 0;
+}
+
 }  // namespace
 
 int cmd_queue(const config::Config& cfg, const CliArgs& args, std::ostream& out, std::ostream& err) {
   if (args.positional.empty()) {
-    err << "smarthost queue: say list, show ID, delete ID or flush\n";
+    err << "smarthost queue: say list, show ID, delete ID, bounce ID or flush\n";
     return 2;
   }
   std::string error;
@@ -79,7 +138,7 @@ int cmd_queue(const config::Config& cfg, const CliArgs& args, std::ostream& out,
     args.flag("--json") ? list_json(all, out) : list_text(all, out);
     return 0;
   }
-  if ((what == "show" || what == "delete") && id.empty()) {
+  if ((what == "show" || what == "delete" || what == "bounce") && id.empty()) {
     err << "smarthost queue " << what << ": needs a queue id\n";
     return 2;
   }
@@ -100,6 +159,7 @@ int cmd_queue(const config::Config& cfg, const CliArgs& args, std::ostream& out,
       return 1;
     }
     out << "deleted " << id << "\n";
+    poke_relay(cfg.queue.path);
     return 0;
   }
   if (what == "flush") {
@@ -112,9 +172,11 @@ int cmd_queue(const config::Config& cfg, const CliArgs& args, std::ostream& out,
       if (store->update_envelope(e) == StoreStatus::Ok) ++n;
     }
     out << "flushed " << n << " message(s)\n";
+    poke_relay(cfg.queue.path);
     return 0;
   }
-  err << "smarthost queue: unknown action '" << what << "' (list, show, delete, flush)\n";
+  if (what == "bounce") return bounce(cfg, *store, id, out, err);
+  err << "smarthost queue: unknown action '" << what << "' (list, show, delete, bounce, flush)\n";
   return 2;
 }
 

@@ -1,4 +1,4 @@
-// cmd_queue.h - `smarthost queue list|show|delete|flush`: the queue by hand.
+// cmd_queue.h - `smarthost queue list|show|delete|bounce|flush`: the queue by hand.
 //
 // Works on a running or a stopped relay: LMDB lets several processes share
 // one queue. Exit 0, or 1 on an unknown id or a queue that cannot be opened.

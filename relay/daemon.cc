@@ -2,6 +2,9 @@
 #include "relay/daemon.h"
 
 #include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include <cstdio>
 #include <iostream>
@@ -10,6 +13,7 @@
 #include "relay/log.h"
 #include "relay/queue_store.h"
 #include "relay/delivery_scheduler.h"
+#include "relay/queue_control.h"
 #include "relay/smtp_server.h"
 #include "router/dns_resolver.h"
 
@@ -22,6 +26,11 @@ constexpr int kDrainSeconds = 30;
 struct BaseFree {
   void operator()(event_base* b) const { event_base_free(b); }
 };
+
+void write_pid_file(const std::string& queue_dir) {
+  std::ofstream f(pid_file(queue_dir), std::ios::trunc);
+  f << getpid() << "\n";
+}
 
 class Daemon {
  public:
@@ -71,6 +80,8 @@ class Daemon {
     add_signal(SIGTERM);
     add_signal(SIGINT);
     add_signal(SIGHUP);
+    add_signal(SIGUSR1);
+    write_pid_file(cfg.queue.path);
     signal(SIGPIPE, SIG_IGN);
     log_event("started", {{"version", SMARTHOST_VERSION}, {"config", path_},
                           {"queue", cfg.queue.path}, {"messages", std::to_string(store_->list().size())}});
@@ -80,6 +91,7 @@ class Daemon {
     dns_.reset();
     signals_.clear();
     store_.reset();  // joins the writer: every commit it started finishes
+    unlink(pid_file(cfg.queue.path).c_str());
     log_event("stopped", {});
     return 0;
   }
@@ -93,7 +105,9 @@ class Daemon {
 
   static void on_signal(evutil_socket_t sig, short, void* arg) {
     auto* self = static_cast<Daemon*>(arg);
-    if (sig == SIGHUP) {
+    if (sig == SIGUSR1) {
+      self->scheduler_->rescan();  // `queue flush` and friends changed the queue
+    } else if (sig == SIGHUP) {
       self->reload();
     } else {
       self->drain();

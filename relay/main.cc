@@ -20,7 +20,7 @@ const char* kUsage =
     "  run -c FILE                       run the relay in the foreground\n"
     "  check-config -c FILE              validate the config and print its routes and lists\n"
     "  route-for -c FILE ADDRESS         the route and candidate hosts for ADDRESS\n"
-    "  queue -c FILE list [--json] | show ID | delete ID | flush\n"
+    "  queue -c FILE list [--json] | show ID | delete ID | bounce ID | flush\n"
     "  --version, help\n";
 
 const char* tls_mode(config::TlsMode m) {

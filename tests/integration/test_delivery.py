@@ -272,5 +272,54 @@ class RetryTest(DeliveryBase):
         self.wait_queue_empty()
 
 
+class QueueToolsTest(DeliveryBase):
+    def test_connection_reuse_under_a_concurrency_limit_of_one(self):
+        port = free_port()
+        self.start_relay(port, tls=REQUIRED + " max_connections = 1;")
+        ids = [self.send(body="m%d" % i) for i in range(4)]
+        time.sleep(1.5)  # each tried once and deferred: nothing listens yet
+        dest = self.peer("tls", cert="valid", port=port)
+        self.relay.cli("queue", "flush")  # wakes the running relay: all four are due together
+        dest.wait_messages(4, timeout=30)
+        self.wait_queue_empty()
+        # One connection carried all four messages, one TLS handshake.
+        self.assertEqual(len(dest.connections()), 1, dest.events())
+        self.assertEqual(len(ids), 4)
+
+    def test_queue_flush_retries_at_once(self):
+        port = free_port()
+        self.start_relay(port)
+        self.relay.write_config(self.relay_config_with_retry("1h", port))
+        self.relay.proc.send_signal(1)  # SIGHUP: retry is now an hour
+        time.sleep(0.5)
+        self.send()
+        time.sleep(1.5)
+        msgs = self.relay.queue_list()
+        self.assertEqual(msgs[0]["recipients"][0]["state"], "deferred")
+        dest = self.peer("tls", cert="valid", port=port)
+        t0 = time.monotonic()
+        self.relay.cli("queue", "flush")
+        dest.wait_messages(1, timeout=20)
+        self.assertLess(time.monotonic() - t0, 15)
+        self.wait_queue_empty()
+
+    def relay_config_with_retry(self, retry, port):
+        return (CONFIG % {"dns": self.dns.server, "sink": self.sink.port, "kind": "host",
+                          "host": 'host = "mail.test.example";', "port": port, "tls": REQUIRED,
+                          "lifetime": "5d"}).replace('retry = [ "1s" ]', 'retry = [ "%s" ]' % retry)
+
+    def test_queue_bounce_returns_the_message_with_a_dsn(self):
+        port = down_port()
+        self.start_relay(port)
+        qid = self.send()
+        r = self.relay.cli("queue", "bounce", qid)
+        self.assertIn("bounced 1 recipient(s) of %s" % qid, r.stdout)
+        text, fields = self.dsn()
+        self.assertEqual(fields["status"], "5.0.0")
+        self.assertIn("administrator", text)
+        self.wait_queue_empty()
+        self.assertEqual(self.relay.cli("queue", "bounce", qid, check=False).returncode, 1)
+
+
 if __name__ == "__main__":
     unittest.main()
