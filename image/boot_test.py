@@ -17,8 +17,8 @@ DESCRIPTION
   4. Waits for the boot unit's check-config verdict on the console
      ("smarthost-check-config: end rc=0"), for the relay's 220 greeting, then
      sends a message with swaks and wants "250 ... queued as".
-  5. With IMAGE_TEST_EXPECT_DELIVERY=1 it also waits for the message at the
-     sink (the relay's delivery code makes that possible).
+  5. Looks for the message at the sink: with IMAGE_TEST_EXPECT_DELIVERY=1 its
+     arrival is required (up to 180 s), otherwise it is only reported (45 s).
   Every wait is bounded; the whole run is capped at 14 minutes. Only the
   processes this script starts are stopped, by their PID.
 
@@ -51,6 +51,7 @@ BOOT_LIMIT = 9 * 60            # power on -> check-config verdict (software emul
 BANNER_LIMIT = 150             # verdict -> 220 greeting on the forwarded port
 SWAKS_LIMIT = 120
 DELIVERY_LIMIT = 180
+LOOK_LIMIT = 45                # arrival not required: look this long, then report
 KVM_PROBE = 40                 # no console output by then: KVM cannot run OVMF here
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
@@ -250,8 +251,8 @@ def wait_banner(port, guest):
     raise Failure("no 220 greeting from the guest's port 25 (127.0.0.1:%d): %s" % (port, last))
 
 
-def wait_delivery(sink_dir, token):
-    deadline = time.monotonic() + remaining(DELIVERY_LIMIT)
+def wait_delivery(sink_dir, token, limit):
+    deadline = time.monotonic() + remaining(limit)
     while time.monotonic() < deadline:
         for name in sorted(os.listdir(sink_dir)):
             if name.endswith(".eml"):
@@ -259,7 +260,7 @@ def wait_delivery(sink_dir, token):
                     if token.encode() in f.read():
                         return name
         time.sleep(2)
-    raise Failure("the message did not arrive at the sink within %ds" % DELIVERY_LIMIT)
+    raise Failure("the message did not arrive at the sink within %ds" % limit)
 
 
 def need(tool):
@@ -339,12 +340,14 @@ def main():
         tls = "with STARTTLS" if "TLS started" in swaks_out else "without TLS"
         log("relay accepted the message %s: %s" % (tls, m.group(1).strip()))
 
-        if expect_delivery:
-            name = wait_delivery(sink_dir, token)
+        try:
+            name = wait_delivery(sink_dir, token, DELIVERY_LIMIT if expect_delivery else LOOK_LIMIT)
             timings["boot to delivered"] = time.monotonic() - guest.started
             log("delivered to the sink: %s" % name)
-        else:
-            log("delivery not checked (set IMAGE_TEST_EXPECT_DELIVERY=1 once the relay delivers)")
+        except Failure as e:
+            if expect_delivery:
+                raise
+            log("%s; not required (IMAGE_TEST_EXPECT_DELIVERY=1 requires it)" % e)
 
         failed = re.findall(r"FAILED.*smarthost.*|smarthost\S*\.service: Failed.*", guest.text())
         if failed:

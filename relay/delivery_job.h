@@ -65,6 +65,10 @@ struct DeliveryJob {
   bool probe = false;
   bool probe_ok = false;                     // some host would have taken the mail
   std::shared_ptr<std::vector<HostTrace>> trace;
+  // Probe only: what the session settled (Sent/Bounced/Deferred, status,
+  // error, advice), kept here because a probe has no results to hold it.
+  // The first settle wins, as for a recipient. Pending: never settled.
+  RcptResult probe_result;
 
   bool all_done() const {
     for (const auto& r : results) {
@@ -76,6 +80,7 @@ struct DeliveryJob {
   void settle(RcptOutcome o, const std::string& status, const std::string& error,
               const std::string& advice = "", const std::string& remote = "",
               const std::string& diag = "") {
+    if (probe && probe_result.outcome == RcptOutcome::Pending) probe_result = {o, status, error, advice, remote, diag};
     for (auto& r : results) {
       if (r.outcome == RcptOutcome::Pending) r = {o, status, error, advice, remote, diag};
     }

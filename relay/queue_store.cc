@@ -112,6 +112,21 @@ int QueueStore::put_message_txn(MDB_txn* txn, const Envelope& env, const std::st
   return mdb_put(txn, body_db_, &k, &b, 0);
 }
 
+int QueueStore::update_envelope_txn(MDB_txn* txn, const Envelope& env) {
+  std::string enc = encode_envelope(env);
+  MDB_val k = mdb_val(env.id), v = mdb_val(enc), old;
+  int rc = mdb_get(txn, env_db_, &k, &old);  // never resurrect a deleted message
+  return rc != 0 ? rc : mdb_put(txn, env_db_, &k, &v, 0);
+}
+
+int QueueStore::remove_txn(MDB_txn* txn, const std::string& id) {
+  MDB_val k = mdb_val(id);
+  int rc = mdb_del(txn, env_db_, &k, nullptr);
+  if (rc != 0) return rc;
+  rc = mdb_del(txn, body_db_, &k, nullptr);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 void QueueStore::put_message_async(Envelope env, std::string body, Done done) {
   auto e = std::make_shared<Envelope>(std::move(env));
   auto b = std::make_shared<std::string>(std::move(body));
@@ -120,26 +135,11 @@ void QueueStore::put_message_async(Envelope env, std::string body, Done done) {
 
 void QueueStore::update_envelope_async(Envelope env, Done done) {
   auto e = std::make_shared<Envelope>(std::move(env));
-  enqueue(
-      [this, e](MDB_txn* txn) {
-        std::string enc = encode_envelope(*e);
-        MDB_val k = mdb_val(e->id), v = mdb_val(enc), old;
-        int rc = mdb_get(txn, env_db_, &k, &old);  // never resurrect a deleted message
-        return rc != 0 ? rc : mdb_put(txn, env_db_, &k, &v, 0);
-      },
-      std::move(done));
+  enqueue([this, e](MDB_txn* txn) { return update_envelope_txn(txn, *e); }, std::move(done));
 }
 
 void QueueStore::remove_async(std::string id, Done done) {
-  enqueue(
-      [this, id](MDB_txn* txn) {
-        MDB_val k = mdb_val(id);
-        int rc = mdb_del(txn, env_db_, &k, nullptr);
-        if (rc != 0) return rc;
-        rc = mdb_del(txn, body_db_, &k, nullptr);
-        return rc == MDB_NOTFOUND ? 0 : rc;
-      },
-      std::move(done));
+  enqueue([this, id](MDB_txn* txn) { return remove_txn(txn, id); }, std::move(done));
 }
 
 void QueueStore::writer_main() {
@@ -185,7 +185,7 @@ void QueueStore::commit_batch(std::vector<Op>& batch) {
   }
   if (!retry_alone && rc == 0) {
     rc = txn.commit();
-    ++commits_;
+    commits_.fetch_add(1);
     if (rc == 0) return;
   }
   txn.abort();
@@ -217,7 +217,7 @@ StoreStatus QueueStore::run_sync(const Apply& apply) {
   if (rc == 0) rc = apply(txn.get());
   if (rc == 0) {
     rc = txn.commit();
-    ++commits_;
+    commits_.fetch_add(1);
   }
   return from_rc(rc);
 }
@@ -227,22 +227,11 @@ StoreStatus QueueStore::put_message(const Envelope& env, const std::string& body
 }
 
 StoreStatus QueueStore::update_envelope(const Envelope& env) {
-  return run_sync([&](MDB_txn* txn) {
-    std::string enc = encode_envelope(env);
-    MDB_val k = mdb_val(env.id), v = mdb_val(enc), old;
-    int rc = mdb_get(txn, env_db_, &k, &old);
-    return rc != 0 ? rc : mdb_put(txn, env_db_, &k, &v, 0);
-  });
+  return run_sync([&](MDB_txn* txn) { return update_envelope_txn(txn, env); });
 }
 
 StoreStatus QueueStore::remove(const std::string& id) {
-  return run_sync([&](MDB_txn* txn) {
-    MDB_val k = mdb_val(id);
-    int rc = mdb_del(txn, env_db_, &k, nullptr);
-    if (rc != 0) return rc;
-    rc = mdb_del(txn, body_db_, &k, nullptr);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-  });
+  return run_sync([&](MDB_txn* txn) { return remove_txn(txn, id); });
 }
 
 StoreStatus QueueStore::get_envelope(const std::string& id, Envelope* env) {

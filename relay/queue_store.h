@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -77,6 +78,8 @@ class QueueStore {
   static void on_completed(evutil_socket_t fd, short, void* self);
 
   int put_message_txn(MDB_txn* txn, const Envelope& env, const std::string& body);
+  int update_envelope_txn(MDB_txn* txn, const Envelope& env);
+  int remove_txn(MDB_txn* txn, const std::string& id);
 
   MdbEnvPtr env_;
   MDB_dbi env_db_ = 0;
@@ -90,7 +93,7 @@ class QueueStore {
   bool stopping_ = false;
   std::vector<Op> pending_;
   std::vector<Op> completed_;
-  uint64_t commits_ = 0;
+  std::atomic<uint64_t> commits_{0};  // writer thread and CLI callers
 };
 
 }  // namespace relay
