@@ -6,7 +6,7 @@
 # Fails (exit 1) when apt-get cannot install a package.
 set -euo pipefail
 
-build_pkgs=(g++ make pkg-config libwolfssl-dev libevent-dev libconfig++-dev liblmdb-dev
+build_pkgs=(g++ make pkg-config openssl libwolfssl-dev libevent-dev libconfig++-dev liblmdb-dev
             libunbound-dev libcpputest-dev libidn2-dev)
 test_pkgs=(openssl unbound swaks python3 python3-aiosmtpd postfix lmdb-utils python3-dkim)
 image_pkgs=(mmdebstrap qemu-system-x86 ovmf systemd-boot-efi dosfstools mtools fdisk e2fsprogs)
