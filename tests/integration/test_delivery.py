@@ -71,10 +71,12 @@ class DeliveryBase(unittest.TestCase):
         self.peers.append(p)
         return p
 
-    def start_relay(self, port, tls=REQUIRED, kind="host", host="mail.test.example", lifetime="5d"):
+    def start_relay(self, port, tls=REQUIRED, kind="host", host="mail.test.example", lifetime="5d",
+                    our_cert="valid"):
         host_line = 'host = "%s";' % host if kind == "host" else ""
         cfg = CONFIG % {"dns": self.dns.server, "sink": self.sink.port, "kind": kind, "host": host_line,
                         "port": port, "tls": tls, "lifetime": lifetime}
+        cfg = cfg.replace("TESTPKI/valid.", "TESTPKI/%s." % our_cert)
         self.relay = Relay(cfg).start()
         return self.relay
 
@@ -181,6 +183,14 @@ class TlsPolicyTest(DeliveryBase):
                 self.relay.stop()
                 self.relay.cleanup()
                 self.relay = None
+
+    def test_client_certificate_is_presented_when_the_route_asks(self):
+        dest = self.peer("tls", cert="valid", request_client_cert=True)
+        self.start_relay(dest.port, tls=REQUIRED + " client_cert = true;", our_cert="client")
+        self.send()
+        dest.wait_messages(1, timeout=20)
+        tls = dest.events("starttls")
+        self.assertIn("relay.test.example", str(tls[0]["client_cert"]))
 
     def test_opportunistic_without_starttls_sends_plaintext(self):
         dest = self.peer("plain")
