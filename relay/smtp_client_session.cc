@@ -53,7 +53,8 @@ SmtpClientSession::SmtpClientSession(event_base* base, std::shared_ptr<const Run
       cand_(std::move(hosts)),
       job_(std::move(first)),
       source_(source),
-      sid_("c" + std::to_string(++g_serial)) {}
+      sid_("c" + std::to_string(++g_serial)),
+      single_attempt_(route.tls == config::TlsMode::Required) {}
 
 SmtpClientSession::~SmtpClientSession() = default;
 
@@ -110,9 +111,12 @@ void SmtpClientSession::connect_next() {
     job_->settle(RcptOutcome::Sent, "2.0.0", "");
     finish_job();
   } else if (job_) {
-    if (tls_failed_somewhere_) {
+    if (tls_failed_somewhere_ && single_attempt_) {
       // R-DELIVER: a route that requires TLS gets one attempt over its hosts.
       job_->settle(RcptOutcome::Bounced, tls_fail_status_, tls_fail_error_, tls_fail_advice_, "", "");
+    } else if (tls_failed_somewhere_) {
+      // MTA-STS raised this route to required TLS: RFC 8461 5.1 defers.
+      job_->settle(RcptOutcome::Deferred, "4" + tls_fail_status_.substr(1), tls_fail_error_, tls_fail_advice_, "", "");
     } else {
       job_->settle(RcptOutcome::Deferred, last_status_, last_error_.empty() ? "no host could be reached" : last_error_,
                    last_advice_, "", last_diag_);
@@ -302,10 +306,10 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
   }
   certs::TlsFacts f = certs::session_facts(conn_->tls());
   tls_ = {f.version, f.cipher, f.bits, certs::verdict_name(f.verdict)};
+  std::optional<certs::TlsFailure> bad = route_checks(f);
   if (HostTrace* t = trace()) {
     t->handshake_ok = true;
     t->facts = f;
-    auto bad = certs::check_peer(f, route_.verify_ca, route_.verify_hostname);
     t->policy_ok = !bad || route_.tls != config::TlsMode::Required;
     if (bad) {
       t->policy_error = bad->reason;
@@ -313,7 +317,7 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
     }
   }
   if (route_.tls == config::TlsMode::Required) {
-    if (auto bad = certs::check_peer(f, route_.verify_ca, route_.verify_hostname)) {
+    if (bad) {
       // Not one byte of mail goes over a session that fails the route's checks.
       state_ = State::Quit;
       send("QUIT", State::Quit);
@@ -323,6 +327,23 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
   }
   state_ = State::EhloTls;
   send("EHLO " + ehlo_name_, State::EhloTls);
+}
+
+// The route's checks on an established session: certificate (check_peer)
+// and, where the context could not enforce it (an MTA-STS policy raising an
+// opportunistic route to TLS 1.2), the protocol version.
+std::optional<certs::TlsFailure> SmtpClientSession::route_checks(const certs::TlsFacts& f) const {
+  if (auto bad = certs::check_peer(f, route_.verify_ca, route_.verify_hostname)) return bad;
+  if (route_.has_min_tls_version) {
+    static const char* names[] = {"TLS1_1", "TLS1_2", "TLS1_3"};
+    int want = static_cast<int>(route_.min_tls_version);
+    int got = -1;
+    for (int i = 0; i < 3; ++i) {
+      if (f.version == names[i]) got = i;
+    }
+    if (got < want) return certs::tls_failure(certs::TlsProblem::VersionTooOld, f.version + " negotiated");
+  }
+  return std::nullopt;
 }
 
 std::string SmtpClientSession::mail_command() const {

@@ -45,6 +45,9 @@ class SmtpClientSession : public Conn::Handler {
                     router::Candidates hosts, std::unique_ptr<DeliveryJob> first, JobSource& source);
   ~SmtpClientSession() override;
   void start();
+  // Whether a required-TLS failure bounces at once (the route's own
+  // tls = "required") or defers (TLS required only by an MTA-STS policy).
+  void set_single_attempt(bool on) { single_attempt_ = on; }
 
  private:
   enum class State { Connect, Banner, Ehlo, Helo, StartTls, Handshake, EhloTls, Mail, Rcpt, Data, Body, Rset, Quit, Done };
@@ -77,6 +80,7 @@ class SmtpClientSession : public Conn::Handler {
                 const std::string& diag = "");
   void drop_connection();
   void probe_done();
+  std::optional<certs::TlsFailure> route_checks(const certs::TlsFacts& f) const;
   HostTrace* trace();
   void finish();
   std::string where() const;
@@ -108,6 +112,7 @@ class SmtpClientSession : public Conn::Handler {
   TlsInfo tls_;
   std::string tls_fail_status_, tls_fail_error_, tls_fail_advice_;
   bool finished_ = false;
+  bool single_attempt_;
   std::chrono::steady_clock::time_point connect_started_;
 };
 
