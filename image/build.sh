@@ -95,7 +95,7 @@ step "runtime packages: $runtime"
 
 base=systemd,systemd-sysv,systemd-resolved,systemd-timesyncd,udev,dbus,kmod,iproute2,netbase
 base=$base,linux-image-amd64,initramfs-tools,zstd,e2fsprogs,openssl,ca-certificates,dns-root-data
-base=$base,lmdb-utils,less,openssh-server
+base=$base,lmdb-utils,less,nano,openssh-server
 
 # Documentation, translations and kernel modules no server appliance needs.
 dpkgopts=()

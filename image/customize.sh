@@ -42,7 +42,11 @@ chroot "$root" passwd -l root >/dev/null
 # Host keys made at build time would be shared by every appliance: see make-ssh-host-keys.
 rm -f "$root"/etc/ssh/ssh_host_*
 
+# The kernel's postinst ran mkinitramfs without SOURCE_DATE_EPOCH: again, reproducibly.
+chroot "$root" env SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" update-initramfs -u -k all >/dev/null
+
 # Not needed on a read-only appliance; kept small and free of build-host facts.
 rm -rf "$root/var/lib/apt/lists/"* "$root/var/cache/apt/"*.bin "$root/var/log/"* \
-  "$root/var/cache/debconf/"*-old "$root/var/lib/dpkg/"*-old "$root/var/lib/dbus/machine-id"
+  "$root/var/cache/debconf/"*-old "$root/var/lib/dpkg/"*-old "$root/var/lib/dbus/machine-id" \
+  "$root/var/cache/ldconfig/aux-cache"
 : > "$root/etc/machine-id"
