@@ -5,6 +5,7 @@
 #   make test       unit tests (under ASan + UBSan)
 #   make check      everything CI runs: unit + integration tests, sanitised
 #   make bench      benchmark against Postfix
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS (60) each
 #   make image      appliance disk image; make image-test boots it under qemu
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -14,7 +15,7 @@ DESTDIR ?=
 CXX ?= g++
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS := wolfssl libevent_core libconfig++ lmdb libunbound libidn2
+PKGS := wolfssl libevent_core libconfig++ lmdb libunbound libidn2 zlib
 DEPS_OK := $(shell ./deps.sh build >&2 && echo ok)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
@@ -76,6 +77,39 @@ image-test: image
 install: $(B)/smarthost
 	install -D -m 0755 $(B)/smarthost $(DESTDIR)$(PREFIX)/sbin/smarthost
 	install -D -m 0644 config/smarthost.cfg $(DESTDIR)$(PREFIX)/share/smarthost/smarthost.cfg.sample
+
+# ---- fuzzing (issue 9) ------------------------------------------------------
+# libFuzzer targets tests/fuzz/fuzz_*.cc, built with clang into $(B)/fuzz/ against
+# an archive of the parsers they exercise. `make fuzz` runs each for FUZZ_SECONDS
+# on its committed seed corpus (new inputs go to $(B)/fuzz/corpus/, crashes to
+# $(B)/fuzz/artifacts/); `make check` runs each for a few seconds.
+FUZZ_CXX ?= clang++
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CXXFLAGS := $(filter-out -Wshadow=local,$(BASE_CXXFLAGS)) $(FUZZ_FLAGS)
+FUZZ_LIB_SRC := relay/smtp_command.cc relay/data_reader.cc relay/smtp_reply.cc $(wildcard config/*.cc) \
+  $(wildcard certs/*.cc) router/dns_resolver.cc $(wildcard router/mta_sts_policy.cc)
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.cc=$(B)/fuzz/obj/%.o)
+FUZZ_BINS := $(patsubst tests/fuzz/%.cc,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.cc))
+
+$(B)/fuzz/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(B)/fuzz/libfuzzed.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(B)/fuzz/libfuzzed.a
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ $(PKG_LIBS) -o $@
+
+fuzz: $(FUZZ_BINS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_KEEP=$(B)/fuzz ./tests/fuzz/run-brief.sh $(B)/fuzz
+
+check: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_BINS:$(B)/fuzz/%=$(B)/fuzz/obj/tests/fuzz/%.o)
+
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BINS:$(B)/fuzz/%=$(B)/fuzz/obj/tests/fuzz/%.d)
+# ---- end of fuzzing ----------------------------------------------------------
 
 clean:
 	rm -rf $(B)

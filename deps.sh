@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build_pkgs=(g++ make pkg-config openssl libwolfssl-dev libevent-dev libconfig++-dev liblmdb-dev
-            libunbound-dev libcpputest-dev libidn2-dev)
+            libunbound-dev libcpputest-dev libidn2-dev zlib1g-dev)
 test_pkgs=(openssl unbound swaks python3 python3-aiosmtpd postfix lmdb-utils python3-dkim)
 image_pkgs=(mmdebstrap qemu-system-x86 ovmf systemd-boot-efi dosfstools mtools fdisk e2fsprogs)
 

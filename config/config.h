@@ -90,6 +90,8 @@ struct Dns {
 
 struct MtaSts {
   bool enabled = true;
+  int https_port = 443;          // policy server port; tests only (RFC 8461 fixes 443)
+  uint64_t fetch_timeout = 60;   // seconds for one policy fetch, DNS to last byte
 };
 
 struct Dkim {

@@ -567,8 +567,10 @@ class Loader {
   void small_sections(const Setting& root) {
     if (root.exists("mta_sts") && c_.is_group(root["mta_sts"], "mta_sts")) {
       const Setting& g = root["mta_sts"];
-      c_.only_keys(g, "mta_sts", {"enabled"});
+      c_.only_keys(g, "mta_sts", {"enabled", "https_port", "fetch_timeout"});
       c_.boolean(g, "mta_sts", "enabled", cfg_.mta_sts.enabled);
+      c_.integer(g, "mta_sts", "https_port", cfg_.mta_sts.https_port, 1, 65535);
+      c_.duration(g, "mta_sts", "fetch_timeout", cfg_.mta_sts.fetch_timeout);
     }
     if (root.exists("tlsrpt") && c_.is_group(root["tlsrpt"], "tlsrpt")) tlsrpt(root["tlsrpt"]);
     if (root.exists("limits") && c_.is_group(root["limits"], "limits")) {
@@ -675,3 +677,11 @@ LoadResult load_config_text(const std::string& text, const std::string& name) {
 }
 
 }  // namespace config
+
+// libconfig 1.7.3 (Debian 12) leaks the string token it was reading when a syntax error stops
+// the parse (found by tests/fuzz/fuzz_config_loader: a file holding just `""`): a few bytes per
+// refused file or refused SIGHUP reload. Not ours to fix; LeakSanitizer is told to ignore it so
+// that sanitised runs still catch our own leaks.
+extern "C" __attribute__((used)) const char* __lsan_default_suppressions() {
+  return "leak:libconfig_yylex\nleak:strbuf_append\nleak:libconfig_yyparse\n";
+}

@@ -2,6 +2,7 @@
 #include "relay/daemon.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "config/config_loader.h"
 #include "relay/log.h"
+#include "relay/privileges.h"
 #include "relay/queue_store.h"
 #include "relay/delivery_scheduler.h"
 #include "relay/queue_control.h"
@@ -43,10 +45,15 @@ class Daemon {
       return 1;
     }
     const auto& cfg = *loaded.config;
+    current_ = loaded.config;
     std::string error;
     if (!log_open(cfg.log.format == config::LogFormat::Json ? LogStyle::Json : LogStyle::Kv, cfg.log.file,
                   &error)) {
       std::cerr << "smarthost: " << error << "\n";
+      return 1;
+    }
+    if (!check_user_and_key(cfg, &error)) {
+      std::cerr << path_ << ": " << error << "\n";
       return 1;
     }
     auto rt = Runtime::build(loaded.config, &error);
@@ -55,7 +62,7 @@ class Daemon {
       return 1;
     }
     store_ = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &error);
-    if (!store_) {
+    if (!store_ || (run_user_ && !hand_over_queue(cfg.queue.path, *run_user_, &error))) {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
     }
@@ -72,10 +79,11 @@ class Daemon {
     scheduler_ = std::make_unique<DeliveryScheduler>(base_.get(), *store_, *dns_, rt);
     server_ = std::make_unique<SmtpServer>(base_.get(), *store_, rt);
     server_->on_queued = [this](const std::string& id) { scheduler_->message_queued(id); };
-    if (!server_->listen(&error)) {
+    if (!server_->listen(&error) || (run_user_ && !drop_privileges(*run_user_, &error))) {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
     }
+    if (run_user_) log_event("privileges", {{"user", run_user_->name}, {"uid", std::to_string(getuid())}});
     scheduler_->rescan();
     add_signal(SIGTERM);
     add_signal(SIGINT);
@@ -97,6 +105,27 @@ class Daemon {
   }
 
  private:
+  // Root: the run user must exist (we drop to it once the ports are bound). Always: the private
+  // key must be private. A key the run user cannot read is loaded now, as root, but a SIGHUP
+  // reload could not load it again: said once, as a warning.
+  bool check_user_and_key(const config::Config& cfg, std::string* error) {
+    run_user_ = find_run_user(cfg.user, error);
+    if (!run_user_ && !error->empty()) return false;
+    if (run_user_ && run_user_->uid == 0) {
+      log_event("warning", {{"what", "user = \"root\": the relay keeps root privileges"}});
+      run_user_.reset();
+    }
+    if (!check_private_key(cfg.tls.key, run_user_ ? run_user_->gid : getegid(), error)) return false;
+    struct stat st{};
+    if (run_user_ && !cfg.tls.key.empty() && stat(cfg.tls.key.c_str(), &st) == 0 && st.st_uid != run_user_->uid &&
+        !(st.st_gid == run_user_->gid && (st.st_mode & S_IRGRP))) {
+      log_event("warning", {{"what", "tls.key is not readable by user " + run_user_->name +
+                                         ": a SIGHUP reload cannot load it again (restart instead)"},
+                            {"key", cfg.tls.key}});
+    }
+    return true;
+  }
+
   void add_signal(int sig) {
     event* ev = evsignal_new(base_.get(), sig, &Daemon::on_signal, this);
     event_add(ev, nullptr);
@@ -137,21 +166,50 @@ class Daemon {
         this, &tv);
   }
 
+  // New sessions and deliveries take the new Runtime; live ones keep theirs to the end. Settings
+  // bound at start-up (listeners, queue, DNS, user, log) need a restart: named in the log.
   void reload() {
     auto loaded = config::load_config(path_);
     if (!loaded.config) {
       for (const auto& e : loaded.errors) log_event("reload-failed", {{"error", e}});
+      log_event("reload-failed", {{"config", path_}, {"errors", std::to_string(loaded.errors.size())},
+                                  {"what", "the running configuration stays in force"}});
       return;
     }
     std::string error;
-    auto rt = Runtime::build(loaded.config, &error);
+    std::shared_ptr<const Runtime> rt;
+    if (check_private_key(loaded.config->tls.key, getegid(), &error)) rt = Runtime::build(loaded.config, &error);
     if (!rt) {
-      log_event("reload-failed", {{"error", path_ + ": " + error}});
+      log_event("reload-failed", {{"error", path_ + ": " + error},
+                                  {"what", "the running configuration stays in force"}});
       return;
     }
+    std::string restart = needs_restart(*current_, *loaded.config);
+    current_ = loaded.config;
     server_->set_runtime(rt);
     scheduler_->set_runtime(rt);
-    log_event("reloaded", {{"config", path_}});
+    log_event("reloaded", {{"config", path_}, {"sessions", std::to_string(server_->session_count())}});
+    if (!restart.empty()) {
+      log_event("warning", {{"what", "changed settings take effect only after a restart"}, {"settings", restart}});
+    }
+  }
+
+  static std::string needs_restart(const config::Config& a, const config::Config& b) {
+    std::string out;
+    auto note = [&](bool changed, const char* name) {
+      if (changed) out += (out.empty() ? "" : ",") + std::string(name);
+    };
+    bool listen_changed = a.listen.size() != b.listen.size();
+    for (size_t i = 0; !listen_changed && i < a.listen.size(); ++i) {
+      listen_changed = a.listen[i].address != b.listen[i].address || a.listen[i].port != b.listen[i].port;
+    }
+    note(listen_changed, "listen");
+    note(a.queue.path != b.queue.path || a.queue.map_size_mb != b.queue.map_size_mb, "queue.path/map_size_mb");
+    note(a.dns.servers != b.dns.servers || a.dns.dnssec != b.dns.dnssec || a.dns.trust_anchor != b.dns.trust_anchor,
+         "dns");
+    note(a.user != b.user, "user");
+    note(a.log.format != b.log.format || a.log.file != b.log.file, "log");
+    return out;
   }
 
   std::string path_;
@@ -162,6 +220,8 @@ class Daemon {
   std::unique_ptr<SmtpServer> server_;
   std::vector<EventPtr> signals_;
   bool draining_ = false;
+  std::shared_ptr<const config::Config> current_;  // in force for new sessions
+  std::optional<RunUser> run_user_;  // set when started as root: who we run as after start-up
 };
 
 }  // namespace

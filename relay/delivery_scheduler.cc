@@ -51,12 +51,19 @@ class DeliveryScheduler::Destination : public JobSource {
 
   void job_done(std::unique_ptr<DeliveryJob> job) override { owner_.job_done(std::move(job)); }
 
+  // A connection cache: a session with no job waits, connected, for the next.
+  bool park(SmtpClientSession* s) override {
+    idle_.push_back(s);
+    return true;
+  }
+
   void session_done(SmtpClientSession* s) override {
     auto it = sessions_.find(s);
     if (it == sessions_.end()) return;
     // Freed from a later loop turn: we are inside its callback now.
     SmtpClientSession* raw = it->second.release();
     sessions_.erase(it);
+    idle_.erase(std::remove(idle_.begin(), idle_.end(), s), idle_.end());
     event_base_once(owner_.base_, -1, EV_TIMEOUT,
                     [](evutil_socket_t, short, void* p) { delete static_cast<SmtpClientSession*>(p); }, raw, nullptr);
     kick();
@@ -81,6 +88,13 @@ class DeliveryScheduler::Destination : public JobSource {
       fail_all(perm ? RcptOutcome::Bounced : RcptOutcome::Deferred,
                perm ? (null_mx ? "5.1.10" : "5.1.2") : "4.4.3", cand_->reason);
       return;
+    }
+    // Idle connections first (most recently parked first: the others may
+    // time out); new ones only for the work that is left.
+    while (!jobs_.empty() && !idle_.empty()) {
+      SmtpClientSession* s = idle_.back();
+      idle_.pop_back();
+      s->wake();
     }
     while (!jobs_.empty() && sessions_.size() < static_cast<size_t>(route->max_connections)) {
       auto s = std::make_unique<SmtpClientSession>(owner_.base_, owner_.rt_, *route, *cand_, next_job(), *this);
@@ -119,6 +133,7 @@ class DeliveryScheduler::Destination : public JobSource {
   std::string domain_;
   std::deque<std::unique_ptr<DeliveryJob>> jobs_;
   std::map<SmtpClientSession*, std::unique_ptr<SmtpClientSession>> sessions_;
+  std::vector<SmtpClientSession*> idle_;  // parked, in sessions_ too
   std::unique_ptr<router::CandidateLookup> lookup_;
   std::optional<router::Candidates> cand_;
   int64_t cand_expiry_ = 0;

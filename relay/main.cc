@@ -9,8 +9,11 @@
 #include "config/config_loader.h"
 #include "config/duration.h"
 #include "relay/cli_args.h"
+#include "relay/cmd_mta_sts.h"
 #include "relay/cmd_queue.h"
+#include "relay/cmd_tlsrpt.h"
 #include "relay/daemon.h"
+#include "relay/route_tester.h"
 #include "router/route_for_cmd.h"
 
 namespace {
@@ -18,9 +21,12 @@ namespace {
 const char* kUsage =
     "usage: smarthost COMMAND [-c FILE] ...\n"
     "  run -c FILE                       run the relay in the foreground\n"
-    "  check-config -c FILE              validate the config and print its routes and lists\n"
+    "  check-config -c FILE [--test-routes]  validate the config, print its routes and lists\n"
     "  route-for -c FILE ADDRESS         the route and candidate hosts for ADDRESS\n"
+    "  test-route -c FILE ROUTE [--domain D] [--json]  probe the route's hosts and TLS (exit 0: would deliver)\n"
     "  queue -c FILE list [--json] | show ID | delete ID | bounce ID | flush\n"
+    "  tlsrpt -c FILE show [--date D] [--json] | send [--date D]   TLS reports (RFC 8460)\n"
+    "  mta-sts record DOMAIN | check -c FILE DOMAIN   MTA-STS records for your domain; check what is published\n"
     "  --version, help\n";
 
 const char* tls_mode(config::TlsMode m) {
@@ -93,6 +99,7 @@ int main(int argc, char** argv) {
   if (cmd == "check-config") {
     if (load(args, &cfg) != 0) return 1;
     print_summary(*cfg);
+    if (args.flag("--test-routes")) return relay::run_test_routes(*cfg, std::cout, std::cerr);
     return 0;
   }
   if (cmd == "route-for") {
@@ -103,10 +110,24 @@ int main(int argc, char** argv) {
     if (load(args, &cfg) != 0) return 1;
     return router::run_route_for(*cfg, args.positional[0], std::cout, std::cerr);
   }
+  if (cmd == "test-route") {
+    if (args.positional.size() != 1) {
+      std::cerr << "smarthost test-route: needs one ROUTE\n";
+      return 2;
+    }
+    if (load(args, &cfg) != 0) return 1;
+    return relay::run_test_route(*cfg, args.positional[0], args.value("--domain"), args.flag("--json"), std::cout,
+                                 std::cerr);
+  }
   if (cmd == "queue") {
     if (load(args, &cfg) != 0) return 1;
     return relay::cmd_queue(*cfg, args, std::cout, std::cerr);
   }
+  if (cmd == "tlsrpt") {
+    if (load(args, &cfg) != 0) return 1;
+    return relay::cmd_tlsrpt(*cfg, args, std::cout, std::cerr);
+  }
+  if (cmd == "mta-sts") return relay::cmd_mta_sts(args, std::cout, std::cerr);
   std::cerr << "smarthost: unknown command '" << cmd << "'\n" << kUsage;
   return 2;
 }

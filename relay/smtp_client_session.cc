@@ -17,7 +17,7 @@ namespace {
 // Each state's name, for the transition log and "while ..." in errors.
 const char* state_name(int s) {
   static const char* names[] = {"connect", "banner", "EHLO", "HELO", "STARTTLS", "TLS handshake", "EHLO",
-                                "MAIL FROM", "RCPT TO", "DATA", "end of data", "RSET", "QUIT", "done"};
+                                "MAIL FROM", "RCPT TO", "DATA", "end of data", "RSET", "QUIT", "done", "idle"};
   return names[s];
 }
 
@@ -41,6 +41,10 @@ bool to_sockaddr(const std::string& ip, int port, sockaddr_storage* ss, int* len
 }
 
 uint64_t g_serial = 0;
+
+// How long a connection with nothing to do waits for the next job (Postfix's
+// smtp_connection_cache_time_limit is 2s too).
+constexpr uint64_t kIdleSeconds = 2;
 
 }  // namespace
 
@@ -171,6 +175,9 @@ void SmtpClientSession::on_reply(const SmtpReply& r) {
     s = expect_.front().state;
     rcpt = expect_.front().rcpt;
     expect_.pop_front();
+  } else if (state_ == State::Idle) {
+    drop_connection();  // e.g. a 421 at the server's own idle timeout
+    return finish();
   } else if (state_ != State::Banner) {
     return fail(Disposition::NextHost, "4.4.2", "unexpected reply from " + where() + ": " + r.text());
   }
@@ -243,6 +250,7 @@ void SmtpClientSession::on_reply(const SmtpReply& r) {
     case State::Connect:
     case State::Handshake:
     case State::Done:
+    case State::Idle:
       return;
   }
 }
@@ -379,6 +387,13 @@ void SmtpClientSession::begin_transaction() {
   if (job_ && job_->probe) return probe_done();
   if (!job_) job_ = source_.next_job();
   if (!job_) {
+    if (conn_ && source_.park(this)) {
+      // Connected and idle: the next job reuses this session (no new
+      // connect, EHLO or TLS handshake) unless it comes too late.
+      state_ = State::Idle;
+      conn_->set_timeout(kIdleSeconds);
+      return;
+    }
     state_ = State::Quit;
     return send("QUIT", State::Quit);
   }
@@ -551,9 +566,16 @@ void SmtpClientSession::tls_fail(const std::string& status, const std::string& e
   fail(Disposition::NextHost, status, error, advice, diag);
 }
 
+bool SmtpClientSession::wake() {
+  if (state_ != State::Idle || !conn_ || finished_) return false;
+  conn_->set_timeout(rt_->config->limits.reply_timeout);
+  begin_transaction();
+  return true;
+}
+
 void SmtpClientSession::on_conn_closed(const std::string& why) {
   std::string s = state_name(static_cast<int>(state_));
-  if (state_ == State::Quit) {
+  if (state_ == State::Quit || state_ == State::Idle) {
     drop_connection();
     return finish();
   }
@@ -566,6 +588,10 @@ void SmtpClientSession::on_conn_closed(const std::string& why) {
 
 void SmtpClientSession::on_conn_timeout() {
   std::string s = state_name(static_cast<int>(state_));
+  if (state_ == State::Idle) {
+    state_ = State::Quit;
+    return send("QUIT", State::Quit);
+  }
   fail(delivered_any_ ? Disposition::Defer : Disposition::NextHost, state_ == State::Connect ? "4.4.1" : "4.4.2",
        (state_ == State::Connect ? "connect to " + where() + " timed out" : "timeout at " + where() + " while waiting for " + s + " reply"));
 }

@@ -37,6 +37,9 @@ class JobSource {
   virtual void job_done(std::unique_ptr<DeliveryJob> job) = 0;
   // Called once, last; the source may delete the session from a later turn.
   virtual void session_done(SmtpClientSession* s) = 0;
+  // No job right now: true when the source keeps the connection open a
+  // little (a connection cache) and will call wake() when work arrives.
+  virtual bool park(SmtpClientSession*) { return false; }
 };
 
 class SmtpClientSession : public Conn::Handler {
@@ -48,9 +51,12 @@ class SmtpClientSession : public Conn::Handler {
   // Whether a required-TLS failure bounces at once (the route's own
   // tls = "required") or defers (TLS required only by an MTA-STS policy).
   void set_single_attempt(bool on) { single_attempt_ = on; }
+  // A parked session takes the source's next job; false when it no longer
+  // can (idle time over, connection gone).
+  bool wake();
 
  private:
-  enum class State { Connect, Banner, Ehlo, Helo, StartTls, Handshake, EhloTls, Mail, Rcpt, Data, Body, Rset, Quit, Done };
+  enum class State { Connect, Banner, Ehlo, Helo, StartTls, Handshake, EhloTls, Mail, Rcpt, Data, Body, Rset, Quit, Done, Idle };
   enum class Disposition { NextHost, Defer, Bounce };
   struct Expect {
     State state;

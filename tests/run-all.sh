@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run-all.sh - every test `make check` runs; ends with "P passed, F failed".
 #
-# Unit tests (CppUTest, sanitised) and integration tests (Python unittest
-# modules driving the sanitised binary against real peers) are summed. A
+# Unit tests (CppUTest, sanitised), integration tests (Python unittest
+# modules driving the sanitised binary against real peers) and the fuzz
+# targets (tests/fuzz/run-brief.sh, one test each) are summed. A
 # suite that dies before its summary counts as one failure, never as zero.
 set -u
 cd "$(dirname "$0")/.."
@@ -37,6 +38,11 @@ echo "== integration tests" >&2
 /usr/bin/python3 tests/integration/run.py "$@" > "$log/integration"
 cat "$log/integration" >&2
 add "$log/integration" "integration tests"
+
+echo "== fuzz targets (a few seconds each; one test per target)" >&2
+FUZZ_SECONDS=${FUZZ_SECONDS:-5} ./tests/fuzz/run-brief.sh "$B/fuzz" > "$log/fuzz"
+cat "$log/fuzz" >&2
+add "$log/fuzz" "fuzz targets"
 
 rm -rf "$log"
 echo "$total_p passed, $total_f failed"

@@ -3,8 +3,8 @@
 Runs `make image-test`: image/build.sh makes image/out/smarthost-VERSION.img from the release
 binary (the one SMARTHOST_REL_BIN names, default build/smarthost), then image/test.sh boots it
 under qemu-system-x86_64 with OVMF and user networking, sees check-config pass inside the guest,
-and relays a message from swaks on the host through the guest (IMAGE_TEST_EXPECT_DELIVERY=1 also
-requires its arrival at the sink on the host). Never skipped: this is the one test that proves
+and relays a message from swaks on the host through the guest to a sink on the host, where
+its arrival is required. Never skipped: this is the one test that proves
 the image. Bounded at 15 minutes; on failure the output (with the guest's console log) is shown.
 """
 import os
