@@ -96,6 +96,12 @@ TlsProblem problem_from_alert(int alert) {
 }
 
 TlsProblem problem_from_error(int err, int alert) {
+  // A received alert says why the peer gave up; wolfSSL may still report the
+  // closed socket that followed it (-308), which would hide the reason.
+  if (alert > 0 && err != FATAL_ERROR) {
+    TlsProblem p = problem_from_alert(alert);
+    if (p != TlsProblem::HandshakeFailed) return p;
+  }
   switch (err) {
     case FATAL_ERROR:
       return problem_from_alert(alert);

@@ -525,8 +525,9 @@ void SmtpClientSession::fail(Disposition d, const std::string& status, const std
   drop_connection();
   if (d == Disposition::NextHost && !delivered_any_) {
     ++addr_;
-    if (route_.tls == config::TlsMode::Required && tls_failed_somewhere_) {
+    if (skip_host_) {
       // Another address of the same host would show the same certificate.
+      skip_host_ = false;
       ++host_;
       addr_ = 0;
     }
@@ -560,6 +561,7 @@ void SmtpClientSession::probe_done() {
 void SmtpClientSession::tls_fail(const std::string& status, const std::string& error, const std::string& advice,
                                  const std::string& diag) {
   tls_failed_somewhere_ = true;
+  skip_host_ = true;
   tls_fail_status_ = status;
   tls_fail_error_ = error;
   tls_fail_advice_ = advice;

@@ -107,6 +107,7 @@ class SmtpClientSession : public Conn::Handler {
   size_t addr_ = 0;
   bool plain_retry_ = false;     // opportunistic: this host failed TLS, retry in clear
   bool tls_failed_somewhere_ = false;  // a required-TLS check failed on some host
+  bool skip_host_ = false;             // this host failed TLS: its other addresses too
   bool delivered_any_ = false;   // this connection completed at least one job
   std::unique_ptr<Conn> conn_;
   State state_ = State::Connect;

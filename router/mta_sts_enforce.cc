@@ -1,0 +1,93 @@
+// mta_sts_enforce.cc - policy + route -> hosts and TLS options (see the header).
+#include "router/mta_sts_enforce.h"
+
+namespace router {
+
+std::string sts_policy_domain(const config::Route& route, const std::string& recipient_domain) {
+  if (route.kind == config::RouteKind::Mx) return normalise_domain(recipient_domain);
+  if (!ip_literal(route.host).empty()) return "";
+  return normalise_domain(route.host);
+}
+
+StsEnforcement apply_sts_policy(const config::Route& route, const Candidates& candidates,
+                                const PolicyResult& policy) {
+  StsEnforcement e;
+  e.candidates = candidates;
+  e.route = route;
+  e.policy_domain = policy.domain;
+  e.bounce_on_tls_failure = route.tls == config::TlsMode::Required;
+  if (!policy.policy || policy.mode() == StsMode::None) {
+    e.summary = policy.policy ? "MTA-STS policy of " + policy.domain + " is mode none"
+                              : "no MTA-STS policy for " + policy.domain;
+    if (!policy.error.empty()) e.summary += " (" + policy.error + ")";
+    return e;
+  }
+  const StsPolicy& p = *policy.policy;
+  e.enforce = p.mode == StsMode::Enforce;
+  e.testing = p.mode == StsMode::Testing;
+  e.summary = std::string("MTA-STS ") + sts_mode_name(p.mode) + " (" + policy_source_name(policy.source) +
+              ", id " + policy.id + ", mx";
+  for (const auto& m : p.mx) e.summary += " " + m;
+  e.summary += ")";
+  std::vector<CandidateHost> kept;
+  for (const auto& h : candidates.hosts) {
+    if (mx_matches_policy(h.name, p)) {
+      kept.push_back(h);
+    } else {
+      e.excluded.push_back(h.name);
+    }
+  }
+  if (!e.enforce) return e;
+  // Enforce: the stricter of route and policy, option by option.
+  e.route.tls = config::TlsMode::Required;
+  e.route.verify_ca = true;
+  e.route.verify_hostname = true;
+  if (!e.route.has_min_tls_version || e.route.min_tls_version < config::TlsVersion::V1_2) {
+    e.route.has_min_tls_version = true;
+    e.route.min_tls_version = config::TlsVersion::V1_2;
+  }
+  if (candidates.status != CandidateStatus::Ok) return e;
+  e.candidates.hosts = std::move(kept);
+  for (const auto& x : e.excluded) {
+    e.candidates.notes.push_back(x + " skipped: not named by the MTA-STS policy of " + policy.domain);
+  }
+  if (e.candidates.hosts.empty()) {
+    e.candidates.status = CandidateStatus::TempFail;
+    std::string names;
+    for (const auto& x : e.excluded) names += (names.empty() ? "" : ", ") + x;
+    e.candidates.reason = "MTA-STS policy of " + policy.domain + " (enforce) names none of the MX hosts (" +
+                          names + ")";
+  }
+  return e;
+}
+
+std::optional<certs::TlsFailure> check_sts_session(const certs::TlsFacts& facts) {
+  if (!facts.established) return certs::tls_failure(certs::TlsProblem::HandshakeFailed, "no TLS session");
+  if (facts.version != "TLS1_2" && facts.version != "TLS1_3") {
+    return certs::tls_failure(certs::TlsProblem::VersionTooOld,
+                              "MTA-STS needs TLS 1.2 or higher; the session is " + facts.version);
+  }
+  return certs::check_peer(facts, true, true);
+}
+
+const char* tlsrpt_result_type(certs::TlsProblem p) {
+  switch (p) {
+    case certs::TlsProblem::NotOffered: return "starttls-not-supported";
+    case certs::TlsProblem::HostnameMismatch: return "certificate-host-mismatch";
+    case certs::TlsProblem::Expired: return "certificate-expired";
+    case certs::TlsProblem::UnknownCa:
+    case certs::TlsProblem::NoCertificate:
+      return "certificate-not-trusted";
+    case certs::TlsProblem::NotYetValid:
+    case certs::TlsProblem::BadCertificate:
+    case certs::TlsProblem::VersionTooOld:
+    case certs::TlsProblem::NoSharedCipher:
+    case certs::TlsProblem::PeerRejectedUs:
+    case certs::TlsProblem::ConnectionLost:
+    case certs::TlsProblem::HandshakeFailed:
+      return "validation-failure";
+  }
+  return "validation-failure";
+}
+
+}  // namespace router

@@ -1,0 +1,300 @@
+"""test_route_tester.py - `smarthost test-route` against the delivery tests' real peers.
+
+For each case (valid, expired, wrong host, unknown CA, no STARTTLS, old TLS only, unreachable, first
+MX down, opportunistic plaintext) the tester runs first, text and --json, on the same config a relay
+then delivers with: the verdict, exit code and JSON fields are checked, the tester must not have sent
+any mail, and its verdict must equal what the delivery did (sent to the peer / bounced with the same
+DSN status / deferred with the same error). Also `check-config --test-routes` and the command's
+usage errors.
+"""
+import json
+import os
+import pty
+import subprocess
+import time
+
+import test_delivery as td
+from relay_fixture import BIN, Relay
+from smtp_peer import down_port
+
+REQUIRED = td.REQUIRED
+ANSI = "\x1b["
+
+
+class RouteTesterTest(td.DeliveryBase):
+    def tearDown(self):
+        if self.relay and self.relay.proc is None:   # only its CLI ran: nothing to stop or check
+            self.relay.cleanup()
+            self.relay = None
+        super().tearDown()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def make_relay(self, port, tls=REQUIRED, kind="host", host="mail.test.example"):
+        host_line = 'host = "%s";' % host if kind == "host" else ""
+        cfg = td.CONFIG % {"dns": self.dns.server, "sink": self.sink.port, "kind": kind, "host": host_line,
+                           "port": port, "tls": tls, "lifetime": "5d"}
+        self.relay = Relay(cfg)
+        return self.relay
+
+    def run_tester(self, *extra, route="dest"):
+        """Runs test-route as JSON and as text; both must agree. Returns (doc, text, exit code)."""
+        rj = self.relay.cli("test-route", route, "--json", *extra, check=False)
+        self.assertIn(rj.returncode, (0, 1), rj.stderr)
+        doc = json.loads(rj.stdout)
+        rt = self.relay.cli("test-route", route, *extra, check=False)
+        self.assertEqual(rt.returncode, rj.returncode, rt.stdout + rt.stderr)
+        self.assertEqual(doc["exit_code"], rj.returncode)
+        self.assertIn("verdict: " + doc["verdict"]["text"], rt.stdout)
+        self.assertNotIn(ANSI, rt.stdout)          # not a terminal: no colour
+        self.assertEqual(rt.stderr, "")            # the probe's log lines stay out of the way
+        self.assertEqual(doc["mta_sts"]["result"], "not_checked")
+        return doc, rt.stdout, rj.returncode
+
+    def delivered(self, dest, to="bob@dest.test.example", timeout=25):
+        """Sends one message through the relay; returns ("deliver", message) / ("bounce", DSN
+        fields) / ("defer", queue recipient), whichever happens first."""
+        self.relay.start()
+        self.send(to=to)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msgs = dest.messages() if dest else []
+            if msgs:
+                return "deliver", msgs[0]
+            if self.sink.messages():
+                return "bounce", self.dsn()[1]
+            queue = self.relay.queue_list()
+            if queue and queue[0]["recipients"][0]["state"] == "deferred":
+                return "defer", queue[0]["recipients"][0]
+            time.sleep(0.1)
+        self.fail("no outcome in %ds:\n%s" % (timeout, self.relay.log_text()))
+
+    def check_tester_sent_nothing(self, dest):
+        self.assertEqual(dest.events("mail"), [])
+        self.assertEqual(dest.messages(), [])
+
+    def check_bounce(self, dest, status, check, reason_words, tls=REQUIRED, advice_words=()):
+        """A required-TLS failure: the tester says bounce, and so does a real delivery."""
+        self.make_relay(dest.port, tls=tls)
+        doc, text, rc = self.run_tester()
+        self.assertEqual(rc, 1)
+        v = doc["verdict"]
+        self.assertEqual(v["result"], "bounce", text)
+        self.assertFalse(v["would_deliver"])
+        self.assertEqual(v["status"], status)
+        self.assertIn(reason_words, v["reason"])
+        self.assertTrue(v["text"].startswith("deliveries on this route would bounce: "), v["text"])
+        self.assertIsNone(v["host"])
+        self.assertTrue(any("third-party mail relay service" in r for r in v["remedies"]), v["remedies"])
+        for w in advice_words:
+            self.assertTrue(any(w in r for r in v["remedies"]), (w, v["remedies"]))
+        self.assertIn("what you can do:", text)
+        h = doc["hosts"][0]
+        self.assertTrue(h["connected"])
+        self.assertFalse(h["would_deliver"])
+        self.assertEqual(h["status"], status)
+        if check:
+            self.assertEqual(h["checks"][check]["result"], "fail", h["checks"])
+            self.assertTrue(h["checks"][check]["enforced"])
+        self.check_tester_sent_nothing(dest)
+        outcome, fields = self.delivered(dest)
+        self.assertEqual(outcome, "bounce")
+        self.assertEqual(fields["status"], v["status"])
+        self.assertEqual(dest.messages(), [])
+        return doc, text
+
+    # -- the cases of issue 5 ----------------------------------------------------------------
+
+    def test_valid_certificate_would_deliver_over_tls13_and_does(self):
+        dest = self.peer("tls", cert="valid")
+        self.make_relay(dest.port)
+        doc, text, rc = self.run_tester()
+        self.assertEqual(rc, 0, text)
+        v = doc["verdict"]
+        self.assertEqual(v["result"], "deliver")
+        self.assertEqual(v["tls_version"], "TLS1_3")
+        where = "mail.test.example[127.0.0.1]:%d" % dest.port
+        self.assertEqual(v["host"], where)
+        self.assertEqual(v["text"], "deliveries on this route would succeed over TLS1_3 (host %s)" % where)
+        self.assertEqual(v["remedies"], [])
+        self.assertEqual((doc["route"], doc["kind"], doc["host"], doc["domain"]), ("dest", "host", "mail.test.example", None))
+        self.assertEqual(doc["policy"]["tls"], "required")
+        self.assertEqual(len(doc["hosts"]), 1)
+        h = doc["hosts"][0]
+        self.assertEqual((h["host"], h["address"], h["port"]), ("mail.test.example", "127.0.0.1", dest.port))
+        self.assertTrue(h["connected"])
+        self.assertGreaterEqual(h["connect_ms"], 0)
+        self.assertTrue(h["banner"].startswith("220 "), h["banner"])
+        self.assertIn("STARTTLS", h["ehlo"])
+        self.assertTrue(h["starttls_offered"] and h["tls_attempted"] and h["handshake_ok"])
+        self.assertEqual(h["tls"]["version"], "TLS1_3")
+        self.assertTrue(h["tls"]["cipher"].startswith("TLS_AES_"), h["tls"]["cipher"])
+        self.assertEqual(h["tls"]["verdict"], "Verified")
+        leaf = h["tls"]["chain"][0]
+        self.assertIn("CN=mx1.test.example", leaf["subject"])
+        self.assertIn("DNS:mail.test.example", leaf["san"])
+        self.assertIn("issuing CA", leaf["issuer"])
+        self.assertTrue(leaf["not_before"] and leaf["not_after"])
+        for name in ("ca", "hostname", "min_version", "cipher"):
+            self.assertEqual(h["checks"][name]["result"], "pass", (name, h["checks"]))
+            self.assertTrue(h["checks"][name]["enforced"])
+        self.assertTrue(h["would_deliver"])
+        # The text report: one aligned block for the host.
+        for label in ("connect", "banner", "ehlo", "starttls", "handshake", "tls version", "cipher",
+                      "certificate", "ca", "host name", "min version", "cipher check", "verdict"):
+            self.assertRegex(text, r"\n  %s +\S" % label)
+        self.assertIn("host 1: " + where, text)
+        self.assertIn("ok (Verified)", text)
+        self.check_tester_sent_nothing(dest)
+        self.assertEqual(len(dest.tls_sessions()), 2)   # JSON run and text run; a QUIT each
+        outcome, msg = self.delivered(dest)
+        self.assertEqual(outcome, "deliver")
+        self.assertEqual(msg["tls_version"], "TLSv1.3")
+        self.wait_queue_empty()
+        self.assertIn("relay=%s status=sent dsn=2.0.0 tls=TLS1_3" % where, self.relay.log_text())
+
+    def test_expired_certificate_would_bounce_and_does(self):
+        self.check_bounce(self.peer("tls", cert="expired"), "5.7.5", "ca", "certificate expired",
+                          advice_words=("renew", "verify_ca = false"))
+
+    def test_wrong_host_certificate_would_bounce_and_does(self):
+        doc, text = self.check_bounce(self.peer("tls", cert="wronghost"), "5.7.5", "hostname",
+                                      "host name mismatch", advice_words=("host name that is in", "verify_hostname = false"))
+        self.assertEqual(doc["hosts"][0]["checks"]["ca"]["result"], "pass")
+        self.assertIn("DNS:other.example", doc["hosts"][0]["tls"]["chain"][0]["san"])
+
+    def test_unknown_ca_would_bounce_and_does(self):
+        doc, _ = self.check_bounce(self.peer("tls", cert="untrusted"), "5.7.5", "ca", "trusted CA",
+                                   advice_words=("trusted certificate authority", "The cost:"))
+        self.assertEqual(doc["hosts"][0]["tls"]["verdict"], "Untrusted")
+
+    def test_no_starttls_would_bounce_and_does(self):
+        doc, text = self.check_bounce(self.peer("plain"), "5.7.4", None, "TLS unavailable",
+                                      advice_words=('tls = "opportunistic"',))
+        h = doc["hosts"][0]
+        self.assertFalse(h["starttls_offered"])
+        self.assertFalse(h["tls_attempted"])
+        self.assertIsNone(h["tls"])
+        self.assertIn("not offered", text)
+
+    def test_tls11_only_server_with_min_12_would_bounce_and_does(self):
+        doc, _ = self.check_bounce(self.peer("tls11"), "5.7.5", None, "handshake",
+                                   tls=REQUIRED + ' min_tls_version = "1.2";')
+        h = doc["hosts"][0]
+        self.assertTrue(h["tls_attempted"])
+        self.assertFalse(h["handshake_ok"])
+        self.assertTrue(h["handshake_error"])
+        self.assertEqual(doc["policy"]["min_tls_version"], "1.2")
+        self.assertNotEqual(h["checks"]["min_version"]["result"], "pass")
+
+    def test_tls12_only_server_with_min_13_would_bounce_and_does(self):
+        doc, _ = self.check_bounce(self.peer("tls12"), "5.7.5", None, "",
+                                   tls=REQUIRED + ' min_tls_version = "1.3";')
+        self.assertFalse(doc["hosts"][0]["handshake_ok"])
+
+    def test_unreachable_host_would_be_deferred_and_is(self):
+        port = down_port()
+        self.make_relay(port)
+        doc, text, rc = self.run_tester()
+        self.assertEqual(rc, 1)
+        v = doc["verdict"]
+        self.assertEqual(v["result"], "defer")
+        self.assertTrue(v["text"].startswith("deliveries on this route would be deferred: "), v["text"])
+        self.assertIn("Connection refused", v["reason"])
+        self.assertFalse(doc["hosts"][0]["connected"])
+        self.assertTrue(any("max_lifetime" in r for r in v["remedies"]), v["remedies"])
+        outcome, rcpt = self.delivered(None)
+        self.assertEqual(outcome, "defer")
+        self.assertEqual(rcpt["last_error"], v["reason"])
+
+    def test_first_mx_down_second_mx_would_deliver_and_does(self):
+        dest = self.peer("tls", cert="valid")
+        self.make_relay(dest.port, kind="mx")
+        doc, text, rc = self.run_tester("--domain", "Two.Test.Example")
+        self.assertEqual(rc, 0, text)
+        self.assertEqual((doc["kind"], doc["domain"]), ("mx", "two.test.example"))
+        self.assertEqual([h["host"] for h in doc["lookup"]["candidates"]], ["mx1.test.example", "mx2.test.example"])
+        self.assertEqual([(h["host"], h["connected"], h["would_deliver"]) for h in doc["hosts"]],
+                         [("mx1.test.example", False, False), ("mx2.test.example", True, True)])
+        self.assertEqual(doc["hosts"][1]["checks"]["hostname"]["detail"], "the certificate names mx2.test.example")
+        v = doc["verdict"]
+        self.assertEqual(v["host"], "mx2.test.example[127.0.0.1]:%d" % dest.port)
+        self.assertTrue(any("next host" in n for n in v["notes"]), v["notes"])
+        outcome, msg = self.delivered(dest, to="bob@two.test.example")
+        self.assertEqual(outcome, "deliver")
+        self.wait_queue_empty()
+        self.assertIn("relay=%s status=sent" % v["host"], self.relay.log_text())
+
+    def test_opportunistic_without_starttls_would_deliver_in_plaintext_and_does(self):
+        dest = self.peer("plain")
+        self.make_relay(dest.port, tls='tls = "opportunistic";')
+        doc, text, rc = self.run_tester()
+        self.assertEqual(rc, 0, text)
+        v = doc["verdict"]
+        self.assertIsNone(v["tls_version"])
+        self.assertIn("without TLS", v["text"])
+        self.assertTrue(any("unencrypted" in n for n in v["notes"]), v["notes"])
+        outcome, msg = self.delivered(dest)
+        self.assertEqual(outcome, "deliver")
+        self.assertIsNone(msg["tls_version"])
+
+    # -- command line ----------------------------------------------------------------------
+
+    def test_usage_errors(self):
+        dest = self.peer("tls", cert="valid")
+        self.make_relay(dest.port, kind="mx")
+        r = self.relay.cli("test-route", "dest", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--domain", r.stderr)
+        r = self.relay.cli("test-route", "nosuch", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nosuch", r.stderr)
+        r = self.relay.cli("test-route", check=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(dest.connections(), [])
+
+    def test_colour_only_on_a_terminal(self):
+        dest = self.peer("tls", cert="valid")
+        self.make_relay(dest.port)
+        master, slave = pty.openpty()
+        env = dict(os.environ, TERM="xterm")
+        env.pop("NO_COLOR", None)
+        p = subprocess.Popen([BIN, "test-route", "-c", self.relay.config_path, "dest"], stdout=slave,
+                             stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        self.assertEqual(p.wait(timeout=30), 0, p.stderr.read())
+        p.stderr.close()
+        self.assertIn(ANSI.encode(), out)
+        self.assertIn(b"would succeed over TLS1_3", out)
+
+    def test_check_config_test_routes(self):
+        dest = self.peer("tls", cert="expired")
+        self.make_relay(dest.port)
+        r = self.relay.cli("check-config", "--test-routes", check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("configuration OK", r.stdout)
+        self.assertIn("test-route bounces: deliveries on this route would succeed without TLS (plaintext) "
+                      "(host 127.0.0.1[127.0.0.1]:%d)" % self.sink.port, r.stdout)
+        self.assertIn("test-route dest: deliveries on this route would bounce: certificate expired", r.stdout)
+        good = self.peer("tls", cert="valid")
+        self.relay.cleanup()
+        self.make_relay(good.port)
+        r = self.relay.cli("check-config", "--test-routes", check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("test-route dest: deliveries on this route would succeed over TLS1_3", r.stdout)
+        # Routes of kind "mx" need a domain: not tested, not counted.
+        self.relay.cleanup()
+        self.make_relay(good.port, kind="mx")
+        r = self.relay.cli("check-config", "--test-routes", check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("test-route dest", r.stdout)
