@@ -63,6 +63,7 @@ struct DeliveryJob {
   // Route tester: walk every host, send no mail (QUIT after EHLO), and
   // record each attempt. A probe has no recipients.
   bool probe = false;
+  bool no_tlsrpt = false;                    // a TLS report: its delivery is not counted
   bool probe_ok = false;                     // some host would have taken the mail
   std::shared_ptr<std::vector<HostTrace>> trace;
   // Probe only: what the session settled (Sent/Bounced/Deferred, status,

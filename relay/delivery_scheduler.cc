@@ -9,6 +9,8 @@
 #include "relay/dsn_builder.h"
 #include "relay/log.h"
 #include "relay/smtp_command.h"
+#include "relay/tlsrpt_report.h"
+#include "relay/tlsrpt_store.h"
 
 namespace relay {
 
@@ -71,22 +73,20 @@ class DeliveryScheduler::Destination : public JobSource {
 
   // Starts sessions while there is work and room; resolves hosts first.
   void kick() {
-    if (jobs_.empty() || lookup_) return;
+    if (jobs_.empty() || lookup_ || policy_lookup_) return;
     const config::Route* route = owner_.rt_->config->find_route(route_);
     if (!route) {
       fail_all(RcptOutcome::Deferred, "4.3.5", "route " + route_ + " no longer exists in the configuration");
       return;
     }
-    if (!cand_ || now_s() >= cand_expiry_) {
-      lookup_ = router::CandidateLookup::start(owner_.dns_, owner_.base_, *route, domain_,
-                                               [this](router::Candidates c) { resolved(std::move(c)); });
-      return;
-    }
-    if (cand_->status != router::CandidateStatus::Ok) {
-      bool perm = cand_->status == router::CandidateStatus::PermFail;
-      bool null_mx = cand_->reason.find("null MX") != std::string::npos;
+    if (!plan_ || now_s() >= cand_expiry_) return look_up(*route);
+    const router::Candidates& cand = plan_->candidates;
+    if (cand.status != router::CandidateStatus::Ok) {
+      bool perm = cand.status == router::CandidateStatus::PermFail;
+      bool null_mx = cand.reason.find("null MX") != std::string::npos;
+      bool sts = plan_->enforce && !plan_->excluded.empty();
       fail_all(perm ? RcptOutcome::Bounced : RcptOutcome::Deferred,
-               perm ? (null_mx ? "5.1.10" : "5.1.2") : "4.4.3", cand_->reason);
+               perm ? (null_mx ? "5.1.10" : "5.1.2") : (sts ? "4.7.5" : "4.4.3"), cand.reason);
       return;
     }
     // Idle connections first (most recently parked first: the others may
@@ -96,8 +96,12 @@ class DeliveryScheduler::Destination : public JobSource {
       idle_.pop_back();
       s->wake();
     }
-    while (!jobs_.empty() && sessions_.size() < static_cast<size_t>(route->max_connections)) {
-      auto s = std::make_unique<SmtpClientSession>(owner_.base_, owner_.rt_, *route, *cand_, next_job(), *this);
+    while (!jobs_.empty() && sessions_.size() < static_cast<size_t>(plan_->route.max_connections)) {
+      auto s = std::make_unique<SmtpClientSession>(owner_.base_, owner_.rt_, plan_->route, cand, next_job(), *this);
+      s->set_single_attempt(plan_->bounce_on_tls_failure);
+      auto plan = plan_;
+      auto policy = policy_;
+      s->set_sts(plan_, [this, plan, policy](const TlsReportEvent& e) { owner_.record_tls(*plan, policy, e); });
       SmtpClientSession* raw = s.get();
       sessions_.emplace(raw, std::move(s));
       raw->start();
@@ -105,13 +109,57 @@ class DeliveryScheduler::Destination : public JobSource {
   }
 
  private:
+  // Candidate hosts and, for MTA-STS, the policy, looked up side by side.
+  void look_up(const config::Route& route) {
+    std::string policy_domain =
+        owner_.sts_.https_ctx && owner_.rt_->config->mta_sts.enabled ? router::sts_policy_domain(route, domain_) : "";
+    cand_.reset();
+    policy_ = router::PolicyResult{};
+    policy_pending_ = !policy_domain.empty();
+    lookup_ = router::CandidateLookup::start(owner_.dns_, owner_.base_, route, domain_,
+                                             [this](router::Candidates c) { resolved(std::move(c)); });
+    if (!policy_pending_) return;
+    const auto& m = owner_.rt_->config->mta_sts;
+    router::StsOptions o;
+    o.https_port = m.https_port;
+    o.timeout = m.fetch_timeout;
+    policy_lookup_ = router::PolicyLookup::start(owner_.base_, owner_.dns_, owner_.sts_.https_ctx, owner_.sts_.cache,
+                                                 o, policy_domain,
+                                                 [this](router::PolicyResult p) { policy_found(std::move(p)); });
+  }
+
+  // Lookup objects may not be destroyed inside their own callbacks.
+  template <typename T>
+  void later_delete(std::unique_ptr<T>& p) {
+    T* raw = p.release();
+    if (!raw) return;
+    event_base_once(owner_.base_, -1, EV_TIMEOUT, [](evutil_socket_t, short, void* q) { delete static_cast<T*>(q); },
+                    raw, nullptr);
+  }
+
   void resolved(router::Candidates c) {
-    // The lookup object may not be destroyed inside its own callback.
-    router::CandidateLookup* done = lookup_.release();
-    event_base_once(owner_.base_, -1, EV_TIMEOUT,
-                    [](evutil_socket_t, short, void* p) { delete static_cast<router::CandidateLookup*>(p); }, done,
-                    nullptr);
+    later_delete(lookup_);
     cand_ = std::move(c);
+    planned();
+  }
+
+  void policy_found(router::PolicyResult p) {
+    later_delete(policy_lookup_);
+    policy_ = std::move(p);
+    policy_pending_ = false;
+    if (!policy_.failure_type.empty()) owner_.record_policy_failure(policy_);
+    planned();
+  }
+
+  // Both answers are in: the hosts and options a delivery may use now.
+  void planned() {
+    if (!cand_ || policy_pending_) return;
+    const config::Route* route = owner_.rt_->config->find_route(route_);
+    if (!route) return kick();
+    plan_ = std::make_shared<const router::StsEnforcement>(router::apply_sts_policy(*route, *cand_, policy_));
+    if (plan_->enforce || plan_->testing) {
+      log_event("mta-sts", {{"route", route_}, {"domain", plan_->policy_domain}, {"policy", plan_->summary}});
+    }
     cand_expiry_ = now_s() + (cand_->status == router::CandidateStatus::Ok ? kCandidateCacheSeconds : 5);
     kick();
   }
@@ -135,7 +183,11 @@ class DeliveryScheduler::Destination : public JobSource {
   std::map<SmtpClientSession*, std::unique_ptr<SmtpClientSession>> sessions_;
   std::vector<SmtpClientSession*> idle_;  // parked, in sessions_ too
   std::unique_ptr<router::CandidateLookup> lookup_;
+  std::unique_ptr<router::PolicyLookup> policy_lookup_;
   std::optional<router::Candidates> cand_;
+  router::PolicyResult policy_;
+  bool policy_pending_ = false;
+  std::shared_ptr<const router::StsEnforcement> plan_;  // sessions keep it alive
   int64_t cand_expiry_ = 0;
 };
 
@@ -184,7 +236,10 @@ void DeliveryScheduler::schedule(const std::string& id) {
 // Past the queue lifetime: every unfinished recipient bounces with 5.4.7.
 void DeliveryScheduler::expire(Live& live, int64_t now) {
   const auto& q = rt_->config->queue;
-  if (now - live.env.arrival_us / 1000000 < static_cast<int64_t>(q.max_lifetime)) return;
+  // Reports are worth a day's retries at most (RFC 8460 section 3).
+  int64_t lifetime = is_tlsrpt_envelope(live.env) ? std::min<int64_t>(kTlsrptLifetime, q.max_lifetime)
+                                                  : static_cast<int64_t>(q.max_lifetime);
+  if (now - live.env.arrival_us / 1000000 < lifetime) return;
   std::vector<size_t> failed;
   for (size_t i = 0; i < live.env.recipients.size(); ++i) {
     auto& r = live.env.recipients[i];
@@ -231,6 +286,7 @@ void DeliveryScheduler::dispatch(Live& live, int64_t now) {
       job->envid = live.env.envid;
       job->size = live.env.size;
       job->body = live.body;
+      job->no_tlsrpt = is_tlsrpt_envelope(live.env);
     }
     job->rcpt_index.push_back(i);
     job->rcpts.push_back(r);
@@ -358,6 +414,30 @@ void DeliveryScheduler::write_back(Live& live) {
 }
 
 void DeliveryScheduler::release(const std::string& id) { live_.erase(id); }
+
+void DeliveryScheduler::record_tls(const router::StsEnforcement& plan, const router::PolicyResult& policy,
+                                   const TlsReportEvent& e) {
+  if (!sts_.tlsrpt || plan.policy_domain.empty()) return;
+  TlsrptPolicy p = tlsrpt_policy(policy);
+  if (e.ok) {
+    sts_.tlsrpt->record_success(plan.policy_domain, p, e.host);
+    return;
+  }
+  FailureDetail d;
+  d.result_type = e.result_type;
+  d.receiving_mx_hostname = e.host;
+  d.receiving_ip = e.ip;
+  d.additional_information = e.detail;
+  sts_.tlsrpt->record_failure(plan.policy_domain, p, d);
+}
+
+void DeliveryScheduler::record_policy_failure(const router::PolicyResult& policy) {
+  if (!sts_.tlsrpt) return;
+  FailureDetail d;
+  d.result_type = policy.failure_type;
+  d.additional_information = policy.error;
+  sts_.tlsrpt->record_failure(policy.domain, tlsrpt_policy(policy), d);
+}
 
 void DeliveryScheduler::wake_at(int64_t when, const std::string& id) {
   wakeups_.emplace(when, id);  // a set: rescans do not pile up

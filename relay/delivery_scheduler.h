@@ -27,8 +27,21 @@
 #include "relay/smtp_runtime.h"
 #include "router/candidate_hosts.h"
 #include "router/dns_resolver.h"
+#include "router/mta_sts_cache.h"
+#include "router/mta_sts_lookup.h"
 
 namespace relay {
+class TlsrptStore;
+}
+
+namespace relay {
+
+// What MTA-STS and TLS-RPT need; owned by the daemon. All null: both off.
+struct StsServices {
+  WOLFSSL_CTX* https_ctx = nullptr;  // policy fetches (TLS 1.2+, tls.ca_file)
+  router::StsCache* cache = nullptr;
+  TlsrptStore* tlsrpt = nullptr;
+};
 
 class DeliveryScheduler {
  public:
@@ -37,6 +50,7 @@ class DeliveryScheduler {
   ~DeliveryScheduler();
 
   void set_runtime(std::shared_ptr<const Runtime> rt) { rt_ = std::move(rt); }
+  void set_sts(StsServices sts) { sts_ = sts; }
   // Schedules every message in the queue (start-up, and a periodic rescan
   // that notices `queue flush` and the like).
   void rescan();
@@ -64,6 +78,8 @@ class DeliveryScheduler {
   void send_dsn(const Live& live, const std::vector<size_t>& failed, int64_t now);
   void write_back(Live& live);
   void release(const std::string& id);
+  void record_tls(const router::StsEnforcement& plan, const router::PolicyResult& policy, const TlsReportEvent& e);
+  void record_policy_failure(const router::PolicyResult& policy);
   void wake_at(int64_t when, const std::string& id);
   void arm_timer();
   static void on_timer(evutil_socket_t, short, void* self);
@@ -73,6 +89,7 @@ class DeliveryScheduler {
   QueueStore& store_;
   router::DnsService& dns_;
   std::shared_ptr<const Runtime> rt_;
+  StsServices sts_;
   std::map<std::string, Live> live_;
   std::map<std::string, std::unique_ptr<Destination>> dests_;
   std::set<std::pair<int64_t, std::string>> wakeups_;  // (when, id), no duplicates

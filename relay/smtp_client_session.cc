@@ -202,6 +202,7 @@ void SmtpClientSession::on_reply(const SmtpReply& r) {
       if (r.code != 220) {
         if (route_.tls == config::TlsMode::Required) {
           auto f = certs::tls_failure(certs::TlsProblem::NotOffered, r.text());
+          report_tls(false, "starttls-not-supported", "STARTTLS refused: " + r.text());
           return tls_fail(f.status, "TLS unavailable: " + where() + " refused STARTTLS: " + r.text(), f.advice, r.text());
         }
         plain_retry_ = true;  // go on in plaintext on this very connection
@@ -281,6 +282,7 @@ void SmtpClientSession::on_ehlo(const SmtpReply& r) {
 void SmtpClientSession::after_ehlo() {
   bool in_tls = conn_->tls_active();
   if (!in_tls && route_.tls != config::TlsMode::None && !plain_retry_) {
+    if (!starttls_) report_tls(false, "starttls-not-supported", "STARTTLS not offered");
     if (starttls_) {
       if (HostTrace* t = trace()) t->tls_attempted = true;
       state_ = State::StartTls;
@@ -298,6 +300,7 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
   if (!ok) {
     WOLFSSL* ssl = conn_->tls();
     certs::TlsFailure f = ssl ? certs::describe_handshake_failure(ssl, -1) : certs::tls_failure(certs::TlsProblem::HandshakeFailed, error);
+    report_tls(false, router::tlsrpt_result_type(f.problem), f.reason + ": " + error);
     if (HostTrace* t = trace()) {
       t->handshake_error = f.reason + ": " + error;
       t->policy_error = f.reason;
@@ -315,6 +318,11 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
   certs::TlsFacts f = certs::session_facts(conn_->tls());
   tls_ = {f.version, f.cipher, f.bits, certs::verdict_name(f.verdict)};
   std::optional<certs::TlsFailure> bad = route_checks(f);
+  if (sts_ && (sts_->enforce || sts_->testing)) {
+    auto sts_bad = router::check_sts_session(f);
+    report_tls(!sts_bad, sts_bad ? router::tlsrpt_result_type(sts_bad->problem) : "",
+               sts_bad ? sts_bad->reason : "");
+  }
   if (HostTrace* t = trace()) {
     t->handshake_ok = true;
     t->facts = f;
@@ -459,18 +467,26 @@ void SmtpClientSession::on_data(const SmtpReply& r) {
 }
 
 void SmtpClientSession::send_body() {
-  // The stored message has CRLF lines; only dot-stuffing is added here.
+  // The stored message has CRLF lines; only dot-stuffing is added here, and
+  // only a message with a line that starts with "." is copied for it.
   const std::string& b = *job_->body;
+  const std::string end = b.empty() || b.back() == '\n' ? ".\r\n" : "\r\n.\r\n";
+  if (b.empty() || (b[0] != '.' && b.find("\n.") == std::string::npos)) {
+    if (!b.empty()) conn_->write(b);
+    conn_->write(end);
+    return;
+  }
   std::string out;
   out.reserve(b.size() + b.size() / 64 + 8);
-  bool line_start = true;
-  for (char c : b) {
-    if (line_start && c == '.') out += '.';
-    out += c;
-    line_start = c == '\n';
+  if (b[0] == '.') out += '.';
+  size_t from = 0;
+  for (size_t at = b.find("\n."); at != std::string::npos; at = b.find("\n.", at + 1)) {
+    out.append(b, from, at + 1 - from);
+    out += '.';
+    from = at + 1;
   }
-  if (!out.empty() && out.back() != '\n') out += "\r\n";
-  out += ".\r\n";
+  out.append(b, from, std::string::npos);
+  out += end;
   conn_->write(out);
 }
 
@@ -554,6 +570,20 @@ void SmtpClientSession::probe_done() {
   addr_ = 0;
   plain_retry_ = false;
   connect_next();
+}
+
+void SmtpClientSession::report_tls(bool ok, const std::string& result_type, const std::string& detail) {
+  if (!report_ || !sts_ || !(sts_->enforce || sts_->testing)) return;
+  if (job_ && job_->no_tlsrpt) return;  // never report on a report's own delivery
+  TlsReportEvent e;
+  e.ok = ok;
+  e.result_type = result_type;
+  e.detail = detail;
+  if (host_ < cand_.hosts.size()) {
+    e.host = cand_.hosts[host_].name;
+    if (addr_ < cand_.hosts[host_].addresses.size()) e.ip = cand_.hosts[host_].addresses[addr_];
+  }
+  report_(e);
 }
 
 // A required-TLS check failed on this host: remembered for the bounce, then

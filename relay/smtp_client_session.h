@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,10 +25,20 @@
 #include "relay/smtp_reply.h"
 #include "relay/smtp_runtime.h"
 #include "router/candidate_hosts.h"
+#include "router/mta_sts_enforce.h"
 
 namespace relay {
 
 class SmtpClientSession;
+
+// One TLS outcome on a host under an MTA-STS policy, for TLS-RPT (RFC 8460).
+struct TlsReportEvent {
+  bool ok = false;
+  std::string result_type;  // failures: "certificate-expired", "starttls-not-supported", ...
+  std::string host;         // receiving MX host name
+  std::string ip;           // receiving address
+  std::string detail;       // words for additional-information
+};
 
 // The destination that feeds a session jobs and takes back the results.
 class JobSource {
@@ -51,6 +62,13 @@ class SmtpClientSession : public Conn::Handler {
   // Whether a required-TLS failure bounces at once (the route's own
   // tls = "required") or defers (TLS required only by an MTA-STS policy).
   void set_single_attempt(bool on) { single_attempt_ = on; }
+  // The MTA-STS plan this session's route and hosts came from (kept alive
+  // here: route_ may refer into it), and where TLS-RPT events go.
+  void set_sts(std::shared_ptr<const router::StsEnforcement> sts,
+               std::function<void(const TlsReportEvent&)> report) {
+    sts_ = std::move(sts);
+    report_ = std::move(report);
+  }
   // A parked session takes the source's next job; false when it no longer
   // can (idle time over, connection gone).
   bool wake();
@@ -87,6 +105,7 @@ class SmtpClientSession : public Conn::Handler {
   void drop_connection();
   void probe_done();
   std::optional<certs::TlsFailure> route_checks(const certs::TlsFacts& f) const;
+  void report_tls(bool ok, const std::string& result_type, const std::string& detail);
   HostTrace* trace();
   void finish();
   std::string where() const;
@@ -120,6 +139,8 @@ class SmtpClientSession : public Conn::Handler {
   std::string tls_fail_status_, tls_fail_error_, tls_fail_advice_;
   bool finished_ = false;
   bool single_attempt_;
+  std::shared_ptr<const router::StsEnforcement> sts_;
+  std::function<void(const TlsReportEvent&)> report_;
   std::chrono::steady_clock::time_point connect_started_;
 };
 

@@ -1,0 +1,182 @@
+"""test_mta_sts_delivery.py - MTA-STS enforced during delivery, and TLS-RPT counting.
+
+Real peers on loopback: unbound serves `_mta-sts.wild.test.example` and the MX records; the HTTPS
+policy server from test_mta_sts.py serves the policy (its certificate names *.wild.test.example);
+aiosmtpd peers play the MX with good or bad certificates. The route is an opportunistic `mx`
+route: only the policy makes TLS required, so failures must defer (RFC 8461 5.1), never bounce.
+"""
+import json
+import os
+import time
+import unittest
+
+from dns_server import DnsServer
+from relay_fixture import Relay, free_port, testpki
+from smtp_peer import SmtpPeer
+from test_mta_sts import DOMAIN, PolicyServer
+
+RECORDS = [
+    '_mta-sts.%s. TXT "v=STSv1; id=20261123T170000"' % DOMAIN,
+    "mta-sts.%s. A 127.0.0.1" % DOMAIN,
+    "%s. MX 10 mx1.test.example." % DOMAIN,
+    "mx1.test.example. A 127.0.0.1",
+]
+
+CONFIG = """
+hostname = "relay.test.example";
+listen = ( { address = "127.0.0.1"; port = PORT; } );
+tls = { ca_file = "TESTPKI/ca-bundle.pem"; };
+allow = [ "127.0.0.0/8" ];
+address_lists = { senders = [ "sender.test.example" ]; };
+routes = (
+  { name = "bounces"; match = [ "senders" ]; kind = "host"; host = "127.0.0.1"; port = %(sink)d; tls = "none"; },
+  { name = "internet"; match = [ "*" ]; kind = "mx"; port = %(mx_port)d; tls = "opportunistic"; }
+);
+queue = { path = "QUEUE_DIR"; retry = [ "1h" ]; };
+dns = { servers = [ "%(dns)s" ]; timeout = "3s"; };
+mta_sts = { enabled = true; https_port = %(https)d; fetch_timeout = "5s"; };
+limits = { connect_timeout = "3s"; reply_timeout = "5s"; };
+"""
+
+
+def policy(mode, *mx):
+    return "version: STSv1\r\nmode: %s\r\n%smax_age: 86400\r\n" % (mode, "".join("mx: %s\r\n" % m for m in mx))
+
+
+class MtaStsDeliveryTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pki = testpki()
+        cls.dns = DnsServer(zones=[("test.example.", "static")], records=RECORDS)
+        cls.dns.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dns.stop()
+
+    def setUp(self):
+        self.peers = []
+        self.sink = self.peer("plain")
+        self.https_port = free_port()
+        self.https = None
+        self.relay = None
+
+    def tearDown(self):
+        if self.https:
+            self.https.stop()
+        for p in self.peers:
+            p.cleanup()
+        if self.relay:
+            rc = self.relay.stop()
+            log = self.relay.log_text()
+            self.relay.cleanup()
+            self.assertEqual(rc, 0, log)
+            self.assertNotIn("AddressSanitizer", log)
+
+    def peer(self, mode, **kw):
+        p = SmtpPeer(mode, **kw).start()
+        self.peers.append(p)
+        return p
+
+    def serve(self, text):
+        self.https = PolicyServer(self.https_port, os.path.join(self.pki, "valid.pem"),
+                                  os.path.join(self.pki, "valid.key"))
+        self.https.policy = text
+        self.https.start()
+
+    def start(self, mx):
+        cfg = CONFIG % {"sink": self.sink.port, "mx_port": mx.port, "dns": self.dns.server,
+                        "https": self.https_port}
+        self.relay = Relay(cfg).start()
+
+    def send(self):
+        r = self.relay.swaks("--from", "alice@sender.test.example", "--to", "bob@%s" % DOMAIN)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout.split("queued as ")[1].split()[0]
+
+    def wait_state(self, qid, state, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msgs = [m for m in self.relay.queue_list() if m["id"] == qid]
+            if msgs and msgs[0]["recipients"][0]["state"] == state:
+                return msgs[0]["recipients"][0]
+            if not msgs and state == "gone":
+                return None
+            time.sleep(0.2)
+        self.fail("message %s never %s: %s\n%s" % (qid, state, self.relay.queue_list(), self.relay.log_text()))
+
+    def tlsrpt(self):
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        r = self.relay.cli("tlsrpt", "show", "--date", day, "--json")
+        reports = json.loads(r.stdout)["reports"]
+        return reports[0] if reports else None
+
+    def test_enforce_with_a_valid_certificate_delivers_and_counts_success(self):
+        mx = self.peer("tls", cert="valid")
+        self.serve(policy("enforce", "mx1.test.example"))
+        self.start(mx)
+        qid = self.send()
+        msgs = mx.wait_messages(1, timeout=20)
+        self.assertEqual(msgs[0]["tls_version"], "TLSv1.3")
+        self.wait_state(qid, "gone")
+        self.assertIn("event=mta-sts", self.relay.log_text())
+        rep = self.tlsrpt()
+        self.assertEqual(rep["policies"][0]["policy"]["policy-type"], "sts")
+        self.assertEqual(rep["policies"][0]["summary"]["total-successful-session-count"], 1)
+
+    def test_enforce_with_mx_not_in_policy_is_not_delivered_and_defers(self):
+        mx = self.peer("tls", cert="valid")
+        self.serve(policy("enforce", "mx9.test.example"))
+        self.start(mx)
+        qid = self.send()
+        r = self.wait_state(qid, "deferred")
+        self.assertEqual(r["dsn_status"], "4.7.5")
+        self.assertEqual(mx.connections(), [])
+        self.assertEqual(self.sink.messages(), [])  # deferred, not bounced
+
+    def test_enforce_with_an_untrusted_certificate_defers_and_counts_the_failure(self):
+        mx = self.peer("tls", cert="untrusted")
+        self.serve(policy("enforce", "mx1.test.example"))
+        self.start(mx)
+        qid = self.send()
+        r = self.wait_state(qid, "deferred")
+        self.assertTrue(r["dsn_status"].startswith("4.7."), r)
+        self.assertEqual(mx.messages(), [])
+        self.assertEqual(mx.events("mail"), [])  # not one byte of mail
+        time.sleep(1)
+        self.assertEqual(self.sink.messages(), [])
+        rep = self.tlsrpt()
+        details = rep["policies"][0]["failure-details"]
+        self.assertEqual(details[0]["result-type"], "certificate-not-trusted")
+
+    def test_testing_mode_delivers_and_reports_the_failure(self):
+        mx = self.peer("tls", cert="untrusted")
+        self.serve(policy("testing", "mx1.test.example"))
+        self.start(mx)
+        qid = self.send()
+        mx.wait_messages(1, timeout=20)
+        self.wait_state(qid, "gone")
+        rep = self.tlsrpt()
+        self.assertEqual(rep["policies"][0]["summary"]["total-failure-session-count"], 1)
+        self.assertEqual(rep["policies"][0]["failure-details"][0]["result-type"], "certificate-not-trusted")
+
+    def test_enforce_policy_is_used_from_the_cache_when_the_server_is_down(self):
+        mx = self.peer("tls", cert="untrusted")
+        self.serve(policy("enforce", "mx1.test.example"))
+        self.start(mx)
+        self.relay.cli("mta-sts", "check", DOMAIN, check=False)  # warms nothing: the CLI has its own view
+        qid = self.send()
+        self.wait_state(qid, "deferred")
+        self.https.stop()
+        self.https = None
+        # A restart forgets the in-memory plan; the LMDB cache still holds the policy.
+        self.relay.stop()
+        self.relay.start()
+        self.relay.cli("queue", "flush")
+        time.sleep(2)
+        self.assertEqual(mx.messages(), [])
+        self.assertIn("cached", self.relay.log_text())
+
+
+if __name__ == "__main__":
+    unittest.main()
