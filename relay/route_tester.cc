@@ -3,6 +3,9 @@
 // session settled; the runner only drives the event loop.
 #include "relay/route_tester.h"
 
+#include "router/mta_sts_enforce.h"
+#include "router/mta_sts_fetch.h"
+
 #include <event2/event.h>
 #include <unistd.h>
 
@@ -308,11 +311,14 @@ class ProbeRun : public JobSource {
     if (!dns_) return false;
     lookup_ = router::CandidateLookup::start(*dns_, base_, route_, domain,
                                              [this](router::Candidates c) { resolved(std::move(c)); });
+    start_policy_lookup(domain);
     event_base_dispatch(base_);
     return true;
   }
 
   std::optional<router::Candidates> candidates;
+  std::optional<router::PolicyResult> policy;
+  std::shared_ptr<const router::StsEnforcement> plan;
   std::unique_ptr<DeliveryJob> job;
 
   std::unique_ptr<DeliveryJob> next_job() override { return nullptr; }
@@ -320,15 +326,52 @@ class ProbeRun : public JobSource {
   void session_done(SmtpClientSession*) override { later_teardown(); }
 
  private:
+  // The policy exactly as delivery looks it up (delivery_scheduler.cc), with
+  // the relay's policy cache when it can be opened.
+  void start_policy_lookup(const std::string& domain) {
+    const auto& cfg = *rt_->config;
+    std::string policy_domain = cfg.mta_sts.enabled ? router::sts_policy_domain(route_, domain) : "";
+    if (policy_domain.empty()) {
+      policy = router::PolicyResult{};
+      return;
+    }
+    std::string why;
+    https_ctx_ = router::make_https_context(cfg.tls.ca_file, &why);
+    cache_ = router::StsCache::open(router::sts_cache_dir(cfg.queue.path), &why);
+    if (!https_ctx_) {
+      router::PolicyResult none;
+      none.domain = policy_domain;
+      none.error = "cannot check MTA-STS: " + why;
+      policy = none;
+      return;
+    }
+    router::StsOptions o;
+    o.https_port = cfg.mta_sts.https_port;
+    o.timeout = cfg.mta_sts.fetch_timeout;
+    policy_lookup_ = router::PolicyLookup::start(base_, *dns_, https_ctx_.get(), cache_.get(), o, policy_domain,
+                                                 [this](router::PolicyResult p) {
+                                                   policy = std::move(p);
+                                                   planned();
+                                                 });
+  }
+
   void resolved(router::Candidates c) {
     candidates = std::move(c);
-    if (candidates->status != router::CandidateStatus::Ok) return later_teardown();
+    planned();
+  }
+
+  void planned() {
+    if (!candidates || !policy) return;
+    plan = std::make_shared<const router::StsEnforcement>(router::apply_sts_policy(route_, *candidates, *policy));
+    if (plan->candidates.status != router::CandidateStatus::Ok) return later_teardown();
     auto j = std::make_unique<DeliveryJob>();
     j->id = "test-route";
     j->route = route_.name;
     j->probe = true;
     j->trace = std::make_shared<std::vector<HostTrace>>();
-    session_ = std::make_unique<SmtpClientSession>(base_, rt_, route_, *candidates, std::move(j), *this);
+    session_ = std::make_unique<SmtpClientSession>(base_, rt_, plan->route, plan->candidates, std::move(j), *this);
+    session_->set_single_attempt(plan->bounce_on_tls_failure);
+    session_->set_sts(plan, nullptr);
     session_->start();
   }
 
@@ -340,6 +383,7 @@ class ProbeRun : public JobSource {
   void teardown() {
     session_.reset();
     lookup_.reset();
+    policy_lookup_.reset();
     dns_.reset();
   }
 
@@ -348,8 +392,29 @@ class ProbeRun : public JobSource {
   const config::Route& route_;
   std::unique_ptr<router::DnsResolver> dns_;
   std::unique_ptr<router::CandidateLookup> lookup_;
+  certs::CtxPtr https_ctx_;
+  std::unique_ptr<router::StsCache> cache_;
+  std::unique_ptr<router::PolicyLookup> policy_lookup_;
   std::unique_ptr<SmtpClientSession> session_;
 };
+
+MtaStsVerdict sts_verdict(const std::optional<router::PolicyResult>& policy, const router::StsEnforcement* plan) {
+  MtaStsVerdict v;
+  if (!policy || policy->domain.empty()) {
+    v.result = "not_applicable";
+    v.reason = "no MTA-STS policy domain for this route (mta_sts disabled, or an IP literal host)";
+    return v;
+  }
+  v.checked = true;
+  if (!policy->policy) {
+    v.result = policy->error.empty() ? "none" : "failed";
+    v.reason = policy->error.empty() ? "no policy published for " + policy->domain : policy->error;
+    return v;
+  }
+  v.result = router::sts_mode_name(policy->mode());
+  v.reason = plan ? plan->summary : policy->domain;
+  return v;
+}
 
 // The report, or nullopt with a line on err and *code set.
 std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::string& name,
@@ -387,8 +452,6 @@ std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::
     err << "test-route: cannot create an event loop\n";
     return std::nullopt;
   }
-  // R-MTASTS hook: when MTA-STS lands, apply the domain's policy to this route
-  // here exactly as delivery does, and record it in rep.mta_sts.
   const config::Route& live = *rt->config->find_route(name);
   auto run = std::make_unique<ProbeRun>(base.get(), rt, live);
   if (!run->run(rep.route.kind == config::RouteKind::Mx ? rep.domain : "", &why)) {
@@ -399,7 +462,9 @@ std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::
     err << "test-route: the event loop ended before DNS answered\n";
     return std::nullopt;
   }
-  rep.candidates = *run->candidates;
+  rep.candidates = run->plan ? run->plan->candidates : *run->candidates;
+  rep.mta_sts = sts_verdict(run->policy, run->plan.get());
+  if (run->plan) rep.route = run->plan->route;  // the options in force: the stricter of route and policy
   if (rep.candidates.status != router::CandidateStatus::Ok) {
     judge_lookup_failure(&rep);
     return rep;

@@ -66,8 +66,8 @@ const char* route_outcome_name(RouteOutcome o);  // "deliver", "bounce", "defer"
 // be applied to the route before probing, as delivery will).
 struct MtaStsVerdict {
   bool checked = false;
-  std::string result = "not_checked";  // later: "enforce", "testing", "none", "failed", ...
-  std::string reason = "MTA-STS is not implemented yet";
+  std::string result = "not_checked";  // "enforce", "testing", "none", "failed", "not_applicable"
+  std::string reason;
 };
 
 struct RouteTestReport {

@@ -160,6 +160,18 @@ class MtaStsDeliveryTest(unittest.TestCase):
         self.assertEqual(rep["policies"][0]["summary"]["total-failure-session-count"], 1)
         self.assertEqual(rep["policies"][0]["failure-details"][0]["result-type"], "certificate-not-trusted")
 
+    def test_route_tester_applies_the_policy_like_delivery(self):
+        mx = self.peer("tls", cert="untrusted")
+        self.serve(policy("enforce", "mx1.test.example"))
+        self.start(mx)
+        r = self.relay.cli("test-route", "internet", "--domain", DOMAIN, "--json", check=False)
+        doc = json.loads(r.stdout)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(doc["mta_sts"]["result"], "enforce")
+        self.assertIn("would be deferred", doc["verdict"]["text"])
+        qid = self.send()  # and a delivery does the same
+        self.wait_state(qid, "deferred")
+
     def test_enforce_policy_is_used_from_the_cache_when_the_server_is_down(self):
         mx = self.peer("tls", cert="untrusted")
         self.serve(policy("enforce", "mx1.test.example"))
