@@ -172,6 +172,14 @@ class MtaStsDeliveryTest(unittest.TestCase):
         qid = self.send()  # and a delivery does the same
         self.wait_state(qid, "deferred")
 
+    def test_route_for_shows_the_policy_in_force(self):
+        mx = self.peer("tls", cert="valid")
+        self.serve(policy("enforce", "mx9.test.example"))
+        self.start(mx)
+        r = self.relay.cli("route-for", "bob@%s" % DOMAIN, check=False)
+        self.assertIn("mta-sts: MTA-STS enforce", r.stdout)
+        self.assertIn("excluded by the policy: mx1.test.example", r.stdout)
+
     def test_enforce_policy_is_used_from_the_cache_when_the_server_is_down(self):
         mx = self.peer("tls", cert="untrusted")
         self.serve(policy("enforce", "mx1.test.example"))

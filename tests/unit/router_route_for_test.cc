@@ -77,7 +77,8 @@ TEST(RouterRouteFor, MxRoute) {
       "  2. mx2.test.example (pref 20) port 25: 192.0.2.2\n"
       "notes:\n"
       "  - gone.test.example skipped: it does not resolve (AAAA: name does not exist (NXDOMAIN); "
-      "A: name does not exist (NXDOMAIN))\n",
+      "A: name does not exist (NXDOMAIN))\n"
+      "mta-sts: no policy for partner.test.example\n",
       out.str().c_str());
   STRCMP_EQUAL("", err.str().c_str());
 }
@@ -92,7 +93,8 @@ TEST(RouterRouteFor, HostRouteWithLiteral) {
       "ciphers: default outbound list (13 suites)\n"
       "lookup: AAAA/A [192.0.2.50]\n"
       "candidate hosts:\n"
-      "  1. 192.0.2.50 (pref 0) port 2525: 192.0.2.50\n",
+      "  1. 192.0.2.50 (pref 0) port 2525: 192.0.2.50\n"
+      "mta-sts: not applicable (the route's host is an IP literal)\n",
       out.str().c_str());
   CHECK(dns->asked().empty());  // an IP literal needs no DNS
 }
