@@ -1,0 +1,60 @@
+"""test_bench_smoke.py - keeps `make bench` working: a tiny run of tests/bench/run.sh.
+
+The benchmark is not a test and never judges performance here. This runs it with a few
+messages (both MTAs, both delivery scenarios and a few idle TLS connections) against the release
+binary and checks only that it finished and printed its name=value lines. The results go to a
+temp file, never to tests/bench/RESULTS.md.
+"""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RUN = os.path.join(ROOT, "tests", "bench", "run.sh")
+BIN = os.environ.get("SMARTHOST_REL_BIN") or os.path.join(ROOT, "build", "smarthost")
+
+EXPECTED = ["%s_%s_%s" % (sc, mta, m)
+            for sc in ("plain", "tls")
+            for mta in ("postfix", "smarthost")
+            for m in ("accept_msgs_per_s", "e2e_msgs_per_s", "accept_p50_ms", "accept_p99_ms", "cpu_s",
+                      "cpu_ms_per_msg", "peak_rss_kb")]
+EXPECTED += ["%s_ratio_%s" % (sc, m) for sc in ("plain", "tls") for m in ("e2e", "accept", "cpu_per_msg")]
+EXPECTED += ["idle_tls_connections", "idle_tls_rss_per_conn_kb", "machine_nproc", "machine_cpu", "date"]
+
+
+class BenchSmoke(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("the bench runs a private Postfix instance: needs root")
+        for tool in ("/usr/sbin/postfix", "/usr/sbin/smtp-source", "/usr/sbin/smtp-sink"):
+            if not os.access(tool, os.X_OK):
+                self.skipTest("Postfix is not installed (./deps.sh test installs it)")
+        if not os.access(BIN, os.X_OK):
+            self.skipTest("no release binary at %s" % BIN)
+        self.dir = tempfile.mkdtemp(prefix="bench-smoke-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_tiny_bench_run_prints_every_result(self):
+        results = os.path.join(self.dir, "RESULTS.md")
+        env = dict(os.environ, BENCH_SMARTHOST=BIN, BENCH_MESSAGES="50", BENCH_SESSIONS="5",
+                   BENCH_IDLE_CONNS="20", BENCH_MAX_SECONDS="50", BENCH_RESULTS=results)
+        env.pop("BENCH_PERF_DIR", None)
+        r = subprocess.run([RUN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        values = dict(re.findall(r"^([a-z0-9_]+)=(.*)$", r.stdout, re.M))
+        missing = [k for k in EXPECTED if k not in values]
+        self.assertEqual(missing, [], r.stdout + r.stderr[-2000:])
+        self.assertEqual(values.get("bench_complete"), "1", r.stderr[-3000:])
+        with open(results) as f:
+            text = f.read()
+        self.assertIn("<!-- bench:begin", text)
+        self.assertIn("<!-- bench:end -->", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
