@@ -92,7 +92,11 @@ FUZZ_LIB_SRC := relay/smtp_command.cc relay/data_reader.cc relay/smtp_reply.cc $
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.cc=$(B)/fuzz/obj/%.o)
 FUZZ_BINS := $(patsubst tests/fuzz/%.cc,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.cc))
 
-$(B)/fuzz/obj/%.o: %.cc
+$(B)/fuzz/.deps-ok:
+	./deps.sh fuzz
+	@mkdir -p $(dir $@) && touch $@
+
+$(B)/fuzz/obj/%.o: %.cc | $(B)/fuzz/.deps-ok
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

@@ -2,13 +2,14 @@
 # deps.sh - install the Debian 12 packages smarthost needs to build and test.
 #
 # Installs only what is missing, so it is cheap to call before every build.
-# Usage: ./deps.sh [build|test|image]...   (default: build test)
+# Usage: ./deps.sh [build|test|fuzz|image]...   (default: build test)
 # Fails (exit 1) when apt-get cannot install a package.
 set -euo pipefail
 
 build_pkgs=(g++ make pkg-config openssl libwolfssl-dev libevent-dev libconfig++-dev liblmdb-dev
             libunbound-dev libcpputest-dev libidn2-dev zlib1g-dev)
 test_pkgs=(openssl unbound swaks python3 python3-aiosmtpd postfix lmdb-utils python3-dkim)
+fuzz_pkgs=(clang libclang-rt-14-dev)   # libFuzzer (make fuzz, make check); Debian 12's clang is 14
 image_pkgs=(mmdebstrap qemu-system-x86 ovmf systemd-boot-efi dosfstools mtools fdisk e2fsprogs)
 
 want=()
@@ -17,8 +18,9 @@ for set in "${@:-build test}"; do
     case "$s" in
       build) want+=("${build_pkgs[@]}") ;;
       test) want+=("${test_pkgs[@]}") ;;
+      fuzz) want+=("${fuzz_pkgs[@]}") ;;
       image) want+=("${image_pkgs[@]}") ;;
-      *) echo "deps.sh: unknown set '$s' (build, test, image)" >&2; exit 2 ;;
+      *) echo "deps.sh: unknown set '$s' (build, test, fuzz, image)" >&2; exit 2 ;;
     esac
   done
 done

@@ -2,9 +2,11 @@
 #include "relay/daemon.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <cstdio>
@@ -17,6 +19,7 @@
 #include "relay/delivery_scheduler.h"
 #include "relay/queue_control.h"
 #include "relay/smtp_server.h"
+#include "relay/sts_services.h"
 #include "router/dns_resolver.h"
 
 namespace relay {
@@ -29,6 +32,23 @@ struct BaseFree {
   void operator()(event_base* b) const { event_base_free(b); }
 };
 
+// Each inbound session holds a descriptor, each delivery another: raise the soft limit towards
+// the hard one so that limits.connections fits, and warn when it cannot (accept() would fail).
+void raise_fd_limit(uint32_t connections) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t want = static_cast<rlim_t>(connections) * 2 + 256;
+  if (rl.rlim_cur < want) {
+    rlimit up = rl;
+    up.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+  }
+  if (rl.rlim_cur < static_cast<rlim_t>(connections) + 64) {
+    log_event("warning", {{"what", "limits.connections does not fit the descriptor limit (ulimit -n)"},
+                          {"connections", std::to_string(connections)}, {"nofile", std::to_string(rl.rlim_cur)}});
+  }
+}
+
 void write_pid_file(const std::string& queue_dir) {
   std::ofstream f(pid_file(queue_dir), std::ios::trunc);
   f << getpid() << "\n";
@@ -39,6 +59,7 @@ class Daemon {
   explicit Daemon(std::string path) : path_(std::move(path)) {}
 
   int run() {
+    signal(SIGHUP, SIG_IGN);  // a reload asked for during start-up must not kill us (handled below)
     auto loaded = config::load_config(path_);
     if (!loaded.config) {
       for (const auto& e : loaded.errors) std::cerr << e << "\n";
@@ -52,6 +73,7 @@ class Daemon {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
     }
+    raise_fd_limit(cfg.limits.connections);
     if (!check_user_and_key(cfg, &error)) {
       std::cerr << path_ << ": " << error << "\n";
       return 1;
@@ -62,7 +84,7 @@ class Daemon {
       return 1;
     }
     store_ = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &error);
-    if (!store_ || (run_user_ && !hand_over_queue(cfg.queue.path, *run_user_, &error))) {
+    if (!store_) {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
     }
@@ -79,11 +101,17 @@ class Daemon {
     scheduler_ = std::make_unique<DeliveryScheduler>(base_.get(), *store_, *dns_, rt);
     server_ = std::make_unique<SmtpServer>(base_.get(), *store_, rt);
     server_->on_queued = [this](const std::string& id) { scheduler_->message_queued(id); };
-    if (!server_->listen(&error) || (run_user_ && !drop_privileges(*run_user_, &error))) {
+    sts_ = StsRuntime::open(base_.get(), *dns_, *store_, rt,
+                            [this](const std::string& id) { scheduler_->message_queued(id); }, &error);
+    if (!sts_) {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
     }
-    if (run_user_) log_event("privileges", {{"user", run_user_->name}, {"uid", std::to_string(getuid())}});
+    scheduler_->set_sts(sts_->services());
+    if (!server_->listen(&error) || !become_run_user(cfg.queue.path, &error)) {
+      std::cerr << "smarthost: " << error << "\n";
+      return 1;
+    }
     scheduler_->rescan();
     add_signal(SIGTERM);
     add_signal(SIGINT);
@@ -96,8 +124,12 @@ class Daemon {
     event_base_dispatch(base_.get());
     server_.reset();
     scheduler_.reset();
+    sts_.reset();
     dns_.reset();
     signals_.clear();
+    // Sessions closed at shutdown leave their last reply (421) to a lingering Conn: give the
+    // loop a few turns to hand it to the kernel, so that it is sent and freed, not leaked.
+    for (int i = 0; i < 3; ++i) event_base_loop(base_.get(), EVLOOP_NONBLOCK);
     store_.reset();  // joins the writer: every commit it started finishes
     unlink(pid_file(cfg.queue.path).c_str());
     log_event("stopped", {});
@@ -123,6 +155,16 @@ class Daemon {
                                          ": a SIGHUP reload cannot load it again (restart instead)"},
                             {"key", cfg.tls.key}});
     }
+    return true;
+  }
+
+  // Root only, once everything that needs root is open: the queue folder (with the MTA-STS cache
+  // and whatever else lives in it) goes to the run user, then we become that user for good.
+  bool become_run_user(const std::string& queue_dir, std::string* error) {
+    if (!run_user_) return true;
+    if (!hand_over_queue(queue_dir, *run_user_, error) || !drop_privileges(*run_user_, error)) return false;
+    log_event("privileges", {{"user", run_user_->name}, {"uid", std::to_string(getuid())},
+                             {"gid", std::to_string(getgid())}});
     return true;
   }
 
@@ -188,6 +230,7 @@ class Daemon {
     current_ = loaded.config;
     server_->set_runtime(rt);
     scheduler_->set_runtime(rt);
+    sts_->set_runtime(rt);
     log_event("reloaded", {{"config", path_}, {"sessions", std::to_string(server_->session_count())}});
     if (!restart.empty()) {
       log_event("warning", {{"what", "changed settings take effect only after a restart"}, {"settings", restart}});
@@ -216,6 +259,7 @@ class Daemon {
   std::unique_ptr<event_base, BaseFree> base_;
   std::unique_ptr<QueueStore> store_;
   std::unique_ptr<router::DnsResolver> dns_;
+  std::unique_ptr<StsRuntime> sts_;  // outlives scheduler_: sessions use its cache and counters
   std::unique_ptr<DeliveryScheduler> scheduler_;
   std::unique_ptr<SmtpServer> server_;
   std::vector<EventPtr> signals_;

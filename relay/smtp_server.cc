@@ -17,6 +17,7 @@ namespace relay {
 SmtpServer::SmtpServer(event_base* base, QueueStore& store, std::shared_ptr<const Runtime> rt)
     : base_(base), store_(store), rt_(std::move(rt)) {
   reaper_.reset(event_new(base_, -1, 0, &SmtpServer::reap, this));
+  resume_.reset(evtimer_new(base_, &SmtpServer::resume_accepting, this));
 }
 
 SmtpServer::~SmtpServer() {
@@ -76,6 +77,7 @@ bool SmtpServer::listen(std::string* error) {
       *error = "cannot listen on " + l.address;
       return false;
     }
+    evconnlistener_set_error_cb(lev, &SmtpServer::on_accept_error);
     listeners_.emplace_back(lev);
     log_event("listen", {{"address", l.address}, {"port", std::to_string(l.port)}});
   }
@@ -92,6 +94,21 @@ void SmtpServer::close_all(const char* why) {
 
 void SmtpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* sa, int, void* self) {
   static_cast<SmtpServer*>(self)->accept(fd, sa);
+}
+
+void SmtpServer::on_accept_error(evconnlistener*, void* arg) {
+  auto* self = static_cast<SmtpServer*>(arg);
+  int e = EVUTIL_SOCKET_ERROR();
+  log_event("accept-failed", {{"error", evutil_socket_error_to_string(e)},
+                              {"sessions", std::to_string(self->sessions_.size())},
+                              {"what", "not accepting for 1s (raise ulimit -n or lower limits.connections)"}});
+  for (auto& l : self->listeners_) evconnlistener_disable(l.get());
+  timeval tv{1, 0};
+  evtimer_add(self->resume_.get(), &tv);
+}
+
+void SmtpServer::resume_accepting(evutil_socket_t, short, void* arg) {
+  for (auto& l : static_cast<SmtpServer*>(arg)->listeners_) evconnlistener_enable(l.get());
 }
 
 void SmtpServer::refuse(evutil_socket_t fd, const std::string& reply) {

@@ -56,6 +56,10 @@ class SmtpServer {
   };
 
   static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* sa, int len, void* self);
+  // accept() failed (out of descriptors: EMFILE/ENFILE): stop accepting for a second instead
+  // of spinning on a listener that stays readable.
+  static void on_accept_error(evconnlistener*, void* self);
+  static void resume_accepting(evutil_socket_t, short, void* self);
   void accept(evutil_socket_t fd, sockaddr* sa);
   void refuse(evutil_socket_t fd, const std::string& reply);
   static void reap(evutil_socket_t, short, void* self);
@@ -68,6 +72,7 @@ class SmtpServer {
   std::vector<std::unique_ptr<SmtpServerSession>> dead_;
   std::map<std::string, uint32_t> per_ip_;
   EventPtr reaper_;
+  EventPtr resume_;  // re-enables the listeners after an accept() failure
   uint64_t serial_ = 0;
 };
 

@@ -22,6 +22,12 @@ int64_t now_us() {
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
 }
 
+int64_t mono_us() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
 // HELO names go into the Received header: keep them printable and short.
 std::string sanitize(const std::string& s) {
   std::string out;
@@ -117,7 +123,11 @@ void SmtpServerSession::process() {
       continue;
     }
     std::string line;
-    if (!read_line(&line)) return;
+    if (!read_line(&line)) {
+      if (command_too_slow()) on_conn_timeout();
+      return;
+    }
+    line_deadline_us_ = 0;
     dispatch(line);
   }
 }
@@ -152,6 +162,22 @@ bool SmtpServerSession::read_line(std::string* line) {
     *line = std::move(raw);
     return true;
   }
+}
+
+// The idle timer restarts with every byte, so a client dripping one byte at a time (slowloris)
+// would hold its slot for ever: a command line must be complete within command_timeout of its
+// first byte.
+bool SmtpServerSession::command_too_slow() {
+  if (evbuffer_get_length(conn_->input()) == 0 && !skip_to_eol_) {
+    line_deadline_us_ = 0;
+    return false;
+  }
+  int64_t now = mono_us();
+  if (line_deadline_us_ == 0) {
+    line_deadline_us_ = now + static_cast<int64_t>(rt_->config->limits.command_timeout) * 1000000;
+    return false;
+  }
+  return now >= line_deadline_us_;
 }
 
 void SmtpServerSession::dispatch(const std::string& line) {

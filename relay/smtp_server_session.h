@@ -46,6 +46,7 @@ class SmtpServerSession : public Conn::Handler {
 
   void process();
   bool read_line(std::string* line);
+  bool command_too_slow();
   void dispatch(const std::string& line);
   void reply(int code, const char* status, const std::string& text);
   void close(const std::string& why);
@@ -76,6 +77,7 @@ class SmtpServerSession : public Conn::Handler {
   bool tls_required_ = false;
   TlsInfo tls_;
   bool skip_to_eol_ = false;  // after an over-long command line
+  int64_t line_deadline_us_ = 0;  // a started command line must be complete by then (0: none)
   int errors_ = 0;
   bool closing_after_store_ = false;
 
