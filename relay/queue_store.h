@@ -21,10 +21,16 @@
 #include <thread>
 #include <vector>
 
-#include "relay/lmdb_handles.h"
+#include "router/lmdb_handles.h"
 #include "relay/queue_record.h"
 
 namespace relay {
+
+using router::mdb_str;
+using router::mdb_val;
+using router::MdbCursorPtr;
+using router::MdbEnvPtr;
+using router::MdbTxn;
 
 enum class StoreStatus { Ok, Full, Exists, NotFound, Error };
 const char* store_status_name(StoreStatus s);

@@ -13,7 +13,15 @@
 #include <cstring>
 #include <ctime>
 
-#include "relay/lmdb_handles.h"
+#include "router/lmdb_handles.h"
+
+namespace relay {
+using router::mdb_str;
+using router::mdb_val;
+using router::MdbCursorPtr;
+using router::MdbEnvPtr;
+using router::MdbTxn;
+}  // namespace relay
 
 namespace relay {
 namespace {
@@ -171,30 +179,9 @@ TlsrptStore::TlsrptStore(std::unique_ptr<Env> env) : env_(std::move(env)) {}
 TlsrptStore::~TlsrptStore() = default;
 
 std::unique_ptr<TlsrptStore> TlsrptStore::open(const std::string& dir, std::string* error) {
-  std::string parent = dir.substr(0, dir.find_last_of('/'));
-  if (!parent.empty() && parent != dir) mkdir(parent.c_str(), 0700);
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    *error = "cannot create " + dir + ": " + strerror(errno);
-    return nullptr;
-  }
   auto e = std::make_unique<Env>();
-  MDB_env* raw = nullptr;
-  int rc = mdb_env_create(&raw);
-  if (rc != 0) {
-    *error = std::string("mdb_env_create: ") + mdb_strerror(rc);
-    return nullptr;
-  }
-  e->env.reset(raw);
-  mdb_env_set_mapsize(raw, kMapBytes);
-  rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS | MDB_NOSYNC, 0600);
-  MdbTxn txn;
-  if (rc == 0 && (rc = txn.begin(raw, 0)) == 0 && (rc = mdb_dbi_open(txn.get(), nullptr, 0, &e->dbi)) == 0) {
-    rc = txn.commit();
-  }
-  if (rc != 0) {
-    *error = "cannot open the TLS-RPT store " + dir + ": " + mdb_strerror(rc);
-    return nullptr;
-  }
+  e->env = router::open_lmdb_dir(dir, kMapBytes, MDB_NOSYNC, &e->dbi, "the TLS-RPT store", error);
+  if (!e->env) return nullptr;
   return std::unique_ptr<TlsrptStore>(new TlsrptStore(std::move(e)));
 }
 

@@ -1,6 +1,8 @@
 // mta_sts_cache.cc - the LMDB policy cache (see the header).
 #include "router/mta_sts_cache.h"
 
+#include "router/lmdb_handles.h"
+
 #include <lmdb.h>
 #include <sys/stat.h>
 
@@ -85,33 +87,10 @@ StsCache::StsCache(std::unique_ptr<Env> env) : env_(std::move(env)) {}
 StsCache::~StsCache() = default;
 
 std::unique_ptr<StsCache> StsCache::open(const std::string& dir, std::string* error) {
-  // The queue folder may not exist yet when a command runs before the first `run`.
-  std::string parent = dir.substr(0, dir.find_last_of('/'));
-  if (!parent.empty() && parent != dir) mkdir(parent.c_str(), 0700);
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    *error = "cannot create " + dir + ": " + strerror(errno);
-    return nullptr;
-  }
   auto e = std::make_unique<Env>();
-  MDB_env* raw = nullptr;
-  int rc = mdb_env_create(&raw);
-  if (rc != 0) {
-    *error = std::string("mdb_env_create: ") + mdb_strerror(rc);
-    return nullptr;
-  }
-  e->env.reset(raw);
-  mdb_env_set_mapsize(raw, kMapBytes);
-  rc = mdb_env_open(raw, dir.c_str(), MDB_NOTLS | MDB_NOSYNC, 0600);
-  if (rc != 0) {
-    *error = "cannot open the MTA-STS cache " + dir + ": " + mdb_strerror(rc);
-    return nullptr;
-  }
-  Txn txn(raw, 0);
-  if ((rc = txn.rc()) != 0 || (rc = mdb_dbi_open(txn.get(), nullptr, 0, &e->dbi)) != 0 ||
-      (rc = txn.commit()) != 0) {
-    *error = "cannot open the MTA-STS cache " + dir + ": " + mdb_strerror(rc);
-    return nullptr;
-  }
+  MdbEnvPtr env = open_lmdb_dir(dir, kMapBytes, MDB_NOSYNC, &e->dbi, "the MTA-STS cache", error);
+  if (!env) return nullptr;
+  e->env.reset(env.release());
   return std::unique_ptr<StsCache>(new StsCache(std::move(e)));
 }
 

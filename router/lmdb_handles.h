@@ -1,4 +1,6 @@
-// lmdb_handles.h - RAII owners for LMDB environments and transactions.
+// lmdb_handles.h - RAII owners for LMDB environments and transactions, and
+// the opening of the small single-database environments beside the queue
+// (MTA-STS policy cache, TLS-RPT counters).
 #pragma once
 
 #include <lmdb.h>
@@ -6,7 +8,7 @@
 #include <memory>
 #include <string>
 
-namespace relay {
+namespace router {
 
 struct MdbEnvClose {
   void operator()(MDB_env* e) const { mdb_env_close(e); }
@@ -49,4 +51,10 @@ inline std::string mdb_str(const MDB_val& v) {
   return std::string(static_cast<const char*>(v.mv_data), v.mv_size);
 }
 
-}  // namespace relay
+// Creates `dir` (and its parent) mode 0700 and opens an LMDB environment in
+// it with MDB_NOTLS | flags and its unnamed database in *dbi. Null, with
+// *error naming `what` and the cause, when it cannot.
+MdbEnvPtr open_lmdb_dir(const std::string& dir, size_t map_bytes, unsigned flags, MDB_dbi* dbi,
+                        const std::string& what, std::string* error);
+
+}  // namespace router
