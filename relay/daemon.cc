@@ -129,6 +129,8 @@ class Daemon {
     signals_.clear();
     // Sessions closed at shutdown leave their last reply (421) to a lingering Conn: give the
     // loop a few turns to hand it to the kernel, so that it is sent and freed, not leaked.
+    // The queue's completions must not run now: their owners are gone.
+    store_->detach();
     for (int i = 0; i < 3; ++i) event_base_loop(base_.get(), EVLOOP_NONBLOCK);
     store_.reset();  // joins the writer: every commit it started finishes
     unlink(pid_file(cfg.queue.path).c_str());

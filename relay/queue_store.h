@@ -52,6 +52,9 @@ class QueueStore {
 
   // Starts the writer thread; completions then run on `base`.
   bool attach(event_base* base, std::string* error);
+  // No completion callback runs on the loop after this (shutdown: their
+  // owners are gone); writes already queued are still committed.
+  void detach() { wake_event_.reset(); }
 
   void put_message_async(Envelope env, std::string body, Done done);
   void update_envelope_async(Envelope env, Done done);

@@ -194,3 +194,22 @@ TEST(QueueStore, MapFullWritesNothingAndSmallMessagesStillFit) {
   q.reset();
   event_base_free(base);
 }
+
+TEST(QueueStore, DetachedStoreCommitsButCallsNoOne) {
+  std::string err;
+  auto q = QueueStore::open(dir + "/q", 16, &err);
+  event_base* base = event_base_new();
+  CHECK(q->attach(base, &err));
+  bool called = false;
+  q->put_message_async(sample("LATE"), "x", [&](StoreStatus) { called = true; });
+  q->detach();  // shutdown: the owner of the callback is gone
+  usleep(200 * 1000);
+  for (int i = 0; i < 3; ++i) event_base_loop(base, EVLOOP_NONBLOCK);
+  CHECK(!called);
+  q.reset();  // joins the writer
+  auto again = QueueStore::open(dir + "/q", 16, &err);
+  Envelope e;
+  CHECK(again->get_envelope("LATE", &e) == StoreStatus::Ok);
+  again.reset();
+  event_base_free(base);
+}
