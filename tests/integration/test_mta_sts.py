@@ -68,6 +68,7 @@ class PolicyServer:
         self.mode = "ok"
         self.policy = POLICY
         self.requests = []
+        self.posts = []
         self.httpd = None
 
     def start(self):
@@ -76,6 +77,14 @@ class PolicyServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
+
+            def do_POST(self):
+                # TLS-RPT reports by HTTPS (RFC 8460 3): keep what arrived.
+                n = int(self.headers.get("Content-Length", "0"))
+                owner.posts.append((self.path, self.headers.get("Content-Type"), self.rfile.read(n)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_GET(self):
                 owner.requests.append((self.path, self.headers.get("Host")))

@@ -5,6 +5,7 @@ policy server from test_mta_sts.py serves the policy (its certificate names *.wi
 aiosmtpd peers play the MX with good or bad certificates. The route is an opportunistic `mx`
 route: only the policy makes TLS required, so failures must defer (RFC 8461 5.1), never bounce.
 """
+import gzip
 import json
 import os
 import time
@@ -15,8 +16,11 @@ from relay_fixture import Relay, free_port, testpki
 from smtp_peer import SmtpPeer
 from test_mta_sts import DOMAIN, PolicyServer
 
+HTTPS_PORT = free_port()
+
 RECORDS = [
     '_mta-sts.%s. TXT "v=STSv1; id=20261123T170000"' % DOMAIN,
+    '_smtp._tls.%s. TXT "v=TLSRPTv1; rua=https://mta-sts.%s:%d/tlsrpt"' % (DOMAIN, DOMAIN, HTTPS_PORT),
     "mta-sts.%s. A 127.0.0.1" % DOMAIN,
     "%s. MX 10 mx1.test.example." % DOMAIN,
     "mx1.test.example. A 127.0.0.1",
@@ -35,6 +39,8 @@ routes = (
 queue = { path = "QUEUE_DIR"; retry = [ "1h" ]; };
 dns = { servers = [ "%(dns)s" ]; timeout = "3s"; };
 mta_sts = { enabled = true; https_port = %(https)d; fetch_timeout = "5s"; };
+tlsrpt = { enabled = true; organization = "Example Corp"; contact = "mailto:postmaster@example.com";
+           submitter = "relay.test.example"; };
 limits = { connect_timeout = "3s"; reply_timeout = "5s"; };
 """
 
@@ -57,7 +63,7 @@ class MtaStsDeliveryTest(unittest.TestCase):
     def setUp(self):
         self.peers = []
         self.sink = self.peer("plain")
-        self.https_port = free_port()
+        self.https_port = HTTPS_PORT
         self.https = None
         self.relay = None
 
@@ -122,6 +128,22 @@ class MtaStsDeliveryTest(unittest.TestCase):
         self.assertIn("event=mta-sts", self.relay.log_text())
         rep = self.tlsrpt()
         self.assertEqual(rep["policies"][0]["policy"]["policy-type"], "sts")
+        self.assertEqual(rep["policies"][0]["summary"]["total-successful-session-count"], 1)
+
+    def test_tlsrpt_report_is_posted_by_https(self):
+        mx = self.peer("tls", cert="valid")
+        self.serve(policy("enforce", "mx1.test.example"))
+        self.start(mx)
+        self.send()
+        mx.wait_messages(1, timeout=20)
+        r = self.relay.cli("tlsrpt", "send", check=False)
+        self.assertIn("posted (HTTP 200)", r.stdout, r.stdout + r.stderr)
+        path, ctype, body = self.https.posts[0]
+        self.assertEqual(path, "/tlsrpt")
+        self.assertEqual(ctype, "application/tlsrpt+gzip")
+        rep = json.loads(gzip.decompress(body))
+        self.assertEqual(rep["organization-name"], "Example Corp")
+        self.assertEqual(rep["policies"][0]["policy"]["policy-domain"], DOMAIN)
         self.assertEqual(rep["policies"][0]["summary"]["total-successful-session-count"], 1)
 
     def test_enforce_with_mx_not_in_policy_is_not_delivered_and_defers(self):
