@@ -1,5 +1,7 @@
 // cmd_mta_sts.cc - the MTA-STS admin helpers (see cmd_mta_sts.h).
 #include "relay/cmd_mta_sts.h"
+#include "relay/utc_time.h"
+#include "router/event_handles.h"
 
 #include <event2/event.h>
 
@@ -17,19 +19,8 @@
 namespace relay {
 namespace {
 
-struct BaseFree {
-  void operator()(event_base* b) const { event_base_free(b); }
-};
-using BasePtr = std::unique_ptr<event_base, BaseFree>;
 
-std::string sts_id(int64_t now) {
-  time_t t = static_cast<time_t>(now);
-  tm u{};
-  gmtime_r(&t, &u);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &u);
-  return buf;
-}
+std::string sts_id(int64_t now) { return utc_format(now, "%Y%m%dT%H%M%S"); }
 
 // One DNS answer, running the loop until it arrives.
 router::DnsAnswer resolve(event_base* base, router::DnsService& dns, const std::string& name, router::DnsType t) {
@@ -62,7 +53,7 @@ int record(const CliArgs& args, std::ostream& out) {
   auto loaded = config::load_config(args.config);
   if (loaded.config) dns_cfg = loaded.config->dns;
   std::vector<std::string> mx;
-  BasePtr base(event_base_new());
+  router::EventBasePtr base(event_base_new());
   std::string why;
   if (auto dns = base ? router::DnsResolver::create(base.get(), dns_cfg, &why) : nullptr) {
     mx = mx_names(resolve(base.get(), *dns, domain, router::DnsType::MX));
@@ -110,7 +101,7 @@ int check(const CliArgs& args, std::ostream& out, std::ostream& err) {
   }
   const config::Config& cfg = *loaded.config;
   const std::string domain = router::normalise_domain(args.positional[1]);
-  BasePtr base(event_base_new());
+  router::EventBasePtr base(event_base_new());
   std::string why;
   auto ctx = router::make_https_context(cfg.tls.ca_file, &why);
   if (!base || !ctx) {

@@ -1,5 +1,6 @@
 // cmd_tlsrpt.cc - TLS-RPT show/send and the report sender (see cmd_tlsrpt.h).
 #include "relay/cmd_tlsrpt.h"
+#include "router/event_handles.h"
 
 #include <sys/time.h>
 
@@ -16,10 +17,6 @@
 
 namespace relay {
 namespace {
-
-struct BaseFree {
-  void operator()(event_base* b) const { event_base_free(b); }
-};
 
 ReportMeta meta_for(const config::Config& cfg, const std::string& day, const std::string& domain, int64_t now) {
   ReportMeta m;
@@ -308,7 +305,7 @@ int cmd_tlsrpt(const config::Config& cfg, const CliArgs& args, std::ostream& out
     return 0;
   }
   auto queue = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &why);
-  std::unique_ptr<event_base, BaseFree> base(event_base_new());
+  router::EventBasePtr base(event_base_new());
   auto ctx = router::make_https_context(cfg.tls.ca_file, &why);  // null: https rua fail, mailto still works
   auto dns = base ? router::DnsResolver::create(base.get(), cfg.dns, &why) : nullptr;
   if (!queue || !dns) {

@@ -1,5 +1,6 @@
 // daemon.cc - start-up, signals and reload of the relay (see daemon.h).
 #include "relay/daemon.h"
+#include "router/event_handles.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -28,9 +29,6 @@ namespace {
 
 constexpr int kDrainSeconds = 30;
 
-struct BaseFree {
-  void operator()(event_base* b) const { event_base_free(b); }
-};
 
 // Each inbound session holds a descriptor, each delivery another: raise the soft limit towards
 // the hard one so that limits.connections fits, and warn when it cannot (accept() would fail).
@@ -258,7 +256,7 @@ class Daemon {
   }
 
   std::string path_;
-  std::unique_ptr<event_base, BaseFree> base_;
+  router::EventBasePtr base_;
   std::unique_ptr<QueueStore> store_;
   std::unique_ptr<router::DnsResolver> dns_;
   std::unique_ptr<StsRuntime> sts_;  // outlives scheduler_: sessions use its cache and counters

@@ -1,6 +1,8 @@
 // json_text.cc - JSON string quoting and RFC 3339 times (see json_text.h).
 #include "relay/json_text.h"
 
+#include "relay/utc_time.h"
+
 #include <cstdio>
 #include <ctime>
 
@@ -46,13 +48,6 @@ std::string json_quote(const std::string& s) {
   return out + "\"";
 }
 
-std::string rfc3339(int64_t unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  tm g;
-  gmtime_r(&t, &g);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &g);
-  return buf;
-}
+std::string rfc3339(int64_t unix_seconds) { return utc_format(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
 
 }  // namespace relay

@@ -2,6 +2,8 @@
 // the text the relay writes itself. See mime_text.h; nothing here can fail.
 #include "relay/mime_text.h"
 
+#include "relay/utc_time.h"
+
 #include <time.h>
 
 namespace relay {
@@ -53,12 +55,7 @@ std::vector<std::string> pieces_of(const std::string& s) {
 }  // namespace
 
 std::string rfc5322_date(int64_t unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  tm g;
-  gmtime_r(&t, &g);
-  char buf[64];
-  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &g);
-  return buf;
+  return utc_format(unix_seconds, "%a, %d %b %Y %H:%M:%S +0000");
 }
 
 std::string fold_field(const std::string& name, const std::string& value) {

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "router/event_handles.h"
 #include "router/lmdb_handles.h"
 #include "relay/queue_record.h"
 
@@ -35,10 +36,7 @@ using router::MdbTxn;
 enum class StoreStatus { Ok, Full, Exists, NotFound, Error };
 const char* store_status_name(StoreStatus s);
 
-struct EventFree {
-  void operator()(event* e) const { event_free(e); }
-};
-using EventPtr = std::unique_ptr<event, EventFree>;
+using router::EventPtr;
 
 class QueueStore {
  public:

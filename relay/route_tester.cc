@@ -2,6 +2,7 @@
 // route_tester.h). Verdicts are pure functions of the traces and of what the
 // session settled; the runner only drives the event loop.
 #include "relay/route_tester.h"
+#include "router/event_handles.h"
 
 #include "router/mta_sts_enforce.h"
 #include "router/mta_sts_fetch.h"
@@ -293,9 +294,6 @@ void judge_lookup_failure(RouteTestReport* rep) {
 
 namespace {
 
-struct EventBaseFree {
-  void operator()(event_base* b) const { event_base_free(b); }
-};
 
 // Drives one probe: candidate lookup, then one session over every host. The
 // loop ends by itself once the session, the lookup and the resolver are gone
@@ -447,7 +445,7 @@ std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::
     err << "test-route: " << why << "\n";
     return std::nullopt;
   }
-  std::unique_ptr<event_base, EventBaseFree> base(event_base_new());
+  router::EventBasePtr base(event_base_new());
   if (!base) {
     err << "test-route: cannot create an event loop\n";
     return std::nullopt;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "relay/utc_time.h"
 #include "router/lmdb_handles.h"
 
 namespace relay {
@@ -105,14 +106,7 @@ class TlsrptStore::Env {
 
 std::string tlsrpt_dir(const std::string& queue_path) { return queue_path + "/tlsrpt"; }
 
-std::string utc_day(int64_t unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  tm u{};
-  gmtime_r(&t, &u);
-  char buf[16];
-  strftime(buf, sizeof buf, "%Y-%m-%d", &u);
-  return buf;
-}
+std::string utc_day(int64_t unix_seconds) { return utc_format(unix_seconds, "%Y-%m-%d"); }
 
 std::optional<int64_t> day_start(const std::string& day) {
   int y = 0, m = 0, d = 0;

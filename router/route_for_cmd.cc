@@ -2,6 +2,7 @@
 //
 // Failures are printed as one line on err and give exit code 1; nothing here throws on bad input.
 #include "router/route_for_cmd.h"
+#include "router/event_handles.h"
 
 #include "router/mta_sts_enforce.h"
 #include "router/mta_sts_fetch.h"
@@ -17,9 +18,6 @@
 namespace router {
 namespace {
 
-struct EventBaseFree {
-  void operator()(event_base* b) const { event_base_free(b); }
-};
 
 const char* yes_no(bool b) { return b ? "yes" : "no"; }
 
@@ -161,7 +159,7 @@ int run_route_for(const config::Config& cfg, const std::string& address, std::os
 
 int run_route_for(const config::Config& cfg, const std::string& address, std::ostream& out,
                   std::ostream& err) {
-  std::unique_ptr<event_base, EventBaseFree> base(event_base_new());
+  router::EventBasePtr base(event_base_new());
   if (!base) {
     err << "route-for: cannot create an event loop\n";
     return 1;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "router/candidate_hosts.h"
+#include "router/event_handles.h"
 #include "router/dns_static.h"
 
 // CppUTest last: its leak-detector macros redefine `new` for what follows.
@@ -17,9 +18,6 @@ using namespace router;
 
 namespace {
 
-struct BaseFree {
-  void operator()(event_base* b) const { event_base_free(b); }
-};
 
 std::string names(const Candidates& c) {
   std::string s;
@@ -36,7 +34,7 @@ std::string join(const std::vector<std::string>& v) {
 }  // namespace
 
 TEST_GROUP(RouterCandidates) {
-  std::unique_ptr<event_base, BaseFree> base;
+  router::EventBasePtr base;
   std::unique_ptr<StaticDns> dns;
   config::Route mx_route;
 

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "router/dns_resolver.h"
+#include "router/event_handles.h"
 
 // CppUTest last: its leak-detector macros redefine `new` for what follows.
 #include <CppUTest/TestHarness.h>
@@ -25,9 +26,6 @@ std::optional<MxRecord> mx(std::initializer_list<uint8_t> bytes) {
   return parse_mx_rdata(v.data(), v.size());
 }
 
-struct BaseFree {
-  void operator()(event_base* b) const { event_base_free(b); }
-};
 
 // A UDP socket on 127.0.0.1 that never answers.
 struct BlackHole {
@@ -99,7 +97,7 @@ TEST(RouterDnsParse, TxtTlsaAddresses) {
 }
 
 TEST_GROUP(RouterDnsResolver) {
-  std::unique_ptr<event_base, BaseFree> base;
+  router::EventBasePtr base;
   void setup() override { base.reset(event_base_new()); }
   void teardown() override { base.reset(); }
 };

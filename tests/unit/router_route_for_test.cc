@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "router/event_handles.h"
 #include "router/dns_static.h"
 #include "router/route_for_cmd.h"
 
@@ -15,9 +16,6 @@ using namespace router;
 
 namespace {
 
-struct BaseFree {
-  void operator()(event_base* b) const { event_base_free(b); }
-};
 
 config::Config sample() {
   config::Config c;
@@ -43,7 +41,7 @@ config::Config sample() {
 }  // namespace
 
 TEST_GROUP(RouterRouteFor) {
-  std::unique_ptr<event_base, BaseFree> base;
+  router::EventBasePtr base;
   std::unique_ptr<StaticDns> dns;
   std::ostringstream out, err;
   void setup() override {
