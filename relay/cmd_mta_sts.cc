@@ -19,7 +19,6 @@
 namespace relay {
 namespace {
 
-
 std::string sts_id(int64_t now) { return utc_format(now, "%Y%m%dT%H%M%S"); }
 
 // One DNS answer, running the loop until it arrives.

@@ -29,7 +29,6 @@ namespace {
 
 constexpr int kDrainSeconds = 30;
 
-
 // Each inbound session holds a descriptor, each delivery another: raise the soft limit towards
 // the hard one so that limits.connections fits, and warn when it cannot (accept() would fail).
 void raise_fd_limit(uint32_t connections) {

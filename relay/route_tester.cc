@@ -294,7 +294,6 @@ void judge_lookup_failure(RouteTestReport* rep) {
 
 namespace {
 
-
 // Drives one probe: candidate lookup, then one session over every host. The
 // loop ends by itself once the session, the lookup and the resolver are gone
 // (lingering QUIT writes included), so nothing is left for event_base_free.

@@ -18,7 +18,6 @@
 namespace router {
 namespace {
 
-
 const char* yes_no(bool b) { return b ? "yes" : "no"; }
 
 const char* tls_mode_name(config::TlsMode m) {

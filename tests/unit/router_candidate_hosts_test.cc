@@ -18,7 +18,6 @@ using namespace router;
 
 namespace {
 
-
 std::string names(const Candidates& c) {
   std::string s;
   for (const auto& h : c.hosts) s += (s.empty() ? "" : " ") + h.name + "/" + std::to_string(h.preference);

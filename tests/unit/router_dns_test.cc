@@ -26,7 +26,6 @@ std::optional<MxRecord> mx(std::initializer_list<uint8_t> bytes) {
   return parse_mx_rdata(v.data(), v.size());
 }
 
-
 // A UDP socket on 127.0.0.1 that never answers.
 struct BlackHole {
   int fd = -1;

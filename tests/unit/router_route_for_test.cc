@@ -16,7 +16,6 @@ using namespace router;
 
 namespace {
 
-
 config::Config sample() {
   config::Config c;
   c.address_lists = {{"partners", {"partner.test.example"}, 1}};
