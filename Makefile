@@ -4,6 +4,7 @@
 #   make run        run it on config/smarthost.cfg (generates a local STARTTLS certificate)
 #   make test       unit tests (under ASan + UBSan)
 #   make check      everything CI runs: unit + integration tests, sanitised
+#   make layers     checks that no folder includes one above it (README.md, Layout)
 #   make bench      benchmark against Postfix
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (60) each
 #   make image      appliance disk image; make image-test boots it under qemu
@@ -25,14 +26,15 @@ BASE_CXXFLAGS := -std=c++17 -DCPPUTEST_MEM_LEAK_DETECTION_DISABLED $(WARN) -I. $
 REL_FLAGS := -O2 -g
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRC := $(wildcard config/*.cc router/*.cc certs/*.cc) $(filter-out relay/main.cc,$(wildcard relay/*.cc))
+# Every .cc below the four source folders but main.cc (folders: README.md, "Layout").
+LIB_SRC := $(filter-out relay/main.cc,$(shell find config certs router relay -name '*.cc' | sort))
 UNIT_SRC := $(wildcard tests/unit/*.cc)
 
 REL_OBJ := $(LIB_SRC:%.cc=$(B)/rel/%.o)
 SAN_OBJ := $(LIB_SRC:%.cc=$(B)/san/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.cc=$(B)/san/%.o)
 
-.PHONY: all run test check bench image image-test install clean fuzz
+.PHONY: all run test check bench image image-test install clean fuzz layers
 all: $(B)/smarthost
 
 $(B)/rel/%.o: %.cc
@@ -58,6 +60,10 @@ run: $(B)/smarthost
 
 test: $(B)/san/unit_tests
 	./tests/run-unit.sh $(B)/san/unit_tests
+
+# The dependency rule between folders (README.md, "Layout"); make check runs it too.
+layers:
+	python3 tests/layers/check_layers.py
 
 check: $(B)/san/smarthost $(B)/san/unit_tests $(B)/smarthost
 	./deps.sh test
@@ -87,8 +93,8 @@ FUZZ_CXX ?= clang++
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CXXFLAGS := $(filter-out -Wshadow=local,$(BASE_CXXFLAGS)) $(FUZZ_FLAGS)
-FUZZ_LIB_SRC := relay/smtp_command.cc relay/data_reader.cc relay/smtp_reply.cc $(wildcard config/*.cc) \
-  $(wildcard certs/*.cc) router/dns_resolver.cc $(wildcard router/mta_sts_policy.cc)
+FUZZ_LIB_SRC := relay/smtpd/smtp_command.cc relay/queue/envelope_params.cc relay/smtpd/data_reader.cc relay/delivery/smtp_reply.cc $(wildcard config/*.cc) \
+  $(wildcard certs/*.cc) router/dns/dns_resolver.cc router/mta_sts/mta_sts_policy.cc
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.cc=$(B)/fuzz/obj/%.o)
 FUZZ_BINS := $(patsubst tests/fuzz/%.cc,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.cc))
 

@@ -1,6 +1,6 @@
 // daemon.cc - start-up, signals and reload of the relay (see daemon.h).
 #include "relay/daemon.h"
-#include "router/event_handles.h"
+#include "router/base/event_handles.h"
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -14,14 +14,14 @@
 #include <iostream>
 
 #include "config/config_loader.h"
-#include "relay/log.h"
+#include "relay/core/log.h"
 #include "relay/privileges.h"
-#include "relay/queue_store.h"
-#include "relay/delivery_scheduler.h"
-#include "relay/queue_control.h"
-#include "relay/smtp_server.h"
+#include "relay/queue/queue_store.h"
+#include "relay/delivery/delivery_scheduler.h"
+#include "relay/queue/queue_control.h"
+#include "relay/smtpd/smtp_server.h"
 #include "relay/sts_services.h"
-#include "router/dns_resolver.h"
+#include "router/dns/dns_resolver.h"
 
 namespace relay {
 
@@ -255,13 +255,13 @@ class Daemon {
   }
 
   std::string path_;
-  router::EventBasePtr base_;
+  base::EventBasePtr base_;
   std::unique_ptr<QueueStore> store_;
   std::unique_ptr<router::DnsResolver> dns_;
   std::unique_ptr<StsRuntime> sts_;  // outlives scheduler_: sessions use its cache and counters
   std::unique_ptr<DeliveryScheduler> scheduler_;
   std::unique_ptr<SmtpServer> server_;
-  std::vector<EventPtr> signals_;
+  std::vector<base::EventPtr> signals_;
   bool draining_ = false;
   std::shared_ptr<const config::Config> current_;  // in force for new sessions
   std::optional<RunUser> run_user_;  // set when started as root: who we run as after start-up

@@ -8,13 +8,13 @@
 
 #include "config/config_loader.h"
 #include "config/duration.h"
-#include "relay/cli_args.h"
-#include "relay/cmd_mta_sts.h"
-#include "relay/cmd_queue.h"
-#include "relay/cmd_tlsrpt.h"
+#include "relay/cli/cli_args.h"
+#include "relay/cli/cmd_mta_sts.h"
+#include "relay/cli/cmd_queue.h"
+#include "relay/cli/cmd_tlsrpt.h"
 #include "relay/daemon.h"
-#include "relay/route_tester.h"
-#include "router/route_for_cmd.h"
+#include "relay/tester/route_tester.h"
+#include "relay/cli/cmd_route_for.h"
 
 namespace {
 
@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (load(args, &cfg) != 0) return 1;
-    return router::run_route_for(*cfg, args.positional[0], std::cout, std::cerr);
+    return relay::run_route_for(*cfg, args.positional[0], std::cout, std::cerr);
   }
   if (cmd == "test-route") {
     if (args.positional.size() != 1) {

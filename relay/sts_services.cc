@@ -3,8 +3,8 @@
 
 #include <ctime>
 
-#include "relay/log.h"
-#include "router/mta_sts_fetch.h"
+#include "relay/core/log.h"
+#include "router/https/https_client.h"
 
 namespace relay {
 

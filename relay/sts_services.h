@@ -13,12 +13,12 @@
 #include <memory>
 #include <string>
 
-#include "relay/cmd_tlsrpt.h"
-#include "relay/delivery_scheduler.h"
-#include "relay/queue_store.h"
-#include "relay/smtp_runtime.h"
-#include "relay/tlsrpt_store.h"
-#include "router/mta_sts_cache.h"
+#include "relay/notify/tlsrpt_sender.h"
+#include "relay/delivery/delivery_scheduler.h"
+#include "relay/queue/queue_store.h"
+#include "relay/core/smtp_runtime.h"
+#include "relay/notify/tlsrpt_store.h"
+#include "router/mta_sts/mta_sts_cache.h"
 
 namespace relay {
 
@@ -49,7 +49,7 @@ class StsRuntime {
   std::unique_ptr<router::StsCache> cache_;
   std::unique_ptr<TlsrptStore> tlsrpt_;
   std::unique_ptr<TlsrptSender> sender_;
-  EventPtr daily_;
+  base::EventPtr daily_;
 };
 
 }  // namespace relay

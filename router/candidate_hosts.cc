@@ -4,6 +4,7 @@
 // the ordered list. An IP literal skips DNS; its result is still delivered from the event loop.
 // Failures become a Candidates value through finish(); nothing throws except allocation failure.
 #include "router/candidate_hosts.h"
+#include "router/base/event_handles.h"
 
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -45,10 +46,6 @@ std::string ip_literal(const std::string& host) {
 namespace {
 
 constexpr size_t kMaxHosts = 32;  // bounds the work one hostile MX set can cause
-
-struct EventFree {
-  void operator()(event* e) const { event_free(e); }
-};
 
 DnsSecurity weaker(DnsSecurity a, DnsSecurity b) {
   auto rank = [](DnsSecurity s) { return s == DnsSecurity::Bogus ? 0 : s == DnsSecurity::Insecure ? 1 : 2; };
@@ -92,7 +89,7 @@ class CandidateLookup::Impl {
   std::vector<Target> targets_;
   size_t outstanding_ = 0;
   std::vector<DnsLookup> lookups_;          // cancelled when we die
-  std::unique_ptr<event, EventFree> soon_;  // delivers a result computed without DNS
+  base::EventPtr soon_;  // delivers a result computed without DNS
 };
 
 CandidateLookup::Impl::Impl(DnsService& dns, event_base* base, const config::Route& route,

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "router/dns_resolver.h"
+#include "router/dns/dns_resolver.h"
 
 struct event;
 struct event_base;

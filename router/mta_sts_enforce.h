@@ -24,7 +24,7 @@
 #include "certs/tls_context.h"
 #include "config/config.h"
 #include "router/candidate_hosts.h"
-#include "router/mta_sts_lookup.h"
+#include "router/mta_sts/mta_sts_lookup.h"
 
 namespace router {
 

@@ -29,6 +29,11 @@ add() {  # add "P passed, F failed" from the last line of $1
 }
 
 log=$(mktemp -d)
+echo "== dependency rule between folders (one test per source file)" >&2
+python3 tests/layers/check_layers.py . > "$log/layers"
+cat "$log/layers" >&2
+add "$log/layers" "dependency rule"
+
 echo "== unit tests" >&2
 ./tests/run-unit.sh "$B/san/unit_tests" > "$log/unit" 
 cat "$log/unit" >&2

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "relay/data_reader.h"
+#include "relay/smtpd/data_reader.h"
 
 namespace {
 

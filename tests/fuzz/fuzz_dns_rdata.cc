@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "router/dns_resolver.h"
+#include "router/dns/dns_resolver.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 70000) return 0;

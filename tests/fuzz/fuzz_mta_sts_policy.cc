@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "router/mta_sts_policy.h"
+#include "router/mta_sts/mta_sts_policy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > router::kStsMaxPolicyBytes) return 0;

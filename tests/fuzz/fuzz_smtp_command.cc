@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "relay/smtp_command.h"
+#include "relay/smtpd/smtp_command.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "relay/smtp_reply.h"
+#include "relay/delivery/smtp_reply.h"
 
 namespace {
 

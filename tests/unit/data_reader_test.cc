@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "relay/data_reader.h"
+#include "relay/smtpd/data_reader.h"
 
 using relay::DataReader;
 

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <string>
 
-#include "relay/dkim_signer.h"
-#include "relay/tlsrpt_report.h"
+#include "relay/notify/dkim_signer.h"
+#include "relay/notify/tlsrpt_report.h"
 
 // CppUTest last: its leak-detector macros redefine `new` for what follows.
 #include <CppUTest/TestHarness.h>

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "relay/dsn_builder.h"
-#include "relay/mime_text.h"
-#include "relay/smtp_command.h"
+#include "relay/notify/dsn_builder.h"
+#include "relay/notify/mime_text.h"
+#include "relay/smtpd/smtp_command.h"
 
 using namespace relay;
 

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "router/mta_sts_cache.h"
+#include "router/mta_sts/mta_sts_cache.h"
 #include "router/mta_sts_enforce.h"
-#include "router/mta_sts_fetch.h"
-#include "router/mta_sts_policy.h"
+#include "router/https/https_client.h"
+#include "router/mta_sts/mta_sts_policy.h"
 
 // CppUTest last: its leak-detector macros redefine `new` for what follows.
 #include <CppUTest/TestHarness.h>

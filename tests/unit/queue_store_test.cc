@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "relay/queue_store.h"
+#include "relay/queue/queue_store.h"
 
 using namespace relay;
 

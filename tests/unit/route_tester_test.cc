@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "relay/route_tester.h"
-#include "relay/route_tester_report.h"
+#include "relay/tester/route_tester.h"
+#include "relay/tester/route_tester_report.h"
 
 // CppUTest last: its leak-detector macros redefine `new` for what follows.
 #include <CppUTest/TestHarness.h>

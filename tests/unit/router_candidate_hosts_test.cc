@@ -8,8 +8,8 @@
 #include <set>
 
 #include "router/candidate_hosts.h"
-#include "router/event_handles.h"
-#include "router/dns_static.h"
+#include "router/base/event_handles.h"
+#include "router/dns/dns_static.h"
 
 // CppUTest last: its leak-detector macros redefine `new` for what follows.
 #include <CppUTest/TestHarness.h>
@@ -33,7 +33,7 @@ std::string join(const std::vector<std::string>& v) {
 }  // namespace
 
 TEST_GROUP(RouterCandidates) {
-  router::EventBasePtr base;
+  base::EventBasePtr base;
   std::unique_ptr<StaticDns> dns;
   config::Route mx_route;
 

@@ -11,8 +11,8 @@
 #include <memory>
 #include <optional>
 
-#include "router/dns_resolver.h"
-#include "router/event_handles.h"
+#include "router/dns/dns_resolver.h"
+#include "router/base/event_handles.h"
 
 // CppUTest last: its leak-detector macros redefine `new` for what follows.
 #include <CppUTest/TestHarness.h>
@@ -96,7 +96,7 @@ TEST(RouterDnsParse, TxtTlsaAddresses) {
 }
 
 TEST_GROUP(RouterDnsResolver) {
-  router::EventBasePtr base;
+  base::EventBasePtr base;
   void setup() override { base.reset(event_base_new()); }
   void teardown() override { base.reset(); }
 };

@@ -1,7 +1,7 @@
 // smtp_command_test.cc - command verbs, MAIL/RCPT parameters, xtext.
 #include <CppUTest/TestHarness.h>
 
-#include "relay/smtp_command.h"
+#include "relay/smtpd/smtp_command.h"
 
 using namespace relay;
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "relay/tlsrpt_report.h"
-#include "relay/tlsrpt_store.h"
+#include "relay/notify/tlsrpt_report.h"
+#include "relay/notify/tlsrpt_store.h"
 
 // CppUTest last: its leak-detector macros redefine `new` for what follows.
 #include <CppUTest/TestHarness.h>

@@ -1,0 +1,102 @@
+// cmd_tlsrpt.cc - `smarthost tlsrpt show|send` (see cmd_tlsrpt.h).
+#include "relay/cli/cmd_tlsrpt.h"
+#include "router/base/event_handles.h"
+
+#include <sys/time.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <optional>
+#include <ostream>
+
+#include "relay/notify/tlsrpt_sender.h"
+#include "relay/core/json_text.h"
+#include "relay/notify/tlsrpt_report.h"
+#include "router/https/https_client.h"
+
+namespace relay {
+namespace {
+
+void show_text(const std::string& day, const std::vector<TlsrptEntry>& entries, std::ostream& out) {
+  out << "TLS-RPT counts for " << day << " (UTC)\n";
+  if (entries.empty()) out << "  no sessions recorded\n";
+  for (const auto& e : entries) {
+    out << "  " << e.domain << "  policy " << e.policy.type << (e.policy.id.empty() ? "" : " id " + e.policy.id)
+        << ": " << e.success << " successful, " << e.failure << " failed\n";
+    for (const auto& d : e.details) {
+      out << "    " << d.result_type << "  " << (d.receiving_mx_hostname.empty() ? "-" : d.receiving_mx_hostname);
+      if (!d.receiving_ip.empty()) out << " [" << d.receiving_ip << "]";
+      out << "  x" << d.count;
+      if (!d.additional_information.empty()) out << "  (" << d.additional_information << ")";
+      out << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+int cmd_tlsrpt(const config::Config& cfg, const CliArgs& args, std::ostream& out, std::ostream& err) {
+  if (args.positional.size() != 1 || (args.positional[0] != "show" && args.positional[0] != "send")) {
+    err << "usage: smarthost tlsrpt -c FILE show [--date YYYY-MM-DD] [--json] | send [--date YYYY-MM-DD]\n";
+    return 2;
+  }
+  const int64_t now = static_cast<int64_t>(time(nullptr));
+  std::string day = args.value("--date").empty() ? utc_day(now) : args.value("--date");
+  if (!day_start(day)) {
+    err << "smarthost tlsrpt: --date '" << day << "' is not a date like 2026-11-23\n";
+    return 2;
+  }
+  std::string why;
+  auto store = TlsrptStore::open(tlsrpt_dir(cfg.queue.path), &why);
+  if (!store) {
+    err << "smarthost tlsrpt: " << why << "\n";
+    return 1;
+  }
+  if (args.positional[0] == "show") {
+    auto entries = store->entries(day);
+    if (!args.flag("--json")) {
+      show_text(day, entries, out);
+      return 0;
+    }
+    out << "{\"date\": " << json_quote(day) << ", \"reports\": [";
+    auto domains = report_domains(entries);
+    for (size_t i = 0; i < domains.size(); ++i) {
+      std::string json = tlsrpt_report_json(report_meta(cfg, day, domains[i], now), domains[i], entries);
+      json.pop_back();  // its newline
+      out << (i ? ", " : "") << json;
+    }
+    out << "]}\n";
+    return 0;
+  }
+  auto queue = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &why);
+  base::EventBasePtr base(event_base_new());
+  auto ctx = router::make_https_context(cfg.tls.ca_file, &why);  // null: https rua fail, mailto still works
+  auto dns = base ? router::DnsResolver::create(base.get(), cfg.dns, &why) : nullptr;
+  if (!queue || !dns) {
+    err << "smarthost tlsrpt send: " << why << "\n";
+    return 1;
+  }
+  router::RouteTable routes(cfg);
+  std::optional<TlsrptSendSummary> got;
+  QueueStore* q = queue.get();
+  auto enqueue = [q](Envelope env, std::string msg, std::function<void(StoreStatus)> done) {
+    done(q->put_message(env, msg));
+  };
+  auto sender = TlsrptSender::start(base.get(), *dns, ctx.get(), cfg, routes, *store, enqueue, day, now,
+                                    [&](TlsrptSendSummary s) {
+                                      got = std::move(s);
+                                      event_base_loopbreak(base.get());
+                                    });
+  event_base_dispatch(base.get());
+  if (!got) {
+    err << "smarthost tlsrpt send: the event loop ended early\n";
+    return 1;
+  }
+  for (const auto& l : got->lines) out << l << "\n";
+  out << "reports sent: " << got->sent << ", failed: " << got->failed << "\n";
+  if (got->failed > 0) err << "smarthost tlsrpt send: " << got->failed << " report(s) could not be sent\n";
+  return got->failed > 0 ? 1 : 0;
+}
+
+}  // namespace relay

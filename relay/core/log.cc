@@ -1,0 +1,110 @@
+// log.cc - the event log (see log.h).
+#include "relay/core/log.h"
+
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace relay {
+
+namespace {
+
+std::mutex g_mu;
+LogStyle g_style = LogStyle::Kv;
+FILE* g_out = nullptr;  // nullptr: stderr
+
+std::string timestamp() {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  tm t;
+  gmtime_r(&tv.tv_sec, &t);
+  char buf[40];
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1,
+           t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, static_cast<int>(tv.tv_usec / 1000));
+  return buf;
+}
+
+void escaped(std::string& out, const std::string& v) {
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+}
+
+void kv_value(std::string& out, const std::string& v) {
+  bool plain = !v.empty();
+  for (unsigned char c : v) {
+    if (c <= 0x20 || c == '"' || c == '=' || c == '\\' || c == 0x7f) plain = false;
+  }
+  if (plain) {
+    out += v;
+    return;
+  }
+  out += '"';
+  escaped(out, v);
+  out += '"';
+}
+
+}  // namespace
+
+std::string log_format(LogStyle style, const char* event, std::initializer_list<LogField> fields) {
+  std::string line;
+  if (style == LogStyle::Json) {
+    line = "{\"ts\":\"" + timestamp() + "\",\"event\":\"";
+    escaped(line, event);
+    line += '"';
+    for (const auto& f : fields) {
+      line += ",\"";
+      line += f.first;
+      line += "\":\"";
+      escaped(line, f.second);
+      line += '"';
+    }
+    line += "}\n";
+    return line;
+  }
+  line = timestamp() + " smarthost[" + std::to_string(getpid()) + "]: event=" + event;
+  for (const auto& f : fields) {
+    line += ' ';
+    line += f.first;
+    line += '=';
+    kv_value(line, f.second);
+  }
+  line += '\n';
+  return line;
+}
+
+bool log_open(LogStyle style, const std::string& path, std::string* error) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_style = style;
+  if (path.empty()) return true;
+  FILE* f = fopen(path.c_str(), "a");
+  if (!f) {
+    *error = "cannot open log file " + path;
+    return false;
+  }
+  if (g_out) fclose(g_out);
+  g_out = f;
+  return true;
+}
+
+void log_event(const char* event, std::initializer_list<LogField> fields) {
+  std::string line = log_format(g_style, event, fields);
+  std::lock_guard<std::mutex> lock(g_mu);
+  FILE* out = g_out ? g_out : stderr;
+  fwrite(line.data(), 1, line.size(), out);
+  fflush(out);
+}
+
+}  // namespace relay

@@ -1,0 +1,470 @@
+// delivery_scheduler.cc - queue → destinations → sessions → queue (see the header).
+#include "relay/delivery/delivery_scheduler.h"
+
+#include <sys/time.h>
+
+#include <algorithm>
+#include <deque>
+
+#include "relay/notify/dsn_builder.h"
+#include "relay/core/log.h"
+#include "relay/queue/envelope_params.h"
+#include "relay/notify/tlsrpt_report.h"
+#include "relay/notify/tlsrpt_store.h"
+
+namespace relay {
+
+namespace {
+
+constexpr int64_t kCandidateCacheSeconds = 60;
+constexpr int kRescanSeconds = 60;
+
+int64_t now_s() { return static_cast<int64_t>(time(nullptr)); }
+
+int64_t now_us() {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+}
+
+bool is_final(RcptState s) { return s == RcptState::Sent || s == RcptState::Bounced; }
+
+}  // namespace
+
+// One destination: its candidate hosts, its waiting jobs and its sessions.
+class DeliveryScheduler::Destination : public JobSource {
+ public:
+  Destination(DeliveryScheduler& owner, std::string route, std::string domain)
+      : owner_(owner), route_(std::move(route)), domain_(std::move(domain)) {}
+
+  void add(std::unique_ptr<DeliveryJob> job) {
+    jobs_.push_back(std::move(job));
+    kick();
+  }
+
+  size_t sessions() const { return sessions_.size(); }
+
+  std::unique_ptr<DeliveryJob> next_job() override {
+    if (jobs_.empty()) return nullptr;
+    auto j = std::move(jobs_.front());
+    jobs_.pop_front();
+    return j;
+  }
+
+  void job_done(std::unique_ptr<DeliveryJob> job) override { owner_.job_done(std::move(job)); }
+
+  // A connection cache: a session with no job waits, connected, for the next.
+  bool park(SmtpClientSession* s) override {
+    idle_.push_back(s);
+    return true;
+  }
+
+  void session_done(SmtpClientSession* s) override {
+    auto it = sessions_.find(s);
+    if (it == sessions_.end()) return;
+    // Freed from a later loop turn: we are inside its callback now.
+    SmtpClientSession* raw = it->second.release();
+    sessions_.erase(it);
+    idle_.erase(std::remove(idle_.begin(), idle_.end(), s), idle_.end());
+    event_base_once(owner_.base_, -1, EV_TIMEOUT,
+                    [](evutil_socket_t, short, void* p) { delete static_cast<SmtpClientSession*>(p); }, raw, nullptr);
+    kick();
+  }
+
+  // Starts sessions while there is work and room; resolves hosts first.
+  void kick() {
+    if (jobs_.empty() || lookup_ || policy_lookup_) return;
+    const config::Route* route = owner_.rt_->config->find_route(route_);
+    if (!route) {
+      fail_all(RcptOutcome::Deferred, "4.3.5", "route " + route_ + " no longer exists in the configuration");
+      return;
+    }
+    if (!plan_ || now_s() >= cand_expiry_) return look_up(*route);
+    const router::Candidates& cand = plan_->candidates;
+    if (cand.status != router::CandidateStatus::Ok) {
+      bool perm = cand.status == router::CandidateStatus::PermFail;
+      bool null_mx = cand.reason.find("null MX") != std::string::npos;
+      bool sts = plan_->enforce && !plan_->excluded.empty();
+      fail_all(perm ? RcptOutcome::Bounced : RcptOutcome::Deferred,
+               perm ? (null_mx ? "5.1.10" : "5.1.2") : (sts ? "4.7.5" : "4.4.3"), cand.reason);
+      return;
+    }
+    // Idle connections first (most recently parked first: the others may
+    // time out); new ones only for the work that is left.
+    while (!jobs_.empty() && !idle_.empty()) {
+      SmtpClientSession* s = idle_.back();
+      idle_.pop_back();
+      s->wake();
+    }
+    while (!jobs_.empty() && sessions_.size() < static_cast<size_t>(plan_->route.max_connections)) {
+      auto s = std::make_unique<SmtpClientSession>(owner_.base_, owner_.rt_, plan_->route, cand, next_job(), *this);
+      s->set_single_attempt(plan_->bounce_on_tls_failure);
+      auto plan = plan_;
+      auto policy = policy_;
+      s->set_sts(plan_, [this, plan, policy](const TlsReportEvent& e) { owner_.record_tls(*plan, policy, e); });
+      SmtpClientSession* raw = s.get();
+      sessions_.emplace(raw, std::move(s));
+      raw->start();
+    }
+  }
+
+ private:
+  // Candidate hosts and, for MTA-STS, the policy, looked up side by side.
+  void look_up(const config::Route& route) {
+    std::string policy_domain =
+        owner_.sts_.https_ctx && owner_.rt_->config->mta_sts.enabled ? router::sts_policy_domain(route, domain_) : "";
+    cand_.reset();
+    policy_ = router::PolicyResult{};
+    policy_pending_ = !policy_domain.empty();
+    lookup_ = router::CandidateLookup::start(owner_.dns_, owner_.base_, route, domain_,
+                                             [this](router::Candidates c) { resolved(std::move(c)); });
+    if (!policy_pending_) return;
+    const auto& m = owner_.rt_->config->mta_sts;
+    router::StsOptions o;
+    o.https_port = m.https_port;
+    o.timeout = m.fetch_timeout;
+    policy_lookup_ = router::PolicyLookup::start(owner_.base_, owner_.dns_, owner_.sts_.https_ctx, owner_.sts_.cache,
+                                                 o, policy_domain,
+                                                 [this](router::PolicyResult p) { policy_found(std::move(p)); });
+  }
+
+  // Lookup objects may not be destroyed inside their own callbacks.
+  template <typename T>
+  void later_delete(std::unique_ptr<T>& p) {
+    T* raw = p.release();
+    if (!raw) return;
+    event_base_once(owner_.base_, -1, EV_TIMEOUT, [](evutil_socket_t, short, void* q) { delete static_cast<T*>(q); },
+                    raw, nullptr);
+  }
+
+  void resolved(router::Candidates c) {
+    later_delete(lookup_);
+    cand_ = std::move(c);
+    planned();
+  }
+
+  void policy_found(router::PolicyResult p) {
+    later_delete(policy_lookup_);
+    policy_ = std::move(p);
+    policy_pending_ = false;
+    if (!policy_.failure_type.empty()) owner_.record_policy_failure(policy_);
+    planned();
+  }
+
+  // Both answers are in: the hosts and options a delivery may use now.
+  void planned() {
+    if (!cand_ || policy_pending_) return;
+    const config::Route* route = owner_.rt_->config->find_route(route_);
+    if (!route) return kick();
+    plan_ = std::make_shared<const router::StsEnforcement>(router::apply_sts_policy(*route, *cand_, policy_));
+    if (plan_->enforce || plan_->testing) {
+      log_event("mta-sts", {{"route", route_}, {"domain", plan_->policy_domain}, {"policy", plan_->summary}});
+    }
+    cand_expiry_ = now_s() + (cand_->status == router::CandidateStatus::Ok ? kCandidateCacheSeconds : 5);
+    kick();
+  }
+
+  void fail_all(RcptOutcome o, const std::string& status, const std::string& why) {
+    while (auto j = next_job()) {
+      j->settle(o, status, why);
+      for (size_t i = 0; i < j->rcpts.size(); ++i) {
+        log_event("delivery", {{"id", j->id}, {"rcpt", "<" + j->rcpts[i].address + ">"}, {"route", route_},
+                               {"status", o == RcptOutcome::Bounced ? "bounced" : "deferred"}, {"dsn", status},
+                               {"reason", why}});
+      }
+      owner_.job_done(std::move(j));
+    }
+  }
+
+  DeliveryScheduler& owner_;
+  std::string route_;
+  std::string domain_;
+  std::deque<std::unique_ptr<DeliveryJob>> jobs_;
+  std::map<SmtpClientSession*, std::unique_ptr<SmtpClientSession>> sessions_;
+  std::vector<SmtpClientSession*> idle_;  // parked, in sessions_ too
+  std::unique_ptr<router::CandidateLookup> lookup_;
+  std::unique_ptr<router::PolicyLookup> policy_lookup_;
+  std::optional<router::Candidates> cand_;
+  router::PolicyResult policy_;
+  bool policy_pending_ = false;
+  std::shared_ptr<const router::StsEnforcement> plan_;  // sessions keep it alive
+  int64_t cand_expiry_ = 0;
+};
+
+DeliveryScheduler::DeliveryScheduler(event_base* base, QueueStore& store, router::DnsService& dns,
+                                     std::shared_ptr<const Runtime> rt)
+    : base_(base), store_(store), dns_(dns), rt_(std::move(rt)) {
+  timer_.reset(evtimer_new(base_, &DeliveryScheduler::on_timer, this));
+  tick_.reset(event_new(base_, -1, EV_PERSIST, &DeliveryScheduler::on_tick, this));
+  timeval tv{kRescanSeconds, 0};
+  event_add(tick_.get(), &tv);
+}
+
+DeliveryScheduler::~DeliveryScheduler() { dests_.clear(); }
+
+size_t DeliveryScheduler::active_sessions() const {
+  size_t n = 0;
+  for (const auto& d : dests_) n += d.second->sessions();
+  return n;
+}
+
+void DeliveryScheduler::rescan() {
+  for (const auto& e : store_.list()) schedule(e.id);
+}
+
+void DeliveryScheduler::message_queued(const std::string& id) { schedule(id); }
+
+DeliveryScheduler::Live* DeliveryScheduler::load(const std::string& id) {
+  auto it = live_.find(id);
+  if (it != live_.end()) return &it->second;
+  Envelope env;
+  if (store_.get_envelope(id, &env) != StoreStatus::Ok) return nullptr;
+  Live& l = live_[id];
+  l.env = std::move(env);
+  return &l;
+}
+
+void DeliveryScheduler::schedule(const std::string& id) {
+  Live* live = load(id);
+  if (!live) return;
+  int64_t now = now_s();
+  expire(*live, now);
+  dispatch(*live, now);
+  if (live->jobs == 0 && live->writes == 0) release(id);
+}
+
+// Past the queue lifetime: every unfinished recipient bounces with 5.4.7.
+void DeliveryScheduler::expire(Live& live, int64_t now) {
+  const auto& q = rt_->config->queue;
+  // Reports are worth a day's retries at most (RFC 8460 section 3).
+  int64_t lifetime = is_tlsrpt_envelope(live.env) ? std::min<int64_t>(kTlsrptLifetime, q.max_lifetime)
+                                                  : static_cast<int64_t>(q.max_lifetime);
+  if (now - live.env.arrival_us / 1000000 < lifetime) return;
+  std::vector<size_t> failed;
+  for (size_t i = 0; i < live.env.recipients.size(); ++i) {
+    auto& r = live.env.recipients[i];
+    if (is_final(r.state) || live.in_flight.count(i)) continue;
+    r.state = RcptState::Bounced;
+    r.dsn_status = "5.4.7";
+    r.last_error = "delivery time expired after " + std::to_string(q.max_lifetime / 3600) + "h" +
+                   (r.last_error.empty() ? "" : "; last error: " + r.last_error);
+    failed.push_back(i);
+    log_event("delivery", {{"id", live.env.id}, {"rcpt", "<" + r.address + ">"}, {"route", r.route},
+                           {"status", "bounced"}, {"dsn", "5.4.7"}, {"reason", r.last_error}});
+  }
+  if (failed.empty()) return;
+  send_dsn(live, failed, now);
+  write_back(live);
+}
+
+void DeliveryScheduler::dispatch(Live& live, int64_t now) {
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<DeliveryJob>> jobs;
+  for (size_t i = 0; i < live.env.recipients.size(); ++i) {
+    auto& r = live.env.recipients[i];
+    if (is_final(r.state) || live.in_flight.count(i)) continue;
+    if (r.next_attempt > now) {
+      wake_at(r.next_attempt, live.env.id);
+      continue;
+    }
+    const config::Route* route = rt_->config->find_route(r.route);
+    if (!route) route = rt_->routes->route_for(r.address);  // renamed by a reload
+    if (!route) continue;  // no route any more: waits for the config to be fixed
+    std::string domain = route->kind == config::RouteKind::Mx ? address_domain(r.address) : "";
+    auto& job = jobs[{route->name, domain}];
+    if (!job) {
+      if (!live.body) {
+        std::string body;
+        if (store_.get_body(live.env.id, &body) != StoreStatus::Ok) return;
+        live.body = std::make_shared<const std::string>(std::move(body));
+      }
+      job = std::make_unique<DeliveryJob>();
+      job->id = live.env.id;
+      job->route = route->name;
+      job->sender = live.env.sender;
+      job->eight_bit = live.env.eight_bit;
+      job->ret = live.env.ret;
+      job->envid = live.env.envid;
+      job->size = live.env.size;
+      job->body = live.body;
+      job->no_tlsrpt = is_tlsrpt_envelope(live.env);
+    }
+    job->rcpt_index.push_back(i);
+    job->rcpts.push_back(r);
+    job->results.emplace_back();
+    live.in_flight.insert(i);
+  }
+  for (auto& kv : jobs) {
+    ++live.jobs;
+    const config::Route* route = rt_->config->find_route(kv.first.first);
+    destination(*route, kv.first.second).add(std::move(kv.second));
+  }
+}
+
+DeliveryScheduler::Destination& DeliveryScheduler::destination(const config::Route& route, const std::string& domain) {
+  std::string key = route.name + "|" + domain;
+  auto& d = dests_[key];
+  if (!d) d = std::make_unique<Destination>(*this, route.name, domain);
+  return *d;
+}
+
+void DeliveryScheduler::job_done(std::unique_ptr<DeliveryJob> job) {
+  auto it = live_.find(job->id);
+  if (it == live_.end()) return;
+  Live& live = it->second;
+  --live.jobs;
+  int64_t now = now_s();
+  apply(live, *job, now);
+  if (live.jobs == 0 && live.writes == 0) release(job->id);
+}
+
+void DeliveryScheduler::apply(Live& live, const DeliveryJob& job, int64_t now) {
+  const auto& q = rt_->config->queue;
+  std::vector<size_t> failed;
+  for (size_t k = 0; k < job.rcpt_index.size(); ++k) {
+    size_t i = job.rcpt_index[k];
+    live.in_flight.erase(i);
+    auto& r = live.env.recipients[i];
+    const RcptResult& res = job.results[k];
+    ++r.attempts;
+    r.dsn_status = res.status;
+    r.last_error = res.error;
+    r.advice = res.advice;
+    r.remote_mta = res.remote_mta;
+    r.diagnostic = res.diagnostic;
+    r.tls = job.tls;
+    switch (res.outcome) {
+      case RcptOutcome::Sent:
+        r.state = RcptState::Sent;
+        break;
+      case RcptOutcome::Bounced:
+        r.state = RcptState::Bounced;
+        failed.push_back(i);
+        break;
+      case RcptOutcome::Pending:
+      case RcptOutcome::Deferred: {
+        r.state = RcptState::Deferred;
+        size_t step = std::min<size_t>(r.attempts, q.retry.size()) - 1;
+        r.next_attempt = now + static_cast<int64_t>(q.retry[step]);
+        wake_at(r.next_attempt, live.env.id);
+        break;
+      }
+    }
+  }
+  if (!failed.empty()) send_dsn(live, failed, now);
+  expire(live, now);
+  write_back(live);
+}
+
+void DeliveryScheduler::send_dsn(const Live& live, const std::vector<size_t>& failed, int64_t now) {
+  std::string original;
+  if (live.body) {
+    original = *live.body;
+  } else {
+    store_.get_body(live.env.id, &original);
+  }
+  DsnRequest req;
+  req.reporting_mta = rt_->config->hostname;
+  req.env = &live.env;
+  req.failed = failed;
+  req.original = &original;
+  req.now = now;
+  std::vector<size_t> reported;
+  auto text = build_dsn(req, &reported);
+  if (!text) return;  // a bounce is never bounced; NOTIFY may forbid it
+  const config::Route* route = rt_->routes->route_for(live.env.sender);
+  if (!route) {
+    log_event("dsn-dropped", {{"id", live.env.id}, {"to", "<" + live.env.sender + ">"}, {"reason", "no route"}});
+    return;
+  }
+  Envelope d;
+  d.id = new_queue_id();
+  d.arrival_us = now_us();
+  d.size = text->size();
+  d.client_ip = "127.0.0.1";
+  d.helo = "localhost";
+  Recipient r;
+  r.address = live.env.sender;
+  r.route = route->name;
+  r.next_attempt = now;
+  d.recipients.push_back(r);
+  std::string id = d.id;
+  log_event("dsn", {{"id", id}, {"original", live.env.id}, {"to", "<" + live.env.sender + ">"},
+                    {"recipients", std::to_string(reported.size())}});
+  store_.put_message_async(std::move(d), std::move(*text), [this, id](StoreStatus s) {
+    if (s == StoreStatus::Ok) schedule(id);
+  });
+}
+
+void DeliveryScheduler::write_back(Live& live) {
+  bool done = std::all_of(live.env.recipients.begin(), live.env.recipients.end(),
+                          [](const Recipient& r) { return is_final(r.state); });
+  ++live.writes;
+  std::string id = live.env.id;
+  auto finished = [this, id](StoreStatus) {
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    if (--it->second.writes == 0 && it->second.jobs == 0) release(id);
+  };
+  if (done) {
+    log_event("removed", {{"id", id}});
+    store_.remove_async(id, finished);
+  } else {
+    store_.update_envelope_async(live.env, finished);
+  }
+}
+
+void DeliveryScheduler::release(const std::string& id) { live_.erase(id); }
+
+void DeliveryScheduler::record_tls(const router::StsEnforcement& plan, const router::PolicyResult& policy,
+                                   const TlsReportEvent& e) {
+  if (!sts_.tlsrpt || plan.policy_domain.empty()) return;
+  TlsrptPolicy p = tlsrpt_policy(policy);
+  if (e.ok) {
+    sts_.tlsrpt->record_success(plan.policy_domain, p, e.host);
+    return;
+  }
+  FailureDetail d;
+  d.result_type = e.result_type;
+  d.receiving_mx_hostname = e.host;
+  d.receiving_ip = e.ip;
+  d.additional_information = e.detail;
+  sts_.tlsrpt->record_failure(plan.policy_domain, p, d);
+}
+
+void DeliveryScheduler::record_policy_failure(const router::PolicyResult& policy) {
+  if (!sts_.tlsrpt) return;
+  FailureDetail d;
+  d.result_type = policy.failure_type;
+  d.additional_information = policy.error;
+  sts_.tlsrpt->record_failure(policy.domain, tlsrpt_policy(policy), d);
+}
+
+void DeliveryScheduler::wake_at(int64_t when, const std::string& id) {
+  wakeups_.emplace(when, id);  // a set: rescans do not pile up
+  arm_timer();
+}
+
+void DeliveryScheduler::arm_timer() {
+  if (wakeups_.empty()) return;
+  int64_t delta = std::max<int64_t>(0, wakeups_.begin()->first - now_s());
+  timeval tv{static_cast<time_t>(delta), delta == 0 ? 10000 : 0};
+  evtimer_add(timer_.get(), &tv);
+}
+
+void DeliveryScheduler::on_timer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<DeliveryScheduler*>(arg);
+  int64_t now = now_s();
+  std::set<std::string> due;
+  while (!self->wakeups_.empty() && self->wakeups_.begin()->first <= now) {
+    due.insert(self->wakeups_.begin()->second);
+    self->wakeups_.erase(self->wakeups_.begin());
+  }
+  for (const auto& id : due) self->schedule(id);
+  self->arm_timer();
+}
+
+void DeliveryScheduler::on_tick(evutil_socket_t, short, void* arg) {
+  static_cast<DeliveryScheduler*>(arg)->rescan();
+}
+
+}  // namespace relay

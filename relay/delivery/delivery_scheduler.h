@@ -1,0 +1,100 @@
+// delivery_scheduler.h - from the queue to outbound sessions and back.
+//
+// Due recipients become jobs, grouped by destination (route, and for kind
+// "mx" the recipient domain). A destination resolves its candidate hosts once
+// (cached for a minute), then runs up to the route's max_connections sessions,
+// which reuse their connection for further jobs. Results are written back to
+// LMDB: sent and bounced recipients are final, deferred ones get the next
+// retry time from queue.retry; a message past queue.max_lifetime bounces with
+// 5.4.7. Bounces produce a DSN that enters the queue like any message. A
+// message leaves the queue when every recipient is final.
+//
+// The in-memory copy of a message being worked on is authoritative (two jobs
+// of one message may finish in either order); LMDB is written after each
+// change, so a restart resumes from the last committed state.
+#pragma once
+
+#include <event2/event.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "relay/queue/queue_store.h"
+#include "relay/delivery/smtp_client_session.h"
+#include "relay/core/smtp_runtime.h"
+#include "router/candidate_hosts.h"
+#include "router/dns/dns_resolver.h"
+#include "router/mta_sts/mta_sts_cache.h"
+#include "router/mta_sts/mta_sts_lookup.h"
+
+namespace relay {
+class TlsrptStore;
+}
+
+namespace relay {
+
+// What MTA-STS and TLS-RPT need; owned by the daemon. All null: both off.
+struct StsServices {
+  WOLFSSL_CTX* https_ctx = nullptr;  // policy fetches (TLS 1.2+, tls.ca_file)
+  router::StsCache* cache = nullptr;
+  TlsrptStore* tlsrpt = nullptr;
+};
+
+class DeliveryScheduler {
+ public:
+  DeliveryScheduler(event_base* base, QueueStore& store, router::DnsService& dns,
+                    std::shared_ptr<const Runtime> rt);
+  ~DeliveryScheduler();
+
+  void set_runtime(std::shared_ptr<const Runtime> rt) { rt_ = std::move(rt); }
+  void set_sts(StsServices sts) { sts_ = sts; }
+  // Schedules every message in the queue (start-up, and a periodic rescan
+  // that notices `queue flush` and the like).
+  void rescan();
+  // A message was just committed.
+  void message_queued(const std::string& id);
+  size_t active_sessions() const;
+
+ private:
+  struct Live {
+    Envelope env;
+    std::shared_ptr<const std::string> body;
+    int jobs = 0;     // in flight
+    int writes = 0;   // LMDB writes not yet committed
+    std::set<size_t> in_flight;
+  };
+  class Destination;
+
+  void schedule(const std::string& id);
+  Live* load(const std::string& id);
+  void dispatch(Live& live, int64_t now);
+  Destination& destination(const config::Route& route, const std::string& domain);
+  void job_done(std::unique_ptr<DeliveryJob> job);
+  void apply(Live& live, const DeliveryJob& job, int64_t now);
+  void expire(Live& live, int64_t now);
+  void send_dsn(const Live& live, const std::vector<size_t>& failed, int64_t now);
+  void write_back(Live& live);
+  void release(const std::string& id);
+  void record_tls(const router::StsEnforcement& plan, const router::PolicyResult& policy, const TlsReportEvent& e);
+  void record_policy_failure(const router::PolicyResult& policy);
+  void wake_at(int64_t when, const std::string& id);
+  void arm_timer();
+  static void on_timer(evutil_socket_t, short, void* self);
+  static void on_tick(evutil_socket_t, short, void* self);
+
+  event_base* base_;
+  QueueStore& store_;
+  router::DnsService& dns_;
+  std::shared_ptr<const Runtime> rt_;
+  StsServices sts_;
+  std::map<std::string, Live> live_;
+  std::map<std::string, std::unique_ptr<Destination>> dests_;
+  std::set<std::pair<int64_t, std::string>> wakeups_;  // (when, id), no duplicates
+  base::EventPtr timer_;
+  base::EventPtr tick_;
+};
+
+}  // namespace relay

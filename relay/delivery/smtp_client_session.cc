@@ -1,0 +1,653 @@
+// smtp_client_session.cc - outbound SMTP state machine (see the header).
+#include "relay/delivery/smtp_client_session.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "relay/core/log.h"
+#include "relay/queue/envelope_params.h"
+
+namespace relay {
+
+namespace {
+
+// Each state's name, for the transition log and "while ..." in errors.
+const char* state_name(int s) {
+  static const char* names[] = {"connect", "banner", "EHLO", "HELO", "STARTTLS", "TLS handshake", "EHLO",
+                                "MAIL FROM", "RCPT TO", "DATA", "end of data", "RSET", "QUIT", "done", "idle"};
+  return names[s];
+}
+
+bool to_sockaddr(const std::string& ip, int port, sockaddr_storage* ss, int* len) {
+  memset(ss, 0, sizeof *ss);
+  auto* s6 = reinterpret_cast<sockaddr_in6*>(ss);
+  auto* s4 = reinterpret_cast<sockaddr_in*>(ss);
+  if (inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof *s4;
+    return true;
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) == 1) {
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof *s6;
+    return true;
+  }
+  return false;
+}
+
+uint64_t g_serial = 0;
+
+// How long a connection with nothing to do waits for the next job (Postfix's
+// smtp_connection_cache_time_limit is 2s too).
+constexpr uint64_t kIdleSeconds = 2;
+
+}  // namespace
+
+SmtpClientSession::SmtpClientSession(event_base* base, std::shared_ptr<const Runtime> rt,
+                                     const config::Route& route, router::Candidates hosts,
+                                     std::unique_ptr<DeliveryJob> first, JobSource& source)
+    : base_(base),
+      rt_(std::move(rt)),
+      route_(route),
+      cand_(std::move(hosts)),
+      job_(std::move(first)),
+      source_(source),
+      sid_("c" + std::to_string(++g_serial)),
+      single_attempt_(route.tls == config::TlsMode::Required) {}
+
+SmtpClientSession::~SmtpClientSession() = default;
+
+void SmtpClientSession::start() { connect_next(); }
+
+HostTrace* SmtpClientSession::trace() {
+  if (!job_ || !job_->trace || job_->trace->empty()) return nullptr;
+  return &job_->trace->back();
+}
+
+std::string SmtpClientSession::where() const {
+  if (host_ >= cand_.hosts.size()) return "";
+  const auto& h = cand_.hosts[host_];
+  std::string ip = addr_ < h.addresses.size() ? h.addresses[addr_] : "";
+  return h.name + "[" + ip + "]:" + std::to_string(h.port);
+}
+
+// Opens a connection to the current address, or moves on to the next one.
+void SmtpClientSession::connect_next() {
+  drop_connection();
+  expect_.clear();
+  while (host_ < cand_.hosts.size()) {
+    const auto& h = cand_.hosts[host_];
+    if (addr_ < h.addresses.size()) {
+      sockaddr_storage ss;
+      int len = 0;
+      if (to_sockaddr(h.addresses[addr_], h.port, &ss, &len)) {
+        state_ = State::Connect;
+        pipelining_ = starttls_ = dsn_ = eightbit_ = size_ext_ = false;
+        tls_ = TlsInfo{};
+        conn_ = std::make_unique<base::Conn>(base_, reinterpret_cast<sockaddr*>(&ss), len, this);
+        conn_->set_timeout(rt_->config->limits.connect_timeout);
+        if (job_ && job_->trace) {
+          HostTrace t;
+          t.host = h.name;
+          t.address = h.addresses[addr_];
+          t.port = h.port;
+          t.preference = h.preference;
+          t.plaintext_retry = plain_retry_;
+          job_->trace->push_back(t);
+          connect_started_ = std::chrono::steady_clock::now();
+        }
+        return;
+      }
+      ++addr_;
+      continue;
+    }
+    ++host_;
+    addr_ = 0;
+    plain_retry_ = false;
+  }
+  // Every host tried for this job.
+  if (job_ && job_->probe && job_->probe_ok) {
+    job_->settle(RcptOutcome::Sent, "2.0.0", "");
+    finish_job();
+  } else if (job_) {
+    if (tls_failed_somewhere_ && single_attempt_) {
+      // R-DELIVER: a route that requires TLS gets one attempt over its hosts.
+      job_->settle(RcptOutcome::Bounced, tls_fail_status_, tls_fail_error_, tls_fail_advice_, "", "");
+    } else if (tls_failed_somewhere_) {
+      // MTA-STS raised this route to required TLS: RFC 8461 5.1 defers.
+      job_->settle(RcptOutcome::Deferred, "4" + tls_fail_status_.substr(1), tls_fail_error_, tls_fail_advice_, "", "");
+    } else {
+      job_->settle(RcptOutcome::Deferred, last_status_, last_error_.empty() ? "no host could be reached" : last_error_,
+                   last_advice_, "", last_diag_);
+    }
+    finish_job();
+  }
+  finish();
+}
+
+void SmtpClientSession::on_conn_connected() {
+  if (HostTrace* t = trace()) {
+    t->connected = true;
+    t->connect_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - connect_started_).count();
+  }
+  state_ = State::Banner;
+  conn_->set_timeout(rt_->config->limits.reply_timeout);
+}
+
+void SmtpClientSession::enter(State s) {
+  state_ = s;
+}
+
+void SmtpClientSession::send(const std::string& line, State expect, size_t rcpt) {
+  expect_.push_back({expect, rcpt});
+  conn_->write(line + "\r\n");
+}
+
+void SmtpClientSession::on_conn_read() {
+  evbuffer* in = conn_->input();
+  while (conn_ && evbuffer_get_length(in) > 0) {
+    size_t len = evbuffer_get_length(in);
+    const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(len)));
+    size_t used = 0;
+    SmtpReply r;
+    ReplyParse p = parse_reply(data, len, &used, &r);
+    if (p == ReplyParse::NeedMore) return;
+    if (p == ReplyParse::Malformed) {
+      fail(Disposition::NextHost, "4.4.2", "malformed reply from " + where() + " while waiting for " +
+                                              state_name(static_cast<int>(state_)) + " reply");
+      return;
+    }
+    evbuffer_drain(in, used);
+    on_reply(r);
+    if (conn_) in = conn_->input();
+  }
+}
+
+void SmtpClientSession::on_reply(const SmtpReply& r) {
+  State s = state_;
+  size_t rcpt = 0;
+  if (!expect_.empty()) {
+    s = expect_.front().state;
+    rcpt = expect_.front().rcpt;
+    expect_.pop_front();
+  } else if (state_ == State::Idle) {
+    drop_connection();  // e.g. a 421 at the server's own idle timeout
+    return finish();
+  } else if (state_ != State::Banner) {
+    return fail(Disposition::NextHost, "4.4.2", "unexpected reply from " + where() + ": " + r.text());
+  }
+  const std::string host = host_ < cand_.hosts.size() ? cand_.hosts[host_].name : "";
+  switch (s) {
+    case State::Banner:
+      if (HostTrace* t = trace()) t->banner = r.text();
+      if (!r.positive()) {
+        return fail(Disposition::NextHost, r.temporary() ? "4.4.0" : "5.0.0",
+                    "host " + where() + " refused to talk to us: " + r.text(), "", r.text());
+      }
+      ehlo_name_ = rt_->config->hostname;
+      state_ = State::Ehlo;
+      return send("EHLO " + ehlo_name_, State::Ehlo);
+    case State::Ehlo:
+    case State::EhloTls:
+      return on_ehlo(r);
+    case State::Helo:
+      if (!r.positive()) return fail(Disposition::NextHost, "4.4.0", "host " + where() + " refused HELO: " + r.text(), "", r.text());
+      return after_ehlo();
+    case State::StartTls: {
+      if (r.code != 220) {
+        if (route_.tls == config::TlsMode::Required) {
+          auto f = certs::tls_failure(certs::TlsProblem::NotOffered, r.text());
+          report_tls(false, "starttls-not-supported", "STARTTLS refused: " + r.text());
+          return tls_fail(f.status, "TLS unavailable: " + where() + " refused STARTTLS: " + r.text(), f.advice, r.text());
+        }
+        plain_retry_ = true;  // go on in plaintext on this very connection
+        return begin_transaction();
+      }
+      std::string err;
+      certs::SslPtr ssl = certs::new_session(rt_->client_ctx(route_.name), host, &err);
+      if (!ssl) return fail(Disposition::Defer, "4.7.0", "cannot start TLS: " + err);
+      state_ = State::Handshake;
+      conn_->start_tls(std::move(ssl), false);
+      return;
+    }
+    case State::Mail:
+      if (!r.positive()) {
+        // The whole transaction failed; the pipelined RCPT/DATA replies follow.
+        Disposition d = r.temporary() ? Disposition::Defer : Disposition::Bounce;
+        job_->settle(d == Disposition::Defer ? RcptOutcome::Deferred : RcptOutcome::Bounced,
+                     !r.status.empty() ? r.status : (r.temporary() ? "4.0.0" : "5.0.0"),
+                     "host " + where() + " refused the sender: " + r.text(), "", host, r.text());
+      }
+      if (!pipelining_ && r.positive()) {
+        for (size_t i = 0; i < job_->rcpts.size(); ++i) {
+          if (job_->results[i].outcome == RcptOutcome::Pending) {
+            return send(rcpt_command(job_->rcpts[i]), State::Rcpt, i);
+          }
+        }
+      }
+      if (!pipelining_) {
+        state_ = State::Rset;
+        return send("RSET", State::Rset);
+      }
+      return;
+    case State::Rcpt:
+      return on_rcpt(r, rcpt);
+    case State::Data:
+      return on_data(r);
+    case State::Body:
+      return on_body(r);
+    case State::Rset:
+      if (!r.positive()) return fail(Disposition::Defer, "4.0.0", "RSET refused by " + where());
+      finish_job();
+      return begin_transaction();
+    case State::Quit:
+      drop_connection();
+      return finish();
+    case State::Connect:
+    case State::Handshake:
+    case State::Done:
+    case State::Idle:
+      return;
+  }
+}
+
+void SmtpClientSession::on_ehlo(const SmtpReply& r) {
+  if (!r.positive()) {
+    if (state_ == State::Ehlo) {
+      state_ = State::Helo;
+      return send("HELO " + ehlo_name_, State::Helo);
+    }
+    return fail(Disposition::NextHost, "4.4.0", "host " + where() + " refused EHLO after STARTTLS: " + r.text());
+  }
+  HostTrace* t = trace();
+  if (t && state_ == State::Ehlo) t->ehlo.assign(r.lines.begin() + 1, r.lines.end());
+  for (size_t i = 1; i < r.lines.size(); ++i) {
+    std::string kw = r.lines[i].substr(0, r.lines[i].find(' '));
+    for (auto& c : kw) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+    if (kw == "PIPELINING") pipelining_ = true;
+    else if (kw == "STARTTLS") starttls_ = true;
+    else if (kw == "DSN") dsn_ = true;
+    else if (kw == "8BITMIME") eightbit_ = true;
+    else if (kw == "SIZE") size_ext_ = true;
+  }
+  if (t && state_ == State::Ehlo) t->starttls_offered = starttls_;
+  after_ehlo();
+}
+
+void SmtpClientSession::after_ehlo() {
+  bool in_tls = conn_->tls_active();
+  if (!in_tls && route_.tls != config::TlsMode::None && !plain_retry_) {
+    if (!starttls_) report_tls(false, "starttls-not-supported", "STARTTLS not offered");
+    if (starttls_) {
+      if (HostTrace* t = trace()) t->tls_attempted = true;
+      state_ = State::StartTls;
+      return send("STARTTLS", State::StartTls);
+    }
+    if (route_.tls == config::TlsMode::Required) {
+      auto f = certs::tls_failure(certs::TlsProblem::NotOffered);
+      return tls_fail(f.status, "TLS unavailable: the receiving server " + where() + " did not offer STARTTLS", f.advice);
+    }
+  }
+  begin_transaction();
+}
+
+void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
+  if (!ok) {
+    WOLFSSL* ssl = conn_->tls();
+    certs::TlsFailure f = ssl ? certs::describe_handshake_failure(ssl, -1) : certs::tls_failure(certs::TlsProblem::HandshakeFailed, error);
+    report_tls(false, router::tlsrpt_result_type(f.problem), f.reason + ": " + error);
+    if (HostTrace* t = trace()) {
+      t->handshake_error = f.reason + ": " + error;
+      t->policy_error = f.reason;
+      t->advice = f.advice;
+    }
+    if (route_.tls == config::TlsMode::Required) {
+      return tls_fail(f.status, f.reason + " (TLS handshake with " + where() + " failed: " + error + ")", f.advice);
+    }
+    // Opportunistic: this host gets one more try, in plaintext.
+    log_event("tls-fallback", {{"session", sid_}, {"relay", where()}, {"error", error}});
+    plain_retry_ = true;
+    drop_connection();
+    return connect_next();
+  }
+  certs::TlsFacts f = certs::session_facts(conn_->tls());
+  tls_ = {f.version, f.cipher, f.bits, certs::verdict_name(f.verdict)};
+  std::optional<certs::TlsFailure> bad = route_checks(f);
+  if (sts_ && (sts_->enforce || sts_->testing)) {
+    auto sts_bad = router::check_sts_session(f);
+    report_tls(!sts_bad, sts_bad ? router::tlsrpt_result_type(sts_bad->problem) : "",
+               sts_bad ? sts_bad->reason : "");
+  }
+  if (HostTrace* t = trace()) {
+    t->handshake_ok = true;
+    t->facts = f;
+    t->policy_ok = !bad || route_.tls != config::TlsMode::Required;
+    if (bad) {
+      t->policy_error = bad->reason;
+      t->advice = bad->advice;
+    }
+  }
+  if (route_.tls == config::TlsMode::Required) {
+    if (bad) {
+      // Not one byte of mail goes over a session that fails the route's checks.
+      state_ = State::Quit;
+      send("QUIT", State::Quit);
+      std::string err = bad->reason + " (" + where() + (bad->detail.empty() ? "" : ": " + bad->detail) + ")";
+      return tls_fail(bad->status, err, bad->advice);
+    }
+  }
+  state_ = State::EhloTls;
+  send("EHLO " + ehlo_name_, State::EhloTls);
+}
+
+// The route's checks on an established session: certificate (check_peer)
+// and, where the context could not enforce it (an MTA-STS policy raising an
+// opportunistic route to TLS 1.2), the protocol version.
+std::optional<certs::TlsFailure> SmtpClientSession::route_checks(const certs::TlsFacts& f) const {
+  if (auto bad = certs::check_peer(f, route_.verify_ca, route_.verify_hostname)) return bad;
+  if (route_.has_min_tls_version) {
+    static const char* names[] = {"TLS1_1", "TLS1_2", "TLS1_3"};
+    int want = static_cast<int>(route_.min_tls_version);
+    int got = -1;
+    for (int i = 0; i < 3; ++i) {
+      if (f.version == names[i]) got = i;
+    }
+    if (got < want) return certs::tls_failure(certs::TlsProblem::VersionTooOld, f.version + " negotiated");
+  }
+  return std::nullopt;
+}
+
+std::string SmtpClientSession::mail_command() const {
+  std::string c = "MAIL FROM:<" + job_->sender + ">";
+  if (size_ext_) c += " SIZE=" + std::to_string(job_->size);
+  if (eightbit_ && job_->eight_bit) c += " BODY=8BITMIME";
+  if (dsn_) {
+    if (job_->ret == 1) c += " RET=FULL";
+    if (job_->ret == 2) c += " RET=HDRS";
+    if (!job_->envid.empty()) c += " ENVID=" + xtext_encode(job_->envid);
+  }
+  return c;
+}
+
+std::string SmtpClientSession::rcpt_command(const Recipient& r) const {
+  std::string c = "RCPT TO:<" + r.address + ">";
+  if (dsn_) {
+    if (r.notify) {
+      std::string n;
+      if (r.notify & NotifyNever) n = "NEVER";
+      if (r.notify & NotifySuccess) n += "SUCCESS,";
+      if (r.notify & NotifyFailure) n += "FAILURE,";
+      if (r.notify & NotifyDelay) n += "DELAY,";
+      if (!n.empty() && n.back() == ',') n.pop_back();
+      c += " NOTIFY=" + n;
+    }
+    if (!r.orcpt.empty()) c += " ORCPT=" + r.orcpt;
+  }
+  return c;
+}
+
+void SmtpClientSession::begin_transaction() {
+  if (job_ && job_->probe) return probe_done();
+  if (!job_) job_ = source_.next_job();
+  if (!job_) {
+    if (conn_ && source_.park(this)) {
+      // Connected and idle: the next job reuses this session (no new
+      // connect, EHLO or TLS handshake) unless it comes too late.
+      state_ = State::Idle;
+      conn_->set_timeout(kIdleSeconds);
+      return;
+    }
+    state_ = State::Quit;
+    return send("QUIT", State::Quit);
+  }
+  job_->tls = tls_;
+  job_->relay = where();
+  rcpt_accepted_ = 0;
+  state_ = State::Mail;
+  if (!pipelining_) return send(mail_command(), State::Mail);
+  // RFC 2920: MAIL, every RCPT and DATA in one write.
+  send(mail_command(), State::Mail);
+  for (size_t i = 0; i < job_->rcpts.size(); ++i) send(rcpt_command(job_->rcpts[i]), State::Rcpt, i);
+  send("DATA", State::Data);
+}
+
+void SmtpClientSession::on_rcpt(const SmtpReply& r, size_t i) {
+  auto& res = job_->results[i];
+  const std::string host = cand_.hosts[host_].name;
+  if (res.outcome == RcptOutcome::Pending) {
+    if (r.positive()) {
+      ++rcpt_accepted_;
+    } else {
+      bool temp = r.temporary();
+      res = {temp ? RcptOutcome::Deferred : RcptOutcome::Bounced,
+             !r.status.empty() ? r.status : (temp ? "4.0.0" : "5.0.0"),
+             "host " + where() + " said: " + r.text(), "", host, r.text()};
+    }
+  }
+  if (pipelining_) return;
+  for (size_t k = i + 1; k < job_->rcpts.size(); ++k) {
+    if (job_->results[k].outcome == RcptOutcome::Pending) return send(rcpt_command(job_->rcpts[k]), State::Rcpt, k);
+  }
+  if (rcpt_accepted_ == 0) {
+    state_ = State::Rset;
+    return send("RSET", State::Rset);
+  }
+  state_ = State::Data;
+  send("DATA", State::Data);
+}
+
+void SmtpClientSession::on_data(const SmtpReply& r) {
+  if (r.code == 354 && rcpt_accepted_ > 0) {
+    state_ = State::Body;
+    send_body();
+    expect_.push_back({State::Body, 0});
+    conn_->set_timeout(rt_->config->limits.reply_timeout * 2);
+    return;
+  }
+  if (r.code == 354) {
+    // Pipelined DATA got through although every RCPT failed: send an empty
+    // message terminator is wrong; RFC 2920 says end the data with "." anyway.
+    conn_->write(".\r\n");
+    expect_.push_back({State::Rset, 0});
+    state_ = State::Rset;
+    return;
+  }
+  if (rcpt_accepted_ > 0) {
+    bool temp = r.temporary();
+    job_->settle(temp ? RcptOutcome::Deferred : RcptOutcome::Bounced, !r.status.empty() ? r.status : (temp ? "4.0.0" : "5.0.0"),
+                 "host " + where() + " refused DATA: " + r.text(), "", cand_.hosts[host_].name, r.text());
+  }
+  state_ = State::Rset;
+  send("RSET", State::Rset);
+}
+
+void SmtpClientSession::send_body() {
+  // The stored message has CRLF lines; only dot-stuffing is added here, and
+  // only a message with a line that starts with "." is copied for it.
+  const std::string& b = *job_->body;
+  const std::string end = b.empty() || b.back() == '\n' ? ".\r\n" : "\r\n.\r\n";
+  if (b.empty() || (b[0] != '.' && b.find("\n.") == std::string::npos)) {
+    if (!b.empty()) conn_->write(b);
+    conn_->write(end);
+    return;
+  }
+  std::string out;
+  out.reserve(b.size() + b.size() / 64 + 8);
+  if (b[0] == '.') out += '.';
+  size_t from = 0;
+  for (size_t at = b.find("\n."); at != std::string::npos; at = b.find("\n.", at + 1)) {
+    out.append(b, from, at + 1 - from);
+    out += '.';
+    from = at + 1;
+  }
+  out.append(b, from, std::string::npos);
+  out += end;
+  conn_->write(out);
+}
+
+void SmtpClientSession::on_body(const SmtpReply& r) {
+  conn_->set_timeout(rt_->config->limits.reply_timeout);
+  const std::string host = cand_.hosts[host_].name;
+  if (r.positive()) {
+    for (auto& res : job_->results) {
+      if (res.outcome == RcptOutcome::Pending) res = {RcptOutcome::Sent, "2.0.0", "delivered", "", host, r.text()};
+    }
+  } else {
+    bool temp = r.temporary();
+    job_->settle(temp ? RcptOutcome::Deferred : RcptOutcome::Bounced, !r.status.empty() ? r.status : (temp ? "4.0.0" : "5.0.0"),
+                 "host " + where() + " refused the message: " + r.text(), "", host, r.text());
+  }
+  delivered_any_ = true;
+  finish_job();
+  begin_transaction();
+}
+
+void SmtpClientSession::log_delivery(size_t i) {
+  const auto& res = job_->results[i];
+  const char* st = res.outcome == RcptOutcome::Sent ? "sent" : res.outcome == RcptOutcome::Bounced ? "bounced" : "deferred";
+  log_event("delivery", {{"session", sid_}, {"id", job_->id}, {"rcpt", "<" + job_->rcpts[i].address + ">"},
+                         {"route", route_.name}, {"relay", job_->relay}, {"status", st}, {"dsn", res.status},
+                         {"tls", job_->tls.version.empty() ? "none" : job_->tls.version},
+                         {"cipher", job_->tls.cipher}, {"verify", job_->tls.verdict}, {"reason", res.error}});
+}
+
+void SmtpClientSession::finish_job() {
+  if (!job_) return;
+  if (!job_->all_done()) job_->settle(RcptOutcome::Deferred, last_status_, last_error_);
+  for (size_t i = 0; i < job_->results.size(); ++i) log_delivery(i);
+  source_.job_done(std::move(job_));
+}
+
+// The failure funnel: what failed, and what it means for the job.
+void SmtpClientSession::fail(Disposition d, const std::string& status, const std::string& error,
+                             const std::string& advice, const std::string& diag) {
+  last_status_ = status;
+  last_error_ = error;
+  last_advice_ = advice;
+  last_diag_ = diag;
+  if (job_) job_->relay = where();
+  if (HostTrace* t = trace()) {
+    t->error = error;
+    t->status = status;
+    if (t->advice.empty()) t->advice = advice;
+  }
+  log_event("delivery-problem", {{"session", sid_}, {"relay", where()}, {"state", state_name(static_cast<int>(state_))},
+                                 {"error", error}});
+  drop_connection();
+  if (d == Disposition::NextHost && !delivered_any_) {
+    ++addr_;
+    if (skip_host_) {
+      // Another address of the same host would show the same certificate.
+      skip_host_ = false;
+      ++host_;
+      addr_ = 0;
+    }
+    return connect_next();
+  }
+  if (job_) {
+    job_->settle(d == Disposition::Bounce ? RcptOutcome::Bounced : RcptOutcome::Deferred, status, error, advice,
+                 host_ < cand_.hosts.size() ? cand_.hosts[host_].name : "", diag);
+    finish_job();
+  }
+  finish();
+}
+
+// Route tester: this host would take the mail; say goodbye and look at the
+// next one, so the report covers every candidate.
+void SmtpClientSession::probe_done() {
+  job_->probe_ok = true;
+  if (HostTrace* t = trace()) t->policy_ok = true;
+  job_->tls = tls_;
+  job_->relay = where();
+  conn_->write("QUIT\r\n");
+  drop_connection();
+  ++host_;
+  addr_ = 0;
+  plain_retry_ = false;
+  connect_next();
+}
+
+void SmtpClientSession::report_tls(bool ok, const std::string& result_type, const std::string& detail) {
+  if (!report_ || !sts_ || !(sts_->enforce || sts_->testing)) return;
+  if (job_ && job_->no_tlsrpt) return;  // never report on a report's own delivery
+  TlsReportEvent e;
+  e.ok = ok;
+  e.result_type = result_type;
+  e.detail = detail;
+  if (host_ < cand_.hosts.size()) {
+    e.host = cand_.hosts[host_].name;
+    if (addr_ < cand_.hosts[host_].addresses.size()) e.ip = cand_.hosts[host_].addresses[addr_];
+  }
+  report_(e);
+}
+
+// A required-TLS check failed on this host: remembered for the bounce, then
+// the next host is tried within the same single attempt.
+void SmtpClientSession::tls_fail(const std::string& status, const std::string& error, const std::string& advice,
+                                 const std::string& diag) {
+  tls_failed_somewhere_ = true;
+  skip_host_ = true;
+  tls_fail_status_ = status;
+  tls_fail_error_ = error;
+  tls_fail_advice_ = advice;
+  fail(Disposition::NextHost, status, error, advice, diag);
+}
+
+bool SmtpClientSession::wake() {
+  if (state_ != State::Idle || !conn_ || finished_) return false;
+  conn_->set_timeout(rt_->config->limits.reply_timeout);
+  begin_transaction();
+  return true;
+}
+
+void SmtpClientSession::on_conn_closed(const std::string& why) {
+  std::string s = state_name(static_cast<int>(state_));
+  if (state_ == State::Quit || state_ == State::Idle) {
+    drop_connection();
+    return finish();
+  }
+  if (state_ == State::Connect) {
+    return fail(Disposition::NextHost, "4.4.1", "connect to " + where() + " failed: " + why);
+  }
+  fail(delivered_any_ ? Disposition::Defer : Disposition::NextHost, "4.4.2",
+       "lost connection with " + where() + " while waiting for " + s + " reply: " + why);
+}
+
+void SmtpClientSession::on_conn_timeout() {
+  std::string s = state_name(static_cast<int>(state_));
+  if (state_ == State::Idle) {
+    state_ = State::Quit;
+    return send("QUIT", State::Quit);
+  }
+  fail(delivered_any_ ? Disposition::Defer : Disposition::NextHost, state_ == State::Connect ? "4.4.1" : "4.4.2",
+       (state_ == State::Connect ? "connect to " + where() + " timed out" : "timeout at " + where() + " while waiting for " + s + " reply"));
+}
+
+void SmtpClientSession::drop_connection() {
+  if (conn_) conn_->close_after_flush();
+  // Freed on a later turn: we may be inside one of its callbacks.
+  if (conn_) {
+    base::Conn* c = conn_.release();
+    event_base_once(base_, -1, EV_TIMEOUT, [](evutil_socket_t, short, void* p) { delete static_cast<base::Conn*>(p); }, c,
+                    nullptr);
+  }
+}
+
+void SmtpClientSession::finish() {
+  if (finished_) return;
+  finished_ = true;
+  state_ = State::Done;
+  drop_connection();
+  if (job_) {
+    job_->settle(RcptOutcome::Deferred, last_status_, last_error_.empty() ? "delivery interrupted" : last_error_);
+    finish_job();
+  }
+  source_.session_done(this);
+}
+
+}  // namespace relay

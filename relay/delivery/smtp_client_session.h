@@ -1,0 +1,147 @@
+// smtp_client_session.h - one outbound SMTP connection delivering jobs.
+//
+// Walks the candidate hosts of a destination (each address of each host, in
+// order) until one takes the first job, applying the route's TLS policy:
+//   none          never STARTTLS;
+//   opportunistic STARTTLS when offered, verdict logged but not enforced; a
+//                 failed handshake is retried once in plaintext on that host;
+//   required      STARTTLS, handshake and the route's certificate checks must
+//                 all pass before MAIL FROM, else the host is skipped.
+// Every failure goes through fail(), the one funnel that decides between the
+// next host, deferring and bouncing (a required-TLS failure on every host that
+// answered bounces at once: one attempt, never retried). After a message the
+// connection is reused for the destination's next job; then QUIT.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "router/base/conn.h"
+#include "relay/delivery/delivery_job.h"
+#include "relay/delivery/smtp_reply.h"
+#include "relay/core/smtp_runtime.h"
+#include "router/candidate_hosts.h"
+#include "router/mta_sts_enforce.h"
+
+namespace relay {
+
+class SmtpClientSession;
+
+// One TLS outcome on a host under an MTA-STS policy, for TLS-RPT (RFC 8460).
+struct TlsReportEvent {
+  bool ok = false;
+  std::string result_type;  // failures: "certificate-expired", "starttls-not-supported", ...
+  std::string host;         // receiving MX host name
+  std::string ip;           // receiving address
+  std::string detail;       // words for additional-information
+};
+
+// The destination that feeds a session jobs and takes back the results.
+class JobSource {
+ public:
+  virtual ~JobSource() = default;
+  virtual std::unique_ptr<DeliveryJob> next_job() = 0;
+  virtual void job_done(std::unique_ptr<DeliveryJob> job) = 0;
+  // Called once, last; the source may delete the session from a later turn.
+  virtual void session_done(SmtpClientSession* s) = 0;
+  // No job right now: true when the source keeps the connection open a
+  // little (a connection cache) and will call wake() when work arrives.
+  virtual bool park(SmtpClientSession*) { return false; }
+};
+
+class SmtpClientSession : public base::Conn::Handler {
+ public:
+  SmtpClientSession(event_base* base, std::shared_ptr<const Runtime> rt, const config::Route& route,
+                    router::Candidates hosts, std::unique_ptr<DeliveryJob> first, JobSource& source);
+  ~SmtpClientSession() override;
+  void start();
+  // Whether a required-TLS failure bounces at once (the route's own
+  // tls = "required") or defers (TLS required only by an MTA-STS policy).
+  void set_single_attempt(bool on) { single_attempt_ = on; }
+  // The MTA-STS plan this session's route and hosts came from (kept alive
+  // here: route_ may refer into it), and where TLS-RPT events go.
+  void set_sts(std::shared_ptr<const router::StsEnforcement> sts,
+               std::function<void(const TlsReportEvent&)> report) {
+    sts_ = std::move(sts);
+    report_ = std::move(report);
+  }
+  // A parked session takes the source's next job; false when it no longer
+  // can (idle time over, connection gone).
+  bool wake();
+
+ private:
+  enum class State { Connect, Banner, Ehlo, Helo, StartTls, Handshake, EhloTls, Mail, Rcpt, Data, Body, Rset, Quit, Done, Idle };
+  enum class Disposition { NextHost, Defer, Bounce };
+  struct Expect {
+    State state;
+    size_t rcpt;  // for Rcpt replies: index into job_->rcpts
+  };
+
+  void on_conn_read() override;
+  void on_conn_tls_ready(bool ok, const std::string& error) override;
+  void on_conn_closed(const std::string& why) override;
+  void on_conn_timeout() override;
+  void on_conn_connected() override;
+
+  void connect_next();
+  void enter(State s);
+  void send(const std::string& line, State expect, size_t rcpt = 0);
+  void on_reply(const SmtpReply& r);
+  void on_ehlo(const SmtpReply& r);
+  void after_ehlo();
+  void begin_transaction();
+  void on_rcpt(const SmtpReply& r, size_t index);
+  void on_data(const SmtpReply& r);
+  void on_body(const SmtpReply& r);
+  void finish_job();
+  void fail(Disposition d, const std::string& status, const std::string& error, const std::string& advice = "",
+            const std::string& diag = "");
+  void tls_fail(const std::string& status, const std::string& error, const std::string& advice,
+                const std::string& diag = "");
+  void drop_connection();
+  void probe_done();
+  std::optional<certs::TlsFailure> route_checks(const certs::TlsFacts& f) const;
+  void report_tls(bool ok, const std::string& result_type, const std::string& detail);
+  HostTrace* trace();
+  void finish();
+  std::string where() const;
+  std::string mail_command() const;
+  std::string rcpt_command(const Recipient& r) const;
+  void send_body();
+  void log_delivery(size_t i);
+
+  event_base* base_;
+  std::shared_ptr<const Runtime> rt_;
+  const config::Route& route_;
+  router::Candidates cand_;
+  std::unique_ptr<DeliveryJob> job_;
+  JobSource& source_;
+  std::string sid_;
+
+  size_t host_ = 0;
+  size_t addr_ = 0;
+  bool plain_retry_ = false;     // opportunistic: this host failed TLS, retry in clear
+  bool tls_failed_somewhere_ = false;  // a required-TLS check failed on some host
+  bool skip_host_ = false;             // this host failed TLS: its other addresses too
+  bool delivered_any_ = false;   // this connection completed at least one job
+  std::unique_ptr<base::Conn> conn_;
+  State state_ = State::Connect;
+  std::deque<Expect> expect_;
+  std::string ehlo_name_;
+  bool pipelining_ = false, starttls_ = false, dsn_ = false, eightbit_ = false, size_ext_ = false;
+  size_t rcpt_accepted_ = 0;
+  std::string last_error_, last_status_ = "4.4.1", last_advice_, last_diag_;
+  TlsInfo tls_;
+  std::string tls_fail_status_, tls_fail_error_, tls_fail_advice_;
+  bool finished_ = false;
+  bool single_attempt_;
+  std::shared_ptr<const router::StsEnforcement> sts_;
+  std::function<void(const TlsReportEvent&)> report_;
+  std::chrono::steady_clock::time_point connect_started_;
+};
+
+}  // namespace relay

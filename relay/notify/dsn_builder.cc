@@ -1,0 +1,478 @@
+// dsn_builder.cc - builds the non-delivery report for recipients that failed
+// permanently: RFC 6522 multipart/report with an RFC 3464 delivery-status.
+//
+// The human part is written for two readers: the sender, who needs to know
+// the message did not arrive, and the mail admin, who needs the host, the
+// failure in plain words and what to change (seed 000's TLS troubleshooting
+// list, with what relaxing each check costs). Everything the relay writes is
+// US-ASCII except the human part, which falls back to quoted-printable when a
+// recipient's error text holds UTF-8, so the DSN needs no 8BITMIME unless the
+// original message itself is 8-bit. Nothing here fails but the nullopt cases
+// documented in dsn_builder.h.
+#include "relay/notify/dsn_builder.h"
+
+#include <algorithm>
+#include <cctype>
+#include <random>
+#include <set>
+
+#include "relay/notify/mime_text.h"
+#include "relay/queue/envelope_params.h"
+
+namespace relay {
+
+namespace {
+
+constexpr size_t kWidth = 76;
+constexpr size_t kLabelWidth = 16;  // "  Server reply: " and the hanging indent under it
+
+// RFC 3461 4.1: no NOTIFY means the MTA's default, which includes FAILURE.
+bool wants_failure_report(uint32_t notify) {
+  if (notify == 0) return true;
+  if (notify & NotifyNever) return false;
+  return (notify & NotifyFailure) != 0;
+}
+
+std::vector<size_t> select_reported(const DsnRequest& req) {
+  std::vector<size_t> out;
+  const auto& rcpts = req.env->recipients;
+  std::vector<bool> seen(rcpts.size(), false);
+  for (size_t i : req.failed) {
+    if (i >= rcpts.size() || seen[i]) continue;
+    seen[i] = true;
+    if (wants_failure_report(rcpts[i].notify)) out.push_back(i);
+  }
+  return out;
+}
+
+// RFC 3463 status: class.subject.detail, 1-3 digits each. Anything else would
+// make the delivery-status part unparsable, so it becomes the generic 5.0.0.
+std::string status_of(const Recipient& r) {
+  const std::string& s = r.dsn_status;
+  size_t dots = 0, run = 0;
+  bool ok = !s.empty() && (s[0] == '2' || s[0] == '4' || s[0] == '5');
+  for (char c : s) {
+    if (c == '.') {
+      ok = ok && run > 0;
+      ++dots;
+      run = 0;
+    } else {
+      ok = ok && std::isdigit(static_cast<unsigned char>(c)) && ++run <= 3;
+    }
+  }
+  return ok && dots == 2 && run > 0 ? s : "5.0.0";
+}
+
+bool is_tls_status(const std::string& status) { return status == "5.7.4" || status == "5.7.5"; }
+
+// The delivery-status part must be US-ASCII (RFC 3464 2.1.1 without RFC 6533).
+std::string ascii_only(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) out += c < 0x80 ? static_cast<char>(c) : '?';
+  return out;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+bool contains(const std::string& hay, const char* needle) { return hay.find(needle) != std::string::npos; }
+
+// ---- advice ---------------------------------------------------------------
+
+enum class Failure { NoStartTls, HostName, UntrustedCa, CertExpired, OldVersion, NoCipher, OtherTls, NullMx, Lifetime, RemoteReject, Other };
+
+// 5.7.5 covers handshake, certificate and version failures alike; the words
+// of last_error tell them apart. last_error starts with the reason (certs/
+// tls_failure.cc) and may go on with library detail, so the keyword that
+// comes first wins, not the first one in this table.
+Failure classify_tls(const std::string& err) {
+  static const struct {
+    const char* word;
+    Failure failure;
+  } kWords[] = {
+      {"host name", Failure::HostName},     {"hostname", Failure::HostName},          {"expired", Failure::CertExpired},
+      {"not yet valid", Failure::CertExpired}, {"trusted", Failure::UntrustedCa},   {"self-signed", Failure::UntrustedCa},
+      {"self signed", Failure::UntrustedCa}, {"unknown ca", Failure::UntrustedCa},  {"version", Failure::OldVersion},
+      {"cipher", Failure::NoCipher},         {"starttls", Failure::NoStartTls},     {"tls unavailable", Failure::NoStartTls},
+  };
+  Failure best = Failure::OtherTls;
+  size_t best_pos = std::string::npos;
+  for (const auto& w : kWords) {
+    size_t pos = err.find(w.word);
+    if (pos < best_pos) {
+      best_pos = pos;
+      best = w.failure;
+    }
+  }
+  return best;
+}
+
+Failure classify(const Recipient& r) {
+  std::string st = status_of(r);
+  if (st == "5.7.4") return Failure::NoStartTls;
+  if (st == "5.7.5") return classify_tls(lower(r.last_error));
+  if (st == "5.1.10") return Failure::NullMx;
+  if (st == "5.4.7") return Failure::Lifetime;
+  if (!r.diagnostic.empty()) return Failure::RemoteReject;
+  return Failure::Other;
+}
+
+// The names the advice uses, with fallbacks so that no sentence has a hole.
+struct Names {
+  std::string host;    // "mx1.partner.example" or "the receiving server"
+  std::string domain;  // "partner.example"
+  std::string route;   // "route \"partners\"" or "the route of this recipient"
+  std::string tester;  // the command that shows what the server offers
+};
+
+Names names_of(const Recipient& r) {
+  Names n;
+  n.host = r.remote_mta.empty() ? "the receiving server" : r.remote_mta;
+  n.domain = address_domain(r.address);
+  if (n.domain.empty()) n.domain = "the recipient's domain";
+  n.route = r.route.empty() ? "the route of this recipient" : "route \"" + r.route + "\"";
+  n.tester = "smarthost test-route " + (r.route.empty() ? std::string("ROUTE") : r.route);
+  return n;
+}
+
+// A TLS failure as seed 000 treats it: what the other side can fix, which
+// route setting would let mail through anyway, and what that setting costs.
+struct TlsAdvice {
+  std::vector<std::string> fixes;
+  std::string relax;  // "set verify_ca = false on route \"partners\""
+  std::string cost;   // what relaxing gives up, in plain words
+};
+
+std::string cost_unverified(const Names& n) {
+  return "the connection stays encrypted, but the server is no longer authenticated, so an attacker on the network "
+         "path could pose as " + n.host + " and read the mail.";
+}
+
+TlsAdvice tls_no_starttls(const Names& n) {
+  return {{"Check that the receiving server supports TLS: ask the mail administrator of " + n.domain +
+           " to enable STARTTLS on " + n.host + " with a certificate from a trusted certificate authority."},
+          "set tls = \"opportunistic\" on " + n.route + ", and only if mail to " + n.domain + " may travel unencrypted",
+          "messages to " + n.domain + " can then be read and changed by anyone on the network path."};
+}
+
+TlsAdvice tls_host_name(const Names& n) {
+  return {{"If the receiving server has several host names, make sure the route uses the host name that is in the "
+           "server's certificate (the route's host setting, or the MX name " + n.host + ").",
+           "Ask the mail administrator of " + n.domain + " to install a certificate from a trusted certificate "
+           "authority that names " + n.host + "."},
+          "set verify_hostname = false on " + n.route,
+          "the connection stays encrypted, but any server holding a trusted certificate for some other name could "
+          "pose as " + n.host + " and receive the mail."};
+}
+
+TlsAdvice tls_untrusted(const Names& n) {
+  return {{"Ask the mail administrator of " + n.domain + " to install a new certificate from a trusted certificate "
+           "authority on " + n.host + ", with the correct host name in it.",
+           "If " + n.domain + " uses a private certificate authority that you trust, add it to tls.ca_file."},
+          "set verify_ca = false on " + n.route, cost_unverified(n)};
+}
+
+TlsAdvice tls_expired(const Names& n) {
+  return {{"The certificate of " + n.host + " is outside its validity period. Ask the mail administrator of " +
+           n.domain + " to renew it with a trusted certificate authority (and check the relay's clock)."},
+          "set verify_ca = false on " + n.route, cost_unverified(n)};
+}
+
+TlsAdvice tls_old_version(const Names& n) {
+  return {{"Ask the mail administrator of " + n.domain + " to enable TLS 1.2 or TLS 1.3 on " + n.host + "."},
+          "lower min_tls_version on " + n.route,
+          "older TLS versions have known weaknesses; TLS 1.0 and 1.1 are deprecated (RFC 8996)."};
+}
+
+TlsAdvice tls_no_cipher(const Names& n) {
+  return {{"Ask the mail administrator of " + n.domain + " to enable current ciphers on " + n.host +
+           " (ECDHE key exchange with AES-GCM or ChaCha20-Poly1305)."},
+          "add a cipher that the server supports to the ciphers list of " + n.route,
+          "weaker ciphers protect the mail less."};
+}
+
+// Seed 000's whole troubleshooting list, for a TLS failure we cannot narrow.
+TlsAdvice tls_other(const Names& n) {
+  return {{"If the receiving server has several host names, make sure the route uses the host name that is in the "
+           "server's certificate.",
+           "Ask the mail administrator of " + n.domain + " to install a new certificate from a trusted certificate "
+           "authority with the correct host name, and to support TLS 1.2 or later."},
+          "relax " + n.route + " (verify_hostname = false, verify_ca = false, or tls = \"opportunistic\")",
+          "each step removes a protection: without verification an attacker on the network path could pose as the "
+          "server, and without required TLS the mail can travel unencrypted."};
+}
+
+std::optional<TlsAdvice> tls_advice(Failure f, const Names& n) {
+  switch (f) {
+    case Failure::NoStartTls: return tls_no_starttls(n);
+    case Failure::HostName: return tls_host_name(n);
+    case Failure::UntrustedCa: return tls_untrusted(n);
+    case Failure::CertExpired: return tls_expired(n);
+    case Failure::OldVersion: return tls_old_version(n);
+    case Failure::NoCipher: return tls_no_cipher(n);
+    case Failure::OtherTls: return tls_other(n);
+    case Failure::NullMx:
+    case Failure::Lifetime:
+    case Failure::RemoteReject:
+    case Failure::Other: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> other_advice(Failure f, const Names& n) {
+  switch (f) {
+    case Failure::NullMx:
+      return {"The domain " + n.domain + " says it accepts no mail (a null MX record, RFC 7505). Check the address for typing errors."};
+    case Failure::Lifetime:
+      return {"The servers for " + n.domain + " could not be reached or kept answering with temporary errors until the "
+              "message's time in the queue ran out. Check the address; if it is right, ask the mail administrator of " +
+              n.domain + " to look into it, then send the message again."};
+    case Failure::RemoteReject:
+      return {"The receiving server refused the message; its reply is shown above. Check the address for typing errors. "
+              "If it is right, forward this report to the mail administrator of " + n.domain + "."};
+    case Failure::NoStartTls:
+    case Failure::HostName:
+    case Failure::UntrustedCa:
+    case Failure::CertExpired:
+    case Failure::OldVersion:
+    case Failure::NoCipher:
+    case Failure::OtherTls:
+    case Failure::Other:
+      return {"Check the address for typing errors. If the problem persists, forward this report to your mail administrator."};
+  }
+  return {};
+}
+
+// The items every TLS failure ends with: the provider, the tester, and the
+// last resort with its cost (seed 000: keep the checks on where you can).
+void add_tls_tail(const TlsAdvice& a, const Names& n, bool own_relax, std::vector<std::string>* out) {
+  out->push_back("If mail for " + n.domain + " goes through a third-party mail relay service, contact that service "
+                 "provider about this error.");
+  out->push_back("Run \"" + n.tester + "\" on the relay to see what " + n.host + " offers and which check fails.");
+  out->push_back(own_relax ? "Last resort: " + a.relax + ". The cost: " + a.cost
+                           : "Relaxing the route costs security: " + a.cost);
+  out->push_back("Keep the TLS checks on whenever you can: they are what makes the connection verifiably secure.");
+}
+
+std::vector<std::string> split_advice(const std::string& advice) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= advice.size()) {
+    auto end = std::min(advice.find('\n', pos), advice.size());
+    std::string item = advice.substr(pos, end - pos);
+    if (!item.empty() && item.back() == '\r') item.pop_back();
+    if (item.find_first_not_of(" \t") != std::string::npos) out.push_back(item);
+    pos = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+// Recipient::advice (from certs/ or the client) comes first and replaces our
+// own fixes; for TLS failures the provider, tester and cost items are still
+// added, so the admin always learns what relaxing a check gives up.
+std::vector<std::string> dsn_advice(const Recipient& r) {
+  Failure f = classify(r);
+  Names n = names_of(r);
+  auto tls = tls_advice(f, n);
+  bool own = r.advice.empty();
+  std::vector<std::string> out = own ? (tls ? tls->fixes : other_advice(f, n)) : split_advice(r.advice);
+  if (tls) add_tls_tail(*tls, n, own, &out);
+  return out;
+}
+
+namespace {
+
+// ---- part 1: plain words ------------------------------------------------------
+
+// A DSN must name its reporter; "localhost" beats a header with a hole.
+std::string mta_name(const DsnRequest& req) { return req.reporting_mta.empty() ? "localhost" : req.reporting_mta; }
+
+// "  Label:        value", wrapped with a hanging indent under the value.
+std::string labelled(const std::string& label, const std::string& value) {
+  std::string text = wrap_text(value, kWidth, std::string(kLabelWidth, ' '));
+  std::string head = "  " + label;
+  head.resize(kLabelWidth, ' ');
+  return head + text.substr(kLabelWidth);
+}
+
+std::string bullet(const std::string& item) {
+  std::string text = wrap_text(item, kWidth, "      ");
+  return "    - " + text.substr(6);
+}
+
+std::string what_failed(const Recipient& r) {
+  if (!r.last_error.empty()) return r.last_error;
+  if (!r.diagnostic.empty()) return "the receiving server refused the message";
+  return "delivery failed permanently (status " + status_of(r) + ")";
+}
+
+std::string tls_facts(const TlsInfo& t) {
+  std::string s = t.version;
+  if (!t.cipher.empty()) s += ", cipher " + t.cipher;
+  if (t.bits > 0) s += " (" + std::to_string(t.bits) + " bits)";
+  if (!t.verdict.empty()) s += ", certificate " + t.verdict;
+  return s;
+}
+
+std::string recipient_text(const Recipient& r) {
+  std::string status = status_of(r);
+  std::string out = "Recipient: " + r.address + "\r\n";
+  if (!r.remote_mta.empty()) out += labelled("Host tried:", r.remote_mta);
+  out += labelled("What failed:", what_failed(r));
+  if (!r.diagnostic.empty()) out += labelled("Server reply:", r.diagnostic);
+  if (!r.tls.version.empty()) out += labelled("TLS session:", tls_facts(r.tls));
+  out += labelled("Status:", status + (r.route.empty() ? "" : " (route \"" + r.route + "\")"));
+  if (is_tls_status(status))
+    out += labelled("Not retried:", "This route requires TLS, so the message was tried once and not retried. It was "
+                                    "never sent without encryption.");
+  out += "  What can be done:\r\n";
+  for (const auto& item : dsn_advice(r)) out += bullet(item);
+  return out;
+}
+
+bool any_tls(const Envelope& e, const std::vector<size_t>& rep) {
+  for (size_t i : rep)
+    if (is_tls_status(status_of(e.recipients[i]))) return true;
+  return false;
+}
+
+std::string human_text(const DsnRequest& req, const std::vector<size_t>& rep) {
+  const Envelope& e = *req.env;
+  std::string count = rep.size() == 1 ? "1 recipient" : std::to_string(rep.size()) + " recipients";
+  std::string out = wrap_text("This is the mail system at " + mta_name(req) + ".", kWidth, "") + "\r\n";
+  out += wrap_text("Your message could not be delivered to " + count + ". This is a permanent failure: the message "
+                   "will not be tried again for the addresses below.", kWidth, "") + "\r\n";
+  if (any_tls(e, rep))
+    out += wrap_text("Your organisation requires a secure (TLS) connection for mail to some of these recipients, and "
+                     "their mail server could not provide one that passed the checks, so the message was not sent to "
+                     "them at all. Nothing was sent without encryption.", kWidth, "") + "\r\n";
+  for (size_t i : rep) out += recipient_text(e.recipients[i]) + "\r\n";
+  bool full = e.ret == static_cast<uint8_t>(Ret::Full);
+  out += wrap_text(std::string("The technical report for the mail administrator follows, then the original message") +
+                   (full ? "." : "'s header section."), kWidth, "");
+  return out;
+}
+
+std::string human_part(const DsnRequest& req, const std::vector<size_t>& rep) {
+  std::string text = human_text(req, rep);
+  std::string head = "Content-Type: text/plain; charset=utf-8\r\nContent-Description: Notification\r\n";
+  if (is_ascii(text)) return head + "Content-Transfer-Encoding: 7bit\r\n\r\n" + text;
+  return head + "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + qp_encode(text);
+}
+
+// ---- part 2: message/delivery-status (RFC 3464 2.2, 2.3) -------------------
+
+std::string field(const std::string& name, const std::string& value) { return fold_field(name, ascii_only(value)); }
+
+std::string per_message(const DsnRequest& req) {
+  const Envelope& e = *req.env;
+  std::string out = field("Reporting-MTA", "dns; " + mta_name(req));
+  if (!e.envid.empty()) out += field("Original-Envelope-Id", xtext_encode(e.envid));
+  if (e.arrival_us > 0) out += field("Arrival-Date", rfc5322_date(e.arrival_us / 1000000));
+  return out;
+}
+
+std::string per_recipient(const Recipient& r, int64_t now) {
+  std::string out;
+  if (!r.orcpt.empty()) out += field("Original-Recipient", r.orcpt);  // verbatim: RFC 3461 6.3 (c)
+  out += field("Final-Recipient", "rfc822; " + r.address);
+  out += field("Action", "failed");
+  out += field("Status", status_of(r));
+  if (!r.remote_mta.empty()) out += field("Remote-MTA", "dns; " + r.remote_mta);
+  if (!r.diagnostic.empty()) out += field("Diagnostic-Code", "smtp; " + r.diagnostic);
+  out += field("Last-Attempt-Date", rfc5322_date(now));
+  return out;
+}
+
+std::string status_part(const DsnRequest& req, const std::vector<size_t>& rep) {
+  std::string out = "Content-Type: message/delivery-status\r\nContent-Description: Delivery report\r\n\r\n";
+  out += per_message(req);
+  for (size_t i : rep) out += "\r\n" + per_recipient(req.env->recipients[i], req.now);
+  return out;
+}
+
+// ---- part 3: the original, byte-exact ----------------------------------------
+
+std::string original_part(const DsnRequest& req) {
+  bool full = req.env->ret == static_cast<uint8_t>(Ret::Full);
+  std::string body = full ? *req.original : header_section(*req.original);
+  std::string out = full ? "Content-Type: message/rfc822\r\nContent-Description: Undelivered Message\r\n"
+                         : "Content-Type: text/rfc822-headers\r\nContent-Description: Undelivered Message Headers\r\n";
+  if (!is_ascii(body)) out += "Content-Transfer-Encoding: 8bit\r\n";
+  return out + "\r\n" + body;
+}
+
+// ---- the envelope of the report ------------------------------------------------
+
+// Tests pass a seed; otherwise 64 random bits. Only characters that are safe
+// in both a boundary and a Message-ID are kept.
+std::string unique_token(const std::string& seed) {
+  std::string out;
+  for (unsigned char c : seed) out += std::isalnum(c) || c == '.' || c == '-' ? static_cast<char>(c) : '-';
+  if (!out.empty()) return out.substr(0, 40);
+  std::random_device rd;
+  char buf[17];
+  snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
+}
+
+// A boundary that occurs in no part (RFC 2046 5.1.1).
+std::string pick_boundary(const std::string& token, const std::vector<std::string>& parts) {
+  for (unsigned n = 0;; ++n) {
+    std::string b = "=_smarthost_" + token + (n ? "_" + std::to_string(n) : "");
+    bool clash = std::any_of(parts.begin(), parts.end(), [&](const std::string& p) { return contains(p, ("--" + b).c_str()); });
+    if (!clash) return b;
+  }
+}
+
+std::string subject(const Envelope& e, const std::vector<size_t>& rep) {
+  std::set<std::string> domains;
+  for (size_t i : rep) {
+    if (!is_tls_status(status_of(e.recipients[i]))) return "Undelivered Mail Returned to Sender";
+    domains.insert(address_domain(e.recipients[i].address));
+  }
+  std::string where = domains.size() == 1 ? *domains.begin() : std::to_string(domains.size()) + " recipient domains";
+  return "Undelivered Mail: secure (TLS) connection to " + where + " was not possible";
+}
+
+std::string top_headers(const DsnRequest& req, const std::vector<size_t>& rep, const std::string& token,
+                        const std::string& boundary) {
+  std::string host = mta_name(req);
+  char stamp[32];
+  snprintf(stamp, sizeof stamp, "%llx", static_cast<unsigned long long>(req.now));
+  std::string out = field("From", "Mail Delivery System <MAILER-DAEMON@" + host + ">");
+  out += field("To", "<" + req.env->sender + ">");
+  out += field("Subject", subject(*req.env, rep));
+  out += field("Date", rfc5322_date(req.now));
+  out += field("Message-ID", "<" + std::string(stamp) + "." + token + "@" + host + ">");
+  out += field("Auto-Submitted", "auto-replied");  // RFC 3834: no auto-replies to this
+  out += field("MIME-Version", "1.0");
+  out += field("Content-Type", "multipart/report; report-type=delivery-status; boundary=\"" + boundary + "\"");
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> build_dsn(const DsnRequest& req, std::vector<size_t>* reported) {
+  if (reported) reported->clear();
+  if (!req.env || req.env->sender.empty()) return std::nullopt;  // a bounce is never bounced
+  std::vector<size_t> rep = select_reported(req);
+  if (rep.empty()) return std::nullopt;
+
+  std::vector<std::string> parts = {human_part(req, rep), status_part(req, rep)};
+  if (req.original) parts.push_back(original_part(req));
+  std::string token = unique_token(req.boundary_seed);
+  std::string boundary = pick_boundary(token, parts);
+
+  std::string out = top_headers(req, rep, token, boundary) + "\r\nThis is a MIME-encapsulated message.\r\n";
+  for (const auto& p : parts) out += "\r\n--" + boundary + "\r\n" + p;
+  out += "\r\n--" + boundary + "--\r\n";
+  if (reported) *reported = rep;
+  return out;
+}
+
+}  // namespace relay

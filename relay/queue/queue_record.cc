@@ -1,0 +1,221 @@
+// queue_record.cc - tagged binary encoding of Envelope (see queue_record.h).
+//
+// Layout: a version byte, then fields as (tag u8, length u32 LE, bytes).
+// Recipients are nested the same way under their own tag. Unknown tags are
+// skipped, which is what lets newer binaries add fields.
+#include "relay/queue/queue_record.h"
+
+#include <sys/random.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+
+namespace relay {
+
+namespace {
+
+constexpr uint8_t kVersion = 1;
+
+enum Tag : uint8_t {
+  kId = 1, kSender, kArrival, kSize, kEightBit, kRet, kEnvid, kClientIp, kHelo,
+  kTlsVersion, kTlsCipher, kTlsBits, kTlsVerdict, kRcpt,
+  // recipient fields
+  kAddress = 40, kNotify, kOrcpt, kRoute, kState, kAttempts, kNext, kLastError, kDsn,
+  kRemote, kDiag, kRTlsVersion, kRTlsCipher, kRTlsBits, kRTlsVerdict, kAdvice,
+};
+
+class Writer {
+ public:
+  void str(uint8_t tag, const std::string& v) {
+    if (v.empty()) return;
+    head(tag, v.size());
+    out_.append(v);
+  }
+  void u64(uint8_t tag, uint64_t v) {
+    if (v == 0) return;
+    head(tag, 8);
+    for (int i = 0; i < 8; ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+  void raw(uint8_t tag, const std::string& v) {
+    head(tag, v.size());
+    out_.append(v);
+  }
+  std::string& out() { return out_; }
+
+ private:
+  void head(uint8_t tag, size_t len) {
+    out_.push_back(static_cast<char>(tag));
+    for (int i = 0; i < 4; ++i) out_.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+  }
+  std::string out_;
+};
+
+struct Field {
+  uint8_t tag;
+  std::string_view data;
+};
+
+// Calls f(field) for each field; false when the encoding is cut short.
+template <typename F>
+bool each_field(std::string_view in, F f) {
+  size_t p = 0;
+  while (p < in.size()) {
+    if (in.size() - p < 5) return false;
+    uint8_t tag = static_cast<uint8_t>(in[p]);
+    uint32_t len = 0;
+    for (int i = 0; i < 4; ++i) len |= static_cast<uint32_t>(static_cast<uint8_t>(in[p + 1 + i])) << (8 * i);
+    p += 5;
+    if (in.size() - p < len) return false;
+    if (!f(Field{tag, in.substr(p, len)})) return false;
+    p += len;
+  }
+  return true;
+}
+
+uint64_t as_u64(std::string_view d) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < d.size() && i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(d[i])) << (8 * i);
+  return v;
+}
+
+void tls_fields(Writer& w, const TlsInfo& t, uint8_t base) {
+  w.str(base, t.version);
+  w.str(base + 1, t.cipher);
+  w.u64(base + 2, static_cast<uint64_t>(t.bits));
+  w.str(base + 3, t.verdict);
+}
+
+bool tls_field(TlsInfo& t, uint8_t base, const Field& f) {
+  if (f.tag == base) t.version = std::string(f.data);
+  else if (f.tag == base + 1) t.cipher = std::string(f.data);
+  else if (f.tag == base + 2) t.bits = static_cast<int>(as_u64(f.data));
+  else if (f.tag == base + 3) t.verdict = std::string(f.data);
+  else return false;
+  return true;
+}
+
+std::string encode_recipient(const Recipient& r) {
+  Writer w;
+  w.str(kAddress, r.address);
+  w.u64(kNotify, r.notify);
+  w.str(kOrcpt, r.orcpt);
+  w.str(kRoute, r.route);
+  w.u64(kState, static_cast<uint64_t>(r.state));
+  w.u64(kAttempts, r.attempts);
+  w.u64(kNext, static_cast<uint64_t>(r.next_attempt));
+  w.str(kLastError, r.last_error);
+  w.str(kDsn, r.dsn_status);
+  w.str(kRemote, r.remote_mta);
+  w.str(kDiag, r.diagnostic);
+  w.str(kAdvice, r.advice);
+  tls_fields(w, r.tls, kRTlsVersion);
+  return std::move(w.out());
+}
+
+bool decode_recipient(std::string_view in, Recipient* r) {
+  return each_field(in, [&](const Field& f) {
+    std::string s(f.data);
+    switch (f.tag) {
+      case kAddress: r->address = s; break;
+      case kNotify: r->notify = static_cast<uint32_t>(as_u64(f.data)); break;
+      case kOrcpt: r->orcpt = s; break;
+      case kRoute: r->route = s; break;
+      case kState: {
+        uint64_t st = as_u64(f.data);
+        if (st > 3) return false;
+        r->state = static_cast<RcptState>(st);
+        break;
+      }
+      case kAttempts: r->attempts = static_cast<uint32_t>(as_u64(f.data)); break;
+      case kNext: r->next_attempt = static_cast<int64_t>(as_u64(f.data)); break;
+      case kLastError: r->last_error = s; break;
+      case kDsn: r->dsn_status = s; break;
+      case kRemote: r->remote_mta = s; break;
+      case kDiag: r->diagnostic = s; break;
+      case kAdvice: r->advice = s; break;
+      default: tls_field(r->tls, kRTlsVersion, f); break;
+    }
+    return true;
+  });
+}
+
+}  // namespace
+
+const char* rcpt_state_name(RcptState s) {
+  switch (s) {
+    case RcptState::Pending: return "pending";
+    case RcptState::Sent: return "sent";
+    case RcptState::Deferred: return "deferred";
+    case RcptState::Bounced: return "bounced";
+  }
+  return "?";
+}
+
+std::string encode_envelope(const Envelope& e) {
+  Writer w;
+  w.out().push_back(static_cast<char>(kVersion));
+  w.str(kId, e.id);
+  w.str(kSender, e.sender);
+  w.u64(kArrival, static_cast<uint64_t>(e.arrival_us));
+  w.u64(kSize, e.size);
+  w.u64(kEightBit, e.eight_bit ? 1 : 0);
+  w.u64(kRet, e.ret);
+  w.str(kEnvid, e.envid);
+  w.str(kClientIp, e.client_ip);
+  w.str(kHelo, e.helo);
+  tls_fields(w, e.tls_in, kTlsVersion);
+  for (const auto& r : e.recipients) w.raw(kRcpt, encode_recipient(r));
+  return std::move(w.out());
+}
+
+bool decode_envelope(const std::string& data, Envelope* e) {
+  if (data.empty() || static_cast<uint8_t>(data[0]) != kVersion) return false;
+  *e = Envelope{};
+  bool ok = each_field(std::string_view(data).substr(1), [&](const Field& f) {
+    std::string s(f.data);
+    switch (f.tag) {
+      case kId: e->id = s; break;
+      case kSender: e->sender = s; break;
+      case kArrival: e->arrival_us = static_cast<int64_t>(as_u64(f.data)); break;
+      case kSize: e->size = as_u64(f.data); break;
+      case kEightBit: e->eight_bit = as_u64(f.data) != 0; break;
+      case kRet: e->ret = static_cast<uint8_t>(as_u64(f.data)); break;
+      case kEnvid: e->envid = s; break;
+      case kClientIp: e->client_ip = s; break;
+      case kHelo: e->helo = s; break;
+      case kRcpt: {
+        Recipient r;
+        if (!decode_recipient(f.data, &r)) return false;
+        e->recipients.push_back(std::move(r));
+        break;
+      }
+      default: tls_field(e->tls_in, kTlsVersion, f); break;
+    }
+    return true;
+  });
+  return ok && !e->id.empty();
+}
+
+std::string new_queue_id() {
+  // 40 bits of milliseconds, 12 bits of per-process counter, 12 random bits:
+  // sortable by arrival, unique across restarts within a millisecond.
+  static std::atomic<uint32_t> counter{0};
+  static uint32_t salt = [] {
+    uint32_t s = 0;
+    if (getrandom(&s, sizeof s, 0) != sizeof s) s = static_cast<uint32_t>(getpid());
+    return s;
+  }();
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  uint64_t ms = static_cast<uint64_t>(tv.tv_sec) * 1000 + static_cast<uint64_t>(tv.tv_usec) / 1000;
+  uint32_t c = counter.fetch_add(1);
+  uint64_t v = (ms & 0xffffffffffULL) << 24 | static_cast<uint64_t>(c & 0xfff) << 12 |
+               ((salt + (c >> 12)) & 0xfff);
+  char buf[17];
+  snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace relay

@@ -1,0 +1,217 @@
+// smtp_command.cc - SMTP command and parameter parsing (see smtp_command.h).
+//
+// Strict where strictness protects the queue (addresses must be in <>, no
+// control characters, known parameters only), lenient only where RFC 5321
+// asks (case of verbs and parameter names).
+#include "relay/smtpd/smtp_command.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace relay {
+
+namespace {
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+bool iprefix(const std::string& s, const char* p) {
+  size_t n = std::strlen(p);
+  return s.size() >= n && upper(s.substr(0, n)) == p;
+}
+
+Reply syntax(const std::string& text) { return {501, "5.5.4", text}; }
+
+// Address inside <...>; RFC 5321 4.1.2 Mailbox with a generous character set
+// (quoted local parts pass, controls and spaces outside quotes do not).
+bool valid_mailbox(const std::string& a) {
+  if (a.size() > 254) return false;
+  auto at = a.rfind('@');
+  if (at == std::string::npos || at == 0 || at + 1 == a.size()) return false;
+  bool quoted = a.front() == '"';
+  for (size_t i = 0; i < at; ++i) {
+    unsigned char c = a[i];
+    if (c < 0x20 || c == 0x7f) return false;
+    if (!quoted && (c == ' ' || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' || c == ';' ||
+                    c == ':' || c == '\\' || c == '[' || c == ']'))
+      return false;
+  }
+  std::string dom = a.substr(at + 1);
+  if (dom.front() == '[') return dom.back() == ']' && dom.find_first_of(" <>") == std::string::npos;
+  for (unsigned char c : dom) {
+    if (!(std::isalnum(c) || c == '-' || c == '.' || c >= 0x80)) return false;
+  }
+  return dom.front() != '.' && dom.back() != '.' && dom.find("..") == std::string::npos;
+}
+
+// Splits "<addr> P1=V1 P2" into the address and the parameter words.
+bool split_path(const std::string& rest, std::string* addr, std::vector<std::string>* params) {
+  size_t i = 0;
+  while (i < rest.size() && rest[i] == ' ') ++i;  // some clients send "FROM: <a>"
+  if (i >= rest.size() || rest[i] != '<') return false;
+  auto close = rest.find('>', i);
+  if (close == std::string::npos) return false;
+  *addr = rest.substr(i + 1, close - i - 1);
+  // Source routes (RFC 5321 Appendix C) are ignored as the RFC allows.
+  if (!addr->empty() && (*addr)[0] == '@') {
+    auto colon = addr->find(':');
+    if (colon == std::string::npos) return false;
+    *addr = addr->substr(colon + 1);
+  }
+  std::string tail = rest.substr(close + 1);
+  size_t p = 0;
+  while (p < tail.size()) {
+    if (tail[p] == ' ') {
+      ++p;
+      continue;
+    }
+    auto sp = tail.find(' ', p);
+    if (p == 0) return false;  // a parameter must be separated from ">"
+    params->push_back(tail.substr(p, sp == std::string::npos ? std::string::npos : sp - p));
+    p = sp == std::string::npos ? tail.size() : sp;
+  }
+  return true;
+}
+
+void split_param(const std::string& p, std::string* key, std::string* value, bool* has_value) {
+  auto eq = p.find('=');
+  *has_value = eq != std::string::npos;
+  *key = upper(p.substr(0, eq));
+  *value = *has_value ? p.substr(eq + 1) : "";
+}
+
+}  // namespace
+
+Command parse_command(const std::string& line) {
+  static const struct {
+    const char* name;
+    Verb verb;
+  } verbs[] = {{"HELO", Verb::Helo}, {"EHLO", Verb::Ehlo}, {"MAIL", Verb::Mail}, {"RCPT", Verb::Rcpt},
+               {"DATA", Verb::Data}, {"RSET", Verb::Rset}, {"NOOP", Verb::Noop}, {"QUIT", Verb::Quit},
+               {"VRFY", Verb::Vrfy}, {"STARTTLS", Verb::StartTls}, {"HELP", Verb::Help},
+               {"EXPN", Verb::Expn}, {"BDAT", Verb::Bdat}, {"AUTH", Verb::Auth}};
+  Command c;
+  auto sp = line.find(' ');
+  std::string word = upper(line.substr(0, sp));
+  for (const auto& v : verbs) {
+    if (word == v.name) {
+      c.verb = v.verb;
+      break;
+    }
+  }
+  if (sp != std::string::npos) c.arg = line.substr(sp + 1);
+  while (!c.arg.empty() && c.arg.back() == ' ') c.arg.pop_back();
+  return c;
+}
+
+std::optional<MailFrom> parse_mail_from(const std::string& arg, Reply* error) {
+  if (!iprefix(arg, "FROM:")) {
+    *error = syntax("Syntax: MAIL FROM:<address> [parameters]");
+    return std::nullopt;
+  }
+  MailFrom m;
+  std::vector<std::string> params;
+  if (!split_path(arg.substr(5), &m.address, &params)) {
+    *error = syntax("Syntax: MAIL FROM:<address> [parameters]");
+    return std::nullopt;
+  }
+  if (!m.address.empty() && !valid_mailbox(m.address)) {
+    *error = {553, "5.1.7", "Bad sender address syntax"};
+    return std::nullopt;
+  }
+  for (const auto& p : params) {
+    std::string key, value;
+    bool has;
+    split_param(p, &key, &value, &has);
+    if (key == "SIZE" && has && !value.empty() && value.size() <= 19 &&
+        value.find_first_not_of("0123456789") == std::string::npos) {
+      m.size = std::stoull(value);
+    } else if (key == "BODY" && has && (upper(value) == "7BIT" || upper(value) == "8BITMIME")) {
+      m.body = upper(value) == "7BIT" ? BodyType::SevenBit : BodyType::EightBitMime;
+    } else if (key == "RET" && has && (upper(value) == "FULL" || upper(value) == "HDRS")) {
+      if (m.ret != Ret::Unset) {
+        *error = syntax("RET given twice");
+        return std::nullopt;
+      }
+      m.ret = upper(value) == "FULL" ? Ret::Full : Ret::Hdrs;
+    } else if (key == "ENVID" && has) {
+      auto d = xtext_decode(value);
+      if (!d || d->size() > 100) {
+        *error = syntax("Bad ENVID value (xtext, at most 100 characters)");
+        return std::nullopt;
+      }
+      m.envid = *d;
+    } else if (key == "SIZE" || key == "BODY" || key == "RET") {
+      *error = syntax("Bad " + key + " parameter value");
+      return std::nullopt;
+    } else {
+      *error = {555, "5.5.4", "Unsupported MAIL parameter " + key};
+      return std::nullopt;
+    }
+  }
+  return m;
+}
+
+std::optional<RcptTo> parse_rcpt_to(const std::string& arg, Reply* error) {
+  if (!iprefix(arg, "TO:")) {
+    *error = syntax("Syntax: RCPT TO:<address> [parameters]");
+    return std::nullopt;
+  }
+  RcptTo r;
+  std::vector<std::string> params;
+  if (!split_path(arg.substr(3), &r.address, &params)) {
+    *error = syntax("Syntax: RCPT TO:<address> [parameters]");
+    return std::nullopt;
+  }
+  if (!valid_mailbox(r.address)) {
+    *error = {553, "5.1.3", "Bad recipient address syntax"};
+    return std::nullopt;
+  }
+  for (const auto& p : params) {
+    std::string key, value;
+    bool has;
+    split_param(p, &key, &value, &has);
+    if (key == "NOTIFY" && has && r.notify == 0) {
+      std::string v = upper(value);
+      size_t start = 0;
+      while (start <= v.size()) {
+        auto comma = v.find(',', start);
+        std::string w = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (w == "NEVER") r.notify |= NotifyNever;
+        else if (w == "SUCCESS") r.notify |= NotifySuccess;
+        else if (w == "FAILURE") r.notify |= NotifyFailure;
+        else if (w == "DELAY") r.notify |= NotifyDelay;
+        else {
+          *error = syntax("Bad NOTIFY value (NEVER or SUCCESS,FAILURE,DELAY)");
+          return std::nullopt;
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+      if ((r.notify & NotifyNever) && r.notify != NotifyNever) {
+        *error = syntax("NOTIFY=NEVER cannot be combined with other values");
+        return std::nullopt;
+      }
+    } else if (key == "ORCPT" && has && r.orcpt.empty()) {
+      auto d = xtext_decode(value);
+      auto semi = d ? d->find(';') : std::string::npos;
+      if (!d || semi == std::string::npos || semi == 0 || d->size() > 500) {
+        *error = syntax("Bad ORCPT value (addr-type;xtext)");
+        return std::nullopt;
+      }
+      r.orcpt = value;  // kept encoded: it is copied verbatim into DSNs
+    } else if (key == "NOTIFY" || key == "ORCPT") {
+      *error = syntax("Bad or repeated " + key + " parameter");
+      return std::nullopt;
+    } else {
+      *error = {555, "5.5.4", "Unsupported RCPT parameter " + key};
+      return std::nullopt;
+    }
+  }
+  return r;
+}
+
+}  // namespace relay

@@ -1,0 +1,79 @@
+// smtp_server.h - the listeners and the set of live inbound sessions.
+//
+// Accepts connections, refuses clients outside `allow` with 554 5.7.1 (no
+// open relay, ever) and clients over the connection limits with 421 4.7.0,
+// and owns the sessions. Sessions end through session_done(); they are freed
+// from a later loop turn, never inside their own callbacks.
+#pragma once
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "relay/queue/queue_store.h"
+#include "relay/core/smtp_runtime.h"
+
+namespace relay {
+
+class SmtpServerSession;
+
+class SmtpServer {
+ public:
+  SmtpServer(event_base* base, QueueStore& store, std::shared_ptr<const Runtime> rt);
+  ~SmtpServer();
+
+  // Binds every `listen` address; false with *error when one cannot be bound.
+  bool listen(std::string* error);
+  // New sessions use `rt` from now on.
+  void set_runtime(std::shared_ptr<const Runtime> rt) { rt_ = std::move(rt); }
+  // Stops accepting; live sessions go on.
+  void stop_listening();
+  // Says 421 to every live session and closes it.
+  void close_all(const char* why);
+  size_t session_count() const { return sessions_.size(); }
+
+  // Called whenever a message has been committed (the scheduler hooks here).
+  std::function<void(const std::string& id)> on_queued;
+  // Called when the last session has gone (for a draining shutdown).
+  std::function<void()> on_idle;
+
+  event_base* base() const { return base_; }
+  QueueStore& store() { return store_; }
+  void session_done(SmtpServerSession* s);
+  void message_queued(const std::string& id) {
+    if (on_queued) on_queued(id);
+  }
+
+ private:
+  struct ListenerFree {
+    void operator()(evconnlistener* l) const { evconnlistener_free(l); }
+  };
+
+  static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* sa, int len, void* self);
+  // accept() failed (out of descriptors: EMFILE/ENFILE): stop accepting for a second instead
+  // of spinning on a listener that stays readable.
+  static void on_accept_error(evconnlistener*, void* self);
+  static void resume_accepting(evutil_socket_t, short, void* self);
+  void accept(evutil_socket_t fd, sockaddr* sa);
+  void refuse(evutil_socket_t fd, const std::string& reply);
+  static void reap(evutil_socket_t, short, void* self);
+
+  event_base* base_;
+  QueueStore& store_;
+  std::shared_ptr<const Runtime> rt_;
+  std::vector<std::unique_ptr<evconnlistener, ListenerFree>> listeners_;
+  std::unordered_map<SmtpServerSession*, std::unique_ptr<SmtpServerSession>> sessions_;
+  std::vector<std::unique_ptr<SmtpServerSession>> dead_;
+  std::map<std::string, uint32_t> per_ip_;
+  base::EventPtr reaper_;
+  base::EventPtr resume_;  // re-enables the listeners after an accept() failure
+  uint64_t serial_ = 0;
+};
+
+}  // namespace relay

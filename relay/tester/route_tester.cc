@@ -1,0 +1,529 @@
+// route_tester.cc - probe a route with the delivery code and judge it (see
+// route_tester.h). Verdicts are pure functions of the traces and of what the
+// session settled; the runner only drives the event loop.
+#include "relay/tester/route_tester.h"
+#include "router/base/event_handles.h"
+
+#include "router/mta_sts_enforce.h"
+#include "router/https/https_client.h"
+
+#include <event2/event.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "certs/tls_context.h"
+#include "relay/notify/dsn_builder.h"
+#include "relay/core/log.h"
+#include "relay/tester/route_tester_report.h"
+#include "relay/delivery/smtp_client_session.h"
+#include "relay/core/smtp_runtime.h"
+#include "router/address_match.h"
+#include "router/dns/dns_resolver.h"
+
+namespace relay {
+
+const char* check_result_name(CheckResult r) {
+  switch (r) {
+    case CheckResult::Pass: return "pass";
+    case CheckResult::Fail: return "fail";
+    case CheckResult::NotChecked: return "not_checked";
+  }
+  return "?";
+}
+
+const char* route_outcome_name(RouteOutcome o) {
+  switch (o) {
+    case RouteOutcome::Deliver: return "deliver";
+    case RouteOutcome::Bounce: return "bounce";
+    case RouteOutcome::Defer: return "defer";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string where(const HostTrace& t) { return t.host + "[" + t.address + "]:" + std::to_string(t.port); }
+
+// The route's lowest TLS version as the client context applies it.
+std::string min_version_text(const config::Route& r) {
+  return r.has_min_tls_version ? config::tls_version_name(r.min_tls_version) : "1.1";
+}
+
+// "TLS1_2" -> 2 (minor of 1.x); -1 when unknown.
+int minor_of(const std::string& version) {
+  if (version.size() == 6 && version.compare(0, 5, "TLS1_") == 0 && isdigit(static_cast<unsigned char>(version[5])))
+    return version[5] - '0';
+  return -1;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
+// Which problem a failed handshake had: HostTrace::handshake_error starts
+// with the reason from certs/tls_failure.cc.
+bool handshake_problem(const HostTrace& t, certs::TlsProblem p) {
+  return !t.handshake_error.empty() && starts_with(t.handshake_error, certs::tls_failure(p).reason);
+}
+
+void judge_certificate(const certs::TlsFacts& f, HostVerdict* v) {
+  if (!f.has_certificate) {
+    v->ca = {CheckResult::Fail, v->ca.enforced, "the server presented no certificate"};
+  } else if (f.ca_ok) {
+    v->ca = {CheckResult::Pass, v->ca.enforced, "chain verified against tls.ca_file"};
+  } else {
+    v->ca = {CheckResult::Fail, v->ca.enforced, f.ca_error.empty() ? "chain does not verify" : f.ca_error};
+  }
+  if (!f.hostname_checked) {
+    v->hostname = {CheckResult::NotChecked, v->hostname.enforced, "no host name to check the certificate against"};
+  } else if (f.hostname_ok) {
+    v->hostname = {CheckResult::Pass, v->hostname.enforced, "the certificate names " + f.peer_name};
+  } else {
+    v->hostname = {CheckResult::Fail, v->hostname.enforced, "the certificate does not name " + f.peer_name};
+  }
+}
+
+void judge_session(const config::Route& r, const certs::TlsFacts& f, HostVerdict* v) {
+  judge_certificate(f, v);
+  const int got = minor_of(f.version);
+  const int want = minor_of("TLS1_" + min_version_text(r).substr(2));
+  v->min_version = {got >= want ? CheckResult::Pass : CheckResult::Fail, v->min_version.enforced,
+                    f.version + ", route minimum " + min_version_text(r)};
+  const auto& list = r.ciphers.empty() ? config::default_outbound_ciphers() : r.ciphers;
+  auto it = std::find(list.begin(), list.end(), f.cipher);
+  if (it != list.end()) {
+    v->cipher = {CheckResult::Pass, v->cipher.enforced,
+                 f.cipher + ", number " + std::to_string(it - list.begin() + 1) + " of the route's " +
+                     std::to_string(list.size()) + " ciphers"};
+  } else {
+    v->cipher = {CheckResult::NotChecked, v->cipher.enforced,
+                 f.cipher + " (negotiated from the route's list; not found there by that name)"};
+  }
+}
+
+void judge_no_session(const config::Route& r, const HostTrace& t, HostVerdict* v) {
+  std::string why = "no TLS session";
+  if (r.tls == config::TlsMode::None) why = "tls = \"none\" on this route";
+  else if (!t.connected) why = "no connection";
+  else if (!t.starttls_offered && !t.tls_attempted) why = "STARTTLS not offered";
+  else if (t.plaintext_retry) why = "plaintext retry after a failed handshake";
+  for (Check* c : {&v->ca, &v->hostname, &v->min_version, &v->cipher}) c->detail = why;
+  if (handshake_problem(t, certs::TlsProblem::VersionTooOld)) {
+    v->min_version = {CheckResult::Fail, v->min_version.enforced,
+                      "the server and the route share no TLS version (route minimum " + min_version_text(r) + ")"};
+  }
+  if (t.tls_attempted && !t.handshake_error.empty() && v->min_version.result == CheckResult::NotChecked &&
+      min_version_text(r) != "1.1") {
+    v->min_version.detail = "no version agreed before the handshake failed; a server limited to versions older "
+                            "than the route minimum " + min_version_text(r) + " fails this way";
+  }
+  if (handshake_problem(t, certs::TlsProblem::NoSharedCipher)) {
+    v->cipher = {CheckResult::Fail, v->cipher.enforced, "the server accepts none of the route's ciphers"};
+  }
+}
+
+std::string host_summary(const config::Route& r, const HostTrace& t, const HostVerdict& v) {
+  if (v.would_deliver) {
+    return t.handshake_ok ? "would take the mail over " + t.facts.version : "would take the mail without TLS (plaintext)";
+  }
+  if (!t.connected) return "unreachable: " + (t.error.empty() ? std::string("no connection") : t.error);
+  if (t.error.empty() && !t.policy_error.empty() && r.tls == config::TlsMode::Opportunistic) {
+    return "would not take the mail over TLS (" + t.policy_error + "); a delivery retries it in plaintext";
+  }
+  std::string why = !t.error.empty() ? t.error : !t.policy_error.empty() ? t.policy_error : "the test ended early";
+  return "would not take the mail: " + why;
+}
+
+}  // namespace
+
+HostVerdict host_verdict(const config::Route& r, const HostTrace& t) {
+  HostVerdict v;
+  const bool required = r.tls == config::TlsMode::Required;
+  v.ca.enforced = required && r.verify_ca;
+  v.hostname.enforced = required && r.verify_hostname;
+  // The client context refuses older versions and other ciphers in any TLS
+  // mode; an opportunistic route then retries in plaintext.
+  v.min_version.enforced = required;
+  v.cipher.enforced = required;
+  if (t.handshake_ok) {
+    judge_session(r, t.facts, &v);
+  } else {
+    judge_no_session(r, t, &v);
+  }
+  v.would_deliver = t.policy_ok && t.error.empty();
+  v.summary = host_summary(r, t, v);
+  return v;
+}
+
+namespace {
+
+// The name the advice talks about: the domain, or the route's host name.
+std::string advice_domain(const RouteTestReport& rep) {
+  if (!rep.domain.empty()) return rep.domain;
+  if (rep.route.kind == config::RouteKind::Host && router::ip_literal(rep.route.host).empty()) return rep.route.host;
+  return "";
+}
+
+// The host whose failure decided the verdict: the last attempt that failed
+// with the settled status (the session remembers the last TLS failure).
+std::string deciding_host(const RouteTestReport& rep) {
+  for (auto it = rep.hosts.rbegin(); it != rep.hosts.rend(); ++it) {
+    if (it->status == rep.status && !it->error.empty()) return it->host;
+  }
+  return rep.hosts.empty() ? "" : rep.hosts.back().host;
+}
+
+// Seed 000's troubleshooting list, as the DSN for this failure would give it.
+std::vector<std::string> bounce_remedies(const RouteTestReport& rep) {
+  Recipient r;
+  const std::string dom = advice_domain(rep);
+  if (!dom.empty()) r.address = "postmaster@" + dom;
+  r.route = rep.route.name;
+  r.dsn_status = rep.status;
+  r.last_error = rep.reason;
+  r.remote_mta = deciding_host(rep);
+  std::vector<std::string> out;
+  for (auto& item : dsn_advice(r)) {
+    if (item.find("smarthost test-route") == std::string::npos) out.push_back(item);  // that is us
+  }
+  return out;
+}
+
+std::vector<std::string> defer_remedies(const RouteTestReport& rep) {
+  std::vector<std::string> out;
+  const auto& r = rep.route;
+  if (r.kind == config::RouteKind::Host && !r.mx_lookup) {
+    out.push_back("Check that " + r.host + " is up and accepts SMTP connections on port " + std::to_string(r.port) +
+                  " from this relay (firewall, port number, the host name's DNS records).");
+  } else {
+    out.push_back("Check that the hosts listed above are up and accept SMTP connections on port " +
+                  std::to_string(r.port) + " from this relay, and that their DNS records are right "
+                  "(smarthost route-for shows what a delivery looks up).");
+  }
+  out.push_back("If the route goes through a third-party mail relay service, ask that service provider.");
+  out.push_back("Meanwhile messages wait in the queue and are retried until queue.max_lifetime runs out; then they "
+                "bounce with status 5.4.7.");
+  return out;
+}
+
+void success_notes(RouteTestReport* out, size_t via) {
+  const RouteTestReport& rep = *out;
+  auto& notes = out->notes;
+  for (size_t i = 0; i < via; ++i) {
+    const std::string& sum = rep.verdicts[i].summary;
+    const std::string w = where(rep.hosts[i]);
+    notes.push_back((sum.find(w) == std::string::npos ? w + ": " : "") + sum + "; a delivery goes on to the next host.");
+  }
+  const HostTrace& t = rep.hosts[via];
+  if (!t.handshake_ok) {
+    std::string why = rep.route.tls == config::TlsMode::None ? "tls = \"none\" on this route"
+                      : t.plaintext_retry                   ? "the TLS handshake failed and delivery falls back to plaintext"
+                                                            : "the server does not offer STARTTLS";
+    notes.push_back("Mail would travel unencrypted (" + why + "): anyone on the network path could read and change it. "
+                    "Set tls = \"required\" on this route to refuse that.");
+  } else if (t.facts.verdict != certs::Verdict::Verified) {
+    notes.push_back(std::string("The server's certificate is ") + certs::verdict_name(t.facts.verdict) +
+                    (t.policy_error.empty() ? "" : " (" + t.policy_error + ")") +
+                    " and this route does not require it to be verified: the connection is encrypted, but an attacker "
+                    "on the network path could pose as the server.");
+  }
+}
+
+}  // namespace
+
+void judge_probe(const RcptResult& settled, RouteTestReport* rep) {
+  rep->status = settled.status;
+  rep->reason = settled.error;
+  switch (settled.outcome) {
+    case RcptOutcome::Sent: {
+      size_t via = 0;
+      while (via < rep->verdicts.size() && !rep->verdicts[via].would_deliver) ++via;
+      rep->outcome = RouteOutcome::Deliver;
+      rep->reason.clear();
+      if (via == rep->hosts.size()) {  // settled Sent without a host: cannot happen; say so
+        rep->verdict_line = "deliveries on this route would succeed";
+        return;
+      }
+      const HostTrace& t = rep->hosts[via];
+      rep->via = where(t);
+      rep->tls_version = t.handshake_ok ? t.facts.version : "";
+      rep->verdict_line = "deliveries on this route would succeed " +
+                          (t.handshake_ok ? "over " + t.facts.version : std::string("without TLS (plaintext)")) +
+                          " (host " + rep->via + ")";
+      success_notes(rep, via);
+      return;
+    }
+    case RcptOutcome::Bounced:
+      rep->outcome = RouteOutcome::Bounce;
+      rep->verdict_line = "deliveries on this route would bounce: " + settled.error;
+      rep->remedies = bounce_remedies(*rep);
+      return;
+    case RcptOutcome::Pending:
+      rep->status = "4.4.1";
+      rep->reason = "the test ended without a result";
+      [[fallthrough]];
+    case RcptOutcome::Deferred:
+      rep->outcome = RouteOutcome::Defer;
+      rep->verdict_line = "deliveries on this route would be deferred: " + rep->reason;
+      rep->remedies = defer_remedies(*rep);
+      return;
+  }
+}
+
+// As DeliveryScheduler::Destination::kick() settles a failed lookup.
+void judge_lookup_failure(RouteTestReport* rep) {
+  const auto& c = rep->candidates;
+  rep->reason = c.reason;
+  if (c.status == router::CandidateStatus::PermFail) {
+    rep->outcome = RouteOutcome::Bounce;
+    rep->status = c.reason.find("null MX") != std::string::npos ? "5.1.10" : "5.1.2";
+    rep->verdict_line = "deliveries on this route would bounce: " + c.reason;
+    rep->remedies = bounce_remedies(*rep);
+  } else {
+    rep->outcome = RouteOutcome::Defer;
+    rep->status = "4.4.3";
+    rep->verdict_line = "deliveries on this route would be deferred: " + c.reason;
+    rep->remedies = defer_remedies(*rep);
+  }
+}
+
+namespace {
+
+// Drives one probe: candidate lookup, then one session over every host. The
+// loop ends by itself once the session, the lookup and the resolver are gone
+// (lingering QUIT writes included), so nothing is left for event_base_free.
+class ProbeRun : public JobSource {
+ public:
+  ProbeRun(event_base* base, std::shared_ptr<const Runtime> rt, const config::Route& route)
+      : base_(base), rt_(std::move(rt)), route_(route) {}
+
+  // False (and *err) when the resolver cannot start.
+  bool run(const std::string& domain, std::string* err) {
+    dns_ = router::DnsResolver::create(base_, rt_->config->dns, err);
+    if (!dns_) return false;
+    lookup_ = router::CandidateLookup::start(*dns_, base_, route_, domain,
+                                             [this](router::Candidates c) { resolved(std::move(c)); });
+    start_policy_lookup(domain);
+    event_base_dispatch(base_);
+    return true;
+  }
+
+  std::optional<router::Candidates> candidates;
+  std::optional<router::PolicyResult> policy;
+  std::shared_ptr<const router::StsEnforcement> plan;
+  std::unique_ptr<DeliveryJob> job;
+
+  std::unique_ptr<DeliveryJob> next_job() override { return nullptr; }
+  void job_done(std::unique_ptr<DeliveryJob> j) override { job = std::move(j); }
+  void session_done(SmtpClientSession*) override { later_teardown(); }
+
+ private:
+  // The policy exactly as delivery looks it up (delivery_scheduler.cc), with
+  // the relay's policy cache when it can be opened.
+  void start_policy_lookup(const std::string& domain) {
+    const auto& cfg = *rt_->config;
+    std::string policy_domain = cfg.mta_sts.enabled ? router::sts_policy_domain(route_, domain) : "";
+    if (policy_domain.empty()) {
+      policy = router::PolicyResult{};
+      return;
+    }
+    std::string why;
+    https_ctx_ = router::make_https_context(cfg.tls.ca_file, &why);
+    cache_ = router::StsCache::open(router::sts_cache_dir(cfg.queue.path), &why);
+    if (!https_ctx_) {
+      router::PolicyResult none;
+      none.domain = policy_domain;
+      none.error = "cannot check MTA-STS: " + why;
+      policy = none;
+      return;
+    }
+    router::StsOptions o;
+    o.https_port = cfg.mta_sts.https_port;
+    o.timeout = cfg.mta_sts.fetch_timeout;
+    policy_lookup_ = router::PolicyLookup::start(base_, *dns_, https_ctx_.get(), cache_.get(), o, policy_domain,
+                                                 [this](router::PolicyResult p) {
+                                                   policy = std::move(p);
+                                                   planned();
+                                                 });
+  }
+
+  void resolved(router::Candidates c) {
+    candidates = std::move(c);
+    planned();
+  }
+
+  void planned() {
+    if (!candidates || !policy) return;
+    plan = std::make_shared<const router::StsEnforcement>(router::apply_sts_policy(route_, *candidates, *policy));
+    if (plan->candidates.status != router::CandidateStatus::Ok) return later_teardown();
+    auto j = std::make_unique<DeliveryJob>();
+    j->id = "test-route";
+    j->route = route_.name;
+    j->probe = true;
+    j->trace = std::make_shared<std::vector<HostTrace>>();
+    session_ = std::make_unique<SmtpClientSession>(base_, rt_, plan->route, plan->candidates, std::move(j), *this);
+    session_->set_single_attempt(plan->bounce_on_tls_failure);
+    session_->set_sts(plan, nullptr);
+    session_->start();
+  }
+
+  // From a later loop turn: we may be inside the session's or lookup's callback.
+  void later_teardown() {
+    event_base_once(base_, -1, EV_TIMEOUT, [](evutil_socket_t, short, void* p) { static_cast<ProbeRun*>(p)->teardown(); },
+                    this, nullptr);
+  }
+  void teardown() {
+    session_.reset();
+    lookup_.reset();
+    policy_lookup_.reset();
+    dns_.reset();
+  }
+
+  event_base* base_;
+  std::shared_ptr<const Runtime> rt_;
+  const config::Route& route_;
+  std::unique_ptr<router::DnsResolver> dns_;
+  std::unique_ptr<router::CandidateLookup> lookup_;
+  certs::CtxPtr https_ctx_;
+  std::unique_ptr<router::StsCache> cache_;
+  std::unique_ptr<router::PolicyLookup> policy_lookup_;
+  std::unique_ptr<SmtpClientSession> session_;
+};
+
+MtaStsVerdict sts_verdict(const std::optional<router::PolicyResult>& policy, const router::StsEnforcement* plan) {
+  MtaStsVerdict v;
+  if (!policy || policy->domain.empty()) {
+    v.result = "not_applicable";
+    v.reason = "no MTA-STS policy domain for this route (mta_sts disabled, or an IP literal host)";
+    return v;
+  }
+  v.checked = true;
+  if (!policy->policy) {
+    v.result = policy->error.empty() ? "none" : "failed";
+    v.reason = policy->error.empty() ? "no policy published for " + policy->domain : policy->error;
+    return v;
+  }
+  v.result = router::sts_mode_name(policy->mode());
+  v.reason = plan ? plan->summary : policy->domain;
+  return v;
+}
+
+// The report, or nullopt with a line on err and *code set.
+std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::string& name,
+                                          const std::string& domain_arg, std::ostream& err, int* code) {
+  *code = 2;
+  const config::Route* route = cfg.find_route(name);
+  if (!route) {
+    err << "test-route: no route named \"" << name << "\" in " << cfg.source << "\n";
+    return std::nullopt;
+  }
+  RouteTestReport rep;
+  rep.route = *route;
+  if (!domain_arg.empty()) {
+    std::string why;
+    auto d = router::normalize_domain(domain_arg, &why);
+    if (!d) {
+      err << "test-route: --domain " << domain_arg << ": " << why << "\n";
+      return std::nullopt;
+    }
+    rep.domain = *d;
+  } else if (route->kind == config::RouteKind::Mx) {
+    err << "test-route: route " << name << " is of kind \"mx\": --domain DOMAIN is required "
+        << "(the recipient domain whose MX hosts to test)\n";
+    return std::nullopt;
+  }
+  *code = 1;
+  std::string why;
+  auto rt = Runtime::build(std::make_shared<const config::Config>(cfg), &why);
+  if (!rt) {
+    err << "test-route: " << why << "\n";
+    return std::nullopt;
+  }
+  base::EventBasePtr base(event_base_new());
+  if (!base) {
+    err << "test-route: cannot create an event loop\n";
+    return std::nullopt;
+  }
+  const config::Route& live = *rt->config->find_route(name);
+  auto run = std::make_unique<ProbeRun>(base.get(), rt, live);
+  if (!run->run(rep.route.kind == config::RouteKind::Mx ? rep.domain : "", &why)) {
+    err << "test-route: " << why << "\n";
+    return std::nullopt;
+  }
+  if (!run->candidates) {
+    err << "test-route: the event loop ended before DNS answered\n";
+    return std::nullopt;
+  }
+  rep.candidates = run->plan ? run->plan->candidates : *run->candidates;
+  rep.mta_sts = sts_verdict(run->policy, run->plan.get());
+  if (run->plan) rep.route = run->plan->route;  // the options in force: the stricter of route and policy
+  if (rep.candidates.status != router::CandidateStatus::Ok) {
+    judge_lookup_failure(&rep);
+    return rep;
+  }
+  RcptResult settled;
+  if (run->job) {
+    if (run->job->trace) rep.hosts = *run->job->trace;
+    settled = run->job->probe_result;
+  }
+  for (const auto& t : rep.hosts) rep.verdicts.push_back(host_verdict(rep.route, t));
+  judge_probe(settled, &rep);
+  return rep;
+}
+
+bool colour_wanted(const std::ostream& out) {
+  if (&out != &std::cout || !isatty(STDOUT_FILENO)) return false;
+  const char* term = getenv("TERM");
+  return getenv("NO_COLOR") == nullptr && !(term && std::string(term) == "dumb");
+}
+
+// The probe session logs its problems like a delivery; the report already
+// says everything, and a one-shot command must not write to the relay's log.
+void quiet_log() {
+  std::string ignored;
+  log_open(LogStyle::Kv, "/dev/null", &ignored);
+}
+
+}  // namespace
+
+int run_test_route(const config::Config& cfg, const std::string& route, const std::string& domain, bool json,
+                   std::ostream& out, std::ostream& err) {
+  quiet_log();
+  int code = 1;
+  auto rep = test_route(cfg, route, domain, err, &code);
+  if (!rep) return code;
+  if (json) {
+    print_test_report_json(*rep, out);
+  } else {
+    print_test_report(*rep, colour_wanted(out), out);
+  }
+  return rep->exit_code();
+}
+
+int run_test_routes(const config::Config& cfg, std::ostream& out, std::ostream& err) {
+  quiet_log();
+  int worst = 0;
+  for (const auto& r : cfg.routes) {
+    if (r.kind != config::RouteKind::Host) continue;
+    std::ostringstream why;
+    int code = 1;
+    auto rep = test_route(cfg, r.name, "", why, &code);
+    if (!rep) {
+      out << "test-route " << r.name << ": test failed: " << why.str();
+      err << why.str();
+      worst = 1;
+      continue;
+    }
+    out << "test-route " << r.name << ": " << rep->verdict_line << "\n";
+    if (rep->exit_code() != 0) worst = 1;
+  }
+  if (worst != 0) out << "run \"smarthost test-route -c " << cfg.source << " ROUTE\" for the details and remedies\n";
+  return worst;
+}
+
+}  // namespace relay

@@ -1,0 +1,89 @@
+// conn.h - one TCP connection on the event loop, plain or TLS.
+//
+// Wraps a libevent bufferevent and, after start_tls(), a wolfSSL session whose
+// custom I/O callbacks read from and write to the bufferevent's buffers (no
+// blocking socket calls). The owner sees only plaintext: input() and write().
+// TLS records do not line up with SMTP lines; the owner keeps reading lines
+// out of input(). Failures reach the owner through Handler callbacks; after
+// close() no callback runs again.
+#pragma once
+
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include "certs/tls_context.h"
+
+#include <memory>
+#include <string>
+
+namespace base {
+
+class Conn {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    virtual void on_conn_read() = 0;                        // plaintext in input()
+    virtual void on_conn_tls_ready(bool ok, const std::string& error) = 0;
+    virtual void on_conn_closed(const std::string& why) = 0;  // EOF, error, timeout
+    virtual void on_conn_connected() {}                      // outbound connect done
+    // Idle longer than set_timeout(); the owner may still write a last reply.
+    virtual void on_conn_timeout() { on_conn_closed("timeout"); }
+  };
+
+  // Takes ownership of an accepted socket.
+  Conn(event_base* base, evutil_socket_t fd, Handler* handler);
+  // Outbound: connects to `sa`; on_conn_connected or on_conn_closed follows.
+  Conn(event_base* base, const sockaddr* sa, int salen, Handler* handler);
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  evbuffer* input() { return plain_in_; }
+  void write(const char* data, size_t len);
+  void write(const std::string& s) { write(s.data(), s.size()); }
+  // Idle time after which on_conn_closed("timeout") is called (0: none).
+  void set_timeout(uint64_t seconds);
+  // Throws away everything received but not yet read (STARTTLS injection).
+  void discard_input();
+  // Starts a TLS handshake with `ssl` (owned from now on); reading pauses for
+  // the owner until on_conn_tls_ready.
+  void start_tls(certs::SslPtr ssl, bool server);
+  WOLFSSL* tls() const { return ssl_.get(); }
+  bool tls_active() const { return state_ == State::Tls; }
+  // Stops reading and sends close_notify. No callbacks after this; deleting
+  // the Conn afterwards still delivers what is buffered.
+  void close_after_flush();
+  size_t output_pending() const;
+
+ private:
+  enum class State { Plain, Handshake, Tls, Closing };
+  struct BevFree {
+    void operator()(bufferevent* b) const { bufferevent_free(b); }
+  };
+
+  void setup_callbacks();
+  static void read_cb(bufferevent* bev, void* self);
+  static void write_cb(bufferevent* bev, void* self);
+  static void event_cb(bufferevent* bev, short what, void* self);
+  static int tls_recv(WOLFSSL* ssl, char* buf, int sz, void* self);
+  static int tls_send(WOLFSSL* ssl, char* buf, int sz, void* self);
+  void pump();
+  void continue_handshake();
+  bool read_tls();
+  void fail(const std::string& why);
+
+  Handler* handler_;
+  bool server_ = true;
+  bool eof_ = false;
+  State state_ = State::Plain;
+  // Order matters: the TLS session refers to the bufferevent's buffers.
+  std::unique_ptr<bufferevent, BevFree> bev_;
+  certs::SslPtr ssl_;
+  evbuffer* plain_in_;
+};
+
+// Text of the last wolfSSL error on `ssl` after a failed call returning `ret`.
+std::string tls_error_text(WOLFSSL* ssl, int ret);
+
+}  // namespace base

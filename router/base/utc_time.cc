@@ -1,0 +1,17 @@
+// utc_time.cc - UTC time formatting (see utc_time.h).
+#include "router/base/utc_time.h"
+
+#include <ctime>
+
+namespace base {
+
+std::string utc_format(int64_t unix_seconds, const char* format) {
+  time_t t = static_cast<time_t>(unix_seconds);
+  tm u{};
+  gmtime_r(&t, &u);
+  char buf[64];
+  size_t n = strftime(buf, sizeof buf, format, &u);
+  return std::string(buf, n);
+}
+
+}  // namespace base

@@ -1,0 +1,138 @@
+// mta_sts_cache.cc - the LMDB policy cache (see the header).
+#include "router/mta_sts/mta_sts_cache.h"
+
+#include "router/base/lmdb_handles.h"
+
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+namespace router {
+namespace {
+
+constexpr size_t kMapBytes = 64u << 20;  // sparse; thousands of policies fit in a few MiB
+
+struct EnvClose {
+  void operator()(MDB_env* e) const { mdb_env_close(e); }
+};
+
+// A transaction that aborts unless committed.
+class Txn {
+ public:
+  Txn(MDB_env* env, unsigned flags) { rc_ = mdb_txn_begin(env, nullptr, flags, &txn_); }
+  ~Txn() {
+    if (txn_) mdb_txn_abort(txn_);
+  }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  int rc() const { return rc_; }
+  MDB_txn* get() const { return txn_; }
+  int commit() {
+    int rc = mdb_txn_commit(txn_);
+    txn_ = nullptr;
+    return rc;
+  }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+  int rc_ = 0;
+};
+
+struct CursorClose {
+  void operator()(MDB_cursor* c) const { mdb_cursor_close(c); }
+};
+
+MDB_val val(const std::string& s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+std::string str(const MDB_val& v) { return std::string(static_cast<const char*>(v.mv_data), v.mv_size); }
+
+}  // namespace
+
+class StsCache::Env {
+ public:
+  std::unique_ptr<MDB_env, EnvClose> env;
+  MDB_dbi dbi = 0;
+};
+
+std::string sts_cache_dir(const std::string& queue_path) { return queue_path + "/mta-sts"; }
+
+std::string encode_cached_policy(const CachedPolicy& c) {
+  return "sts-cache 1\nid " + c.id + "\nfetched " + std::to_string(c.fetched) + "\nexpires " +
+         std::to_string(c.expires) + "\n\n" + format_sts_policy(c.policy);
+}
+
+std::optional<CachedPolicy> decode_cached_policy(const std::string& data) {
+  size_t blank = data.find("\n\n");
+  if (data.compare(0, 12, "sts-cache 1\n") != 0 || blank == std::string::npos) return std::nullopt;
+  CachedPolicy c;
+  std::istringstream head(data.substr(12, blank - 12));
+  std::string key;
+  bool id = false, fetched = false, expires = false;
+  while (head >> key) {
+    if (key == "id") id = static_cast<bool>(head >> c.id);
+    else if (key == "fetched") fetched = static_cast<bool>(head >> c.fetched);
+    else if (key == "expires") expires = static_cast<bool>(head >> c.expires);
+    else return std::nullopt;
+  }
+  if (!id || !fetched || !expires) return std::nullopt;
+  auto parsed = parse_sts_policy(data.substr(blank + 2));
+  if (!parsed.policy) return std::nullopt;
+  c.policy = *parsed.policy;
+  return c;
+}
+
+StsCache::StsCache(std::unique_ptr<Env> env) : env_(std::move(env)) {}
+StsCache::~StsCache() = default;
+
+std::unique_ptr<StsCache> StsCache::open(const std::string& dir, std::string* error) {
+  auto e = std::make_unique<Env>();
+  base::MdbEnvPtr env = base::open_lmdb_dir(dir, kMapBytes, MDB_NOSYNC, &e->dbi, "the MTA-STS cache", error);
+  if (!env) return nullptr;
+  e->env.reset(env.release());
+  return std::unique_ptr<StsCache>(new StsCache(std::move(e)));
+}
+
+std::optional<CachedPolicy> StsCache::get(const std::string& domain) {
+  Txn txn(env_->env.get(), MDB_RDONLY);
+  if (txn.rc() != 0) return std::nullopt;
+  std::string k = normalise_domain(domain);
+  MDB_val key = val(k), data;
+  if (mdb_get(txn.get(), env_->dbi, &key, &data) != 0) return std::nullopt;
+  return decode_cached_policy(str(data));
+}
+
+bool StsCache::put(const std::string& domain, const CachedPolicy& c, std::string* error) {
+  Txn txn(env_->env.get(), 0);
+  std::string k = normalise_domain(domain), v = encode_cached_policy(c);
+  MDB_val key = val(k), data = val(v);
+  int rc = txn.rc();
+  if (rc == 0) rc = mdb_put(txn.get(), env_->dbi, &key, &data, 0);
+  if (rc == 0) rc = txn.commit();
+  if (rc != 0) *error = std::string("MTA-STS cache write failed: ") + mdb_strerror(rc);
+  return rc == 0;
+}
+
+bool StsCache::remove(const std::string& domain) {
+  Txn txn(env_->env.get(), 0);
+  std::string k = normalise_domain(domain);
+  MDB_val key = val(k);
+  return txn.rc() == 0 && mdb_del(txn.get(), env_->dbi, &key, nullptr) == 0 && txn.commit() == 0;
+}
+
+std::vector<std::pair<std::string, CachedPolicy>> StsCache::list() {
+  std::vector<std::pair<std::string, CachedPolicy>> out;
+  Txn txn(env_->env.get(), MDB_RDONLY);
+  MDB_cursor* raw = nullptr;
+  if (txn.rc() != 0 || mdb_cursor_open(txn.get(), env_->dbi, &raw) != 0) return out;
+  std::unique_ptr<MDB_cursor, CursorClose> cur(raw);
+  MDB_val key, data;
+  for (int rc = mdb_cursor_get(raw, &key, &data, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(raw, &key, &data, MDB_NEXT)) {
+    if (auto c = decode_cached_policy(str(data))) out.emplace_back(str(key), *c);
+  }
+  return out;
+}
+
+}  // namespace router

@@ -1,0 +1,68 @@
+// route_text.cc - route and candidate-host blocks in words (see route_text.h).
+#include "router/route_text.h"
+
+namespace router {
+namespace {
+
+const char* yes_no(bool b) { return b ? "yes" : "no"; }
+
+const char* tls_mode_name(config::TlsMode m) {
+  switch (m) {
+    case config::TlsMode::None: return "none";
+    case config::TlsMode::Opportunistic: return "opportunistic";
+    case config::TlsMode::Required: return "required";
+  }
+  return "?";
+}
+
+void print_ciphers(const config::Route& route, std::ostream& out) {
+  // The loader may fill in the default list or leave it empty; both mean the default.
+  if (route.ciphers.empty() || route.ciphers == config::default_outbound_ciphers()) {
+    out << "ciphers: default outbound list (" << config::default_outbound_ciphers().size()
+        << " suites)\n";
+    return;
+  }
+  out << "ciphers (" << route.ciphers.size() << "):";
+  for (size_t i = 0; i < route.ciphers.size(); ++i) out << (i ? ", " : " ") << route.ciphers[i];
+  out << "\n";
+}
+
+void print_host(size_t n, const CandidateHost& h, std::ostream& out) {
+  out << "  " << n << ". " << h.name << " (pref " << h.preference << ") port " << h.port << ":";
+  for (size_t i = 0; i < h.addresses.size(); ++i) out << (i ? ", " : " ") << h.addresses[i];
+  out << "\n";
+  for (const auto& note : h.notes) out << "     note: " << note << "\n";
+}
+
+}  // namespace
+
+void print_route(const config::Route& route, std::ostream& out) {
+  out << "route: " << route.name << " (kind ";
+  if (route.kind == config::RouteKind::Mx)
+    out << "mx)\n";
+  else
+    out << "host, host " << route.host << ", port " << route.port << ", mx_lookup "
+        << yes_no(route.mx_lookup) << ")\n";
+  out << "tls: " << tls_mode_name(route.tls) << ", verify_ca " << yes_no(route.verify_ca)
+      << ", verify_hostname " << yes_no(route.verify_hostname) << ", min_tls_version "
+      << (route.has_min_tls_version ? config::tls_version_name(route.min_tls_version) : "not set")
+      << ", client_cert " << yes_no(route.client_cert) << "\n";
+  print_ciphers(route, out);
+}
+
+void print_candidates(const Candidates& c, std::ostream& out) {
+  out << "lookup: " << (c.mx_lookup ? "MX " : "AAAA/A ") << c.lookup_name;
+  if (c.mx_lookup) out << " (MX answer " << dns_security_name(c.mx_security) << ")";
+  out << "\n";
+  if (c.status == CandidateStatus::Ok) {
+    out << "candidate hosts:\n";
+    for (size_t i = 0; i < c.hosts.size(); ++i) print_host(i + 1, c.hosts[i], out);
+  } else {
+    out << "result: " << candidate_status_name(c.status) << ": " << c.reason << "\n";
+  }
+  if (c.notes.empty()) return;
+  out << "notes:\n";
+  for (const auto& note : c.notes) out << "  - " << note << "\n";
+}
+
+}  // namespace router
