@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "certs/tls_summary.h"
 
 namespace certs {
 
@@ -151,21 +152,6 @@ TlsFacts session_facts(WOLFSSL* ssl);
 std::string received_clause(const TlsFacts& facts);
 
 // ---- failures -----------------------------------------------------------
-
-enum class TlsProblem {
-  NotOffered,     // STARTTLS not offered by the server
-  VersionTooOld,  // the peers share no allowed protocol version
-  NoSharedCipher,
-  UnknownCa,  // chain does not lead to a trusted CA
-  Expired,
-  NotYetValid,
-  BadCertificate,  // other certificate defects (signature, usage, revoked)
-  HostnameMismatch,
-  NoCertificate,
-  PeerRejectedUs,   // the peer refused our certificate or parameters
-  ConnectionLost,   // transport closed during the handshake
-  HandshakeFailed,  // anything else
-};
 
 struct TlsFailure {
   TlsProblem problem = TlsProblem::HandshakeFailed;

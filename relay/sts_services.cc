@@ -1,5 +1,6 @@
 // sts_services.cc - MTA-STS/TLS-RPT services of the daemon (see sts_services.h).
 #include "relay/sts_services.h"
+#include "router/base/event_handles.h"
 
 #include <ctime>
 
@@ -75,11 +76,7 @@ void StsRuntime::send_reports(const std::string& day) {
                                 time(nullptr), [this, rt, day](TlsrptSendSummary sum) {
                                   for (const auto& l : sum.lines) log_event("tlsrpt", {{"day", day}, {"report", l}});
                                   // Freed on a later turn: we are inside its callback.
-                                  TlsrptSender* done = sender_.release();
-                                  event_base_once(
-                                      base_, -1, EV_TIMEOUT,
-                                      [](evutil_socket_t, short, void* p) { delete static_cast<TlsrptSender*>(p); },
-                                      done, nullptr);
+                                  base::delete_later(base_, std::move(sender_));
                                 });
 }
 

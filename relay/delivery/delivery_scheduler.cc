@@ -7,6 +7,7 @@
 #include <deque>
 
 #include "relay/notify/dsn_builder.h"
+#include "router/base/event_handles.h"
 #include "relay/core/log.h"
 #include "relay/queue/envelope_params.h"
 #include "relay/notify/tlsrpt_report.h"
@@ -63,11 +64,9 @@ class DeliveryScheduler::Destination : public JobSource {
     auto it = sessions_.find(s);
     if (it == sessions_.end()) return;
     // Freed from a later loop turn: we are inside its callback now.
-    SmtpClientSession* raw = it->second.release();
+    base::delete_later(owner_.base_, std::move(it->second));
     sessions_.erase(it);
     idle_.erase(std::remove(idle_.begin(), idle_.end(), s), idle_.end());
-    event_base_once(owner_.base_, -1, EV_TIMEOUT,
-                    [](evutil_socket_t, short, void* p) { delete static_cast<SmtpClientSession*>(p); }, raw, nullptr);
     kick();
   }
 
@@ -128,23 +127,14 @@ class DeliveryScheduler::Destination : public JobSource {
                                                  [this](router::PolicyResult p) { policy_found(std::move(p)); });
   }
 
-  // Lookup objects may not be destroyed inside their own callbacks.
-  template <typename T>
-  void later_delete(std::unique_ptr<T>& p) {
-    T* raw = p.release();
-    if (!raw) return;
-    event_base_once(owner_.base_, -1, EV_TIMEOUT, [](evutil_socket_t, short, void* q) { delete static_cast<T*>(q); },
-                    raw, nullptr);
-  }
-
   void resolved(router::Candidates c) {
-    later_delete(lookup_);
+    base::delete_later(owner_.base_, std::move(lookup_));  // we are inside its callback
     cand_ = std::move(c);
     planned();
   }
 
   void policy_found(router::PolicyResult p) {
-    later_delete(policy_lookup_);
+    base::delete_later(owner_.base_, std::move(policy_lookup_));
     policy_ = std::move(p);
     policy_pending_ = false;
     if (!policy_.failure_type.empty()) owner_.record_policy_failure(policy_);

@@ -1,13 +1,12 @@
 // smtp_client_session.cc - outbound SMTP state machine (see the header).
 #include "relay/delivery/smtp_client_session.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <chrono>
 #include <cstring>
 
 #include "relay/core/log.h"
+#include "router/base/event_handles.h"
+#include "router/base/sockaddr.h"
 #include "relay/queue/envelope_params.h"
 
 namespace relay {
@@ -19,25 +18,6 @@ const char* state_name(int s) {
   static const char* names[] = {"connect", "banner", "EHLO", "HELO", "STARTTLS", "TLS handshake", "EHLO",
                                 "MAIL FROM", "RCPT TO", "DATA", "end of data", "RSET", "QUIT", "done", "idle"};
   return names[s];
-}
-
-bool to_sockaddr(const std::string& ip, int port, sockaddr_storage* ss, int* len) {
-  memset(ss, 0, sizeof *ss);
-  auto* s6 = reinterpret_cast<sockaddr_in6*>(ss);
-  auto* s4 = reinterpret_cast<sockaddr_in*>(ss);
-  if (inet_pton(AF_INET, ip.c_str(), &s4->sin_addr) == 1) {
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof *s4;
-    return true;
-  }
-  if (inet_pton(AF_INET6, ip.c_str(), &s6->sin6_addr) == 1) {
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof *s6;
-    return true;
-  }
-  return false;
 }
 
 uint64_t g_serial = 0;
@@ -83,13 +63,12 @@ void SmtpClientSession::connect_next() {
   while (host_ < cand_.hosts.size()) {
     const auto& h = cand_.hosts[host_];
     if (addr_ < h.addresses.size()) {
-      sockaddr_storage ss;
-      int len = 0;
-      if (to_sockaddr(h.addresses[addr_], h.port, &ss, &len)) {
+      base::SockAddr sa;
+      if (base::to_sockaddr(h.addresses[addr_], h.port, &sa)) {
         state_ = State::Connect;
         pipelining_ = starttls_ = dsn_ = eightbit_ = size_ext_ = false;
         tls_ = TlsInfo{};
-        conn_ = std::make_unique<base::Conn>(base_, reinterpret_cast<sockaddr*>(&ss), len, this);
+        conn_ = std::make_unique<base::Conn>(base_, sa.get(), static_cast<int>(sa.len), this);
         conn_->set_timeout(rt_->config->limits.connect_timeout);
         if (job_ && job_->trace) {
           HostTrace t;
@@ -631,11 +610,7 @@ void SmtpClientSession::on_conn_timeout() {
 void SmtpClientSession::drop_connection() {
   if (conn_) conn_->close_after_flush();
   // Freed on a later turn: we may be inside one of its callbacks.
-  if (conn_) {
-    base::Conn* c = conn_.release();
-    event_base_once(base_, -1, EV_TIMEOUT, [](evutil_socket_t, short, void* p) { delete static_cast<base::Conn*>(p); }, c,
-                    nullptr);
-  }
+  base::delete_later(base_, std::move(conn_));
 }
 
 void SmtpClientSession::finish() {

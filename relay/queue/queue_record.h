@@ -9,18 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "certs/tls_summary.h"
+
 namespace relay {
 
 enum class RcptState : uint8_t { Pending = 0, Sent = 1, Deferred = 2, Bounced = 3 };
 const char* rcpt_state_name(RcptState s);
 
 // Facts about the TLS session of one hop, for the log, DSNs and queue show.
-struct TlsInfo {
-  std::string version;  // "TLS1_3"; empty: no TLS
-  std::string cipher;   // IANA name
-  int bits = 0;
-  std::string verdict;  // Verified / Trusted / Untrusted / Anonymous (outbound)
-};
+using TlsInfo = certs::TlsSummary;
 
 struct Recipient {
   std::string address;

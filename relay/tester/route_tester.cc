@@ -374,14 +374,10 @@ class ProbeRun : public JobSource {
 
   // From a later loop turn: we may be inside the session's or lookup's callback.
   void later_teardown() {
-    event_base_once(base_, -1, EV_TIMEOUT, [](evutil_socket_t, short, void* p) { static_cast<ProbeRun*>(p)->teardown(); },
-                    this, nullptr);
-  }
-  void teardown() {
-    session_.reset();
-    lookup_.reset();
-    policy_lookup_.reset();
-    dns_.reset();
+    base::delete_later(base_, std::move(session_));
+    base::delete_later(base_, std::move(lookup_));
+    base::delete_later(base_, std::move(policy_lookup_));
+    base::delete_later(base_, std::move(dns_));
   }
 
   event_base* base_;

@@ -5,6 +5,7 @@
 // non-blocking descriptor. Teardown order: session, event, descriptor.
 #include "router/https/https_client.h"
 #include "router/base/event_handles.h"
+#include "router/base/sockaddr.h"
 
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -202,27 +203,14 @@ class HttpsFetch::Impl {
     fd_.reset();
     while (next_ < addresses_.size()) {
       address_ = addresses_[next_++];
-      sockaddr_storage ss{};
-      socklen_t len = 0;
-      auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-      auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-      if (inet_pton(AF_INET6, address_.c_str(), &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(static_cast<uint16_t>(req_.port));
-        len = sizeof *s6;
-      } else if (inet_pton(AF_INET, address_.c_str(), &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(static_cast<uint16_t>(req_.port));
-        len = sizeof *s4;
-      } else {
-        continue;
-      }
-      fd_ = Fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+      base::SockAddr sa;
+      if (!base::to_sockaddr(address_, req_.port, &sa)) continue;
+      fd_ = Fd(::socket(sa.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
       if (fd_.get() < 0) {
         connect_errors_ += peer() + ": " + strerror(errno) + "; ";
         continue;
       }
-      int r = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len);
+      int r = ::connect(fd_.get(), sa.get(), sa.len);
       if (r == 0 || errno == EINPROGRESS) {
         state_ = State::Connect;
         return wait(EV_WRITE);

@@ -1,0 +1,33 @@
+// tls_summary.h - the small, library-free facts of a TLS session and of a TLS failure that
+// outlive the session: kept in the queue record, written in the log, named in DSNs. Plain
+// values; nothing here can fail. (tls_context.h has the full facts and the wolfSSL side.)
+#pragma once
+
+#include <string>
+
+namespace certs {
+
+// The few facts of one session that the queue, the log and DSNs keep.
+struct TlsSummary {
+  std::string version;  // "TLS1_3"; empty: no TLS
+  std::string cipher;   // IANA name
+  int bits = 0;
+  std::string verdict;  // Verified / Trusted / Untrusted / Anonymous (outbound)
+};
+
+enum class TlsProblem {
+  NotOffered,     // STARTTLS not offered by the server
+  VersionTooOld,  // the peers share no allowed protocol version
+  NoSharedCipher,
+  UnknownCa,  // chain does not lead to a trusted CA
+  Expired,
+  NotYetValid,
+  BadCertificate,  // other certificate defects (signature, usage, revoked)
+  HostnameMismatch,
+  NoCertificate,
+  PeerRejectedUs,   // the peer refused our certificate or parameters
+  ConnectionLost,   // transport closed during the handshake
+  HandshakeFailed,  // anything else
+};
+
+}  // namespace certs
