@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "router/base/event_handles.h"
 #include "relay/queue/queue_store.h"
 #include "relay/core/smtp_runtime.h"
 
@@ -51,10 +52,6 @@ class SmtpServer {
   }
 
  private:
-  struct ListenerFree {
-    void operator()(evconnlistener* l) const { evconnlistener_free(l); }
-  };
-
   static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* sa, int len, void* self);
   // accept() failed (out of descriptors: EMFILE/ENFILE): stop accepting for a second instead
   // of spinning on a listener that stays readable.
@@ -67,7 +64,7 @@ class SmtpServer {
   event_base* base_;
   QueueStore& store_;
   std::shared_ptr<const Runtime> rt_;
-  std::vector<std::unique_ptr<evconnlistener, ListenerFree>> listeners_;
+  std::vector<base::ListenerPtr> listeners_;
   std::unordered_map<SmtpServerSession*, std::unique_ptr<SmtpServerSession>> sessions_;
   std::vector<std::unique_ptr<SmtpServerSession>> dead_;
   std::map<std::string, uint32_t> per_ip_;

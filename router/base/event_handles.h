@@ -4,6 +4,7 @@
 #pragma once
 
 #include <event2/event.h>
+#include <event2/listener.h>
 
 #include <memory>
 
@@ -18,6 +19,11 @@ struct EventFree {
   void operator()(event* e) const { event_free(e); }
 };
 using EventPtr = std::unique_ptr<event, EventFree>;
+
+struct ListenerFree {
+  void operator()(evconnlistener* l) const { evconnlistener_free(l); }
+};
+using ListenerPtr = std::unique_ptr<evconnlistener, ListenerFree>;
 
 // Takes `p` over and deletes it from the next turn of `base`'s loop. Nothing happens for null.
 // The loop must turn again (event_base_free() does not run pending one-shot callbacks).

@@ -15,44 +15,11 @@ namespace {
 
 constexpr size_t kMapBytes = 64u << 20;  // sparse; thousands of policies fit in a few MiB
 
-struct EnvClose {
-  void operator()(MDB_env* e) const { mdb_env_close(e); }
-};
-
-// A transaction that aborts unless committed.
-class Txn {
- public:
-  Txn(MDB_env* env, unsigned flags) { rc_ = mdb_txn_begin(env, nullptr, flags, &txn_); }
-  ~Txn() {
-    if (txn_) mdb_txn_abort(txn_);
-  }
-  Txn(const Txn&) = delete;
-  Txn& operator=(const Txn&) = delete;
-  int rc() const { return rc_; }
-  MDB_txn* get() const { return txn_; }
-  int commit() {
-    int rc = mdb_txn_commit(txn_);
-    txn_ = nullptr;
-    return rc;
-  }
-
- private:
-  MDB_txn* txn_ = nullptr;
-  int rc_ = 0;
-};
-
-struct CursorClose {
-  void operator()(MDB_cursor* c) const { mdb_cursor_close(c); }
-};
-
-MDB_val val(const std::string& s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
-std::string str(const MDB_val& v) { return std::string(static_cast<const char*>(v.mv_data), v.mv_size); }
-
 }  // namespace
 
 class StsCache::Env {
  public:
-  std::unique_ptr<MDB_env, EnvClose> env;
+  base::MdbEnvPtr env;
   MDB_dbi dbi = 0;
 };
 
@@ -90,24 +57,24 @@ std::unique_ptr<StsCache> StsCache::open(const std::string& dir, std::string* er
   auto e = std::make_unique<Env>();
   base::MdbEnvPtr env = base::open_lmdb_dir(dir, kMapBytes, MDB_NOSYNC, &e->dbi, "the MTA-STS cache", error);
   if (!env) return nullptr;
-  e->env.reset(env.release());
+  e->env = std::move(env);
   return std::unique_ptr<StsCache>(new StsCache(std::move(e)));
 }
 
 std::optional<CachedPolicy> StsCache::get(const std::string& domain) {
-  Txn txn(env_->env.get(), MDB_RDONLY);
-  if (txn.rc() != 0) return std::nullopt;
+  base::MdbTxn txn;
+  if (txn.begin(env_->env.get(), MDB_RDONLY) != 0) return std::nullopt;
   std::string k = normalise_domain(domain);
-  MDB_val key = val(k), data;
+  MDB_val key = base::mdb_val(k), data;
   if (mdb_get(txn.get(), env_->dbi, &key, &data) != 0) return std::nullopt;
-  return decode_cached_policy(str(data));
+  return decode_cached_policy(base::mdb_str(data));
 }
 
 bool StsCache::put(const std::string& domain, const CachedPolicy& c, std::string* error) {
-  Txn txn(env_->env.get(), 0);
+  base::MdbTxn txn;
   std::string k = normalise_domain(domain), v = encode_cached_policy(c);
-  MDB_val key = val(k), data = val(v);
-  int rc = txn.rc();
+  MDB_val key = base::mdb_val(k), data = base::mdb_val(v);
+  int rc = txn.begin(env_->env.get(), 0);
   if (rc == 0) rc = mdb_put(txn.get(), env_->dbi, &key, &data, 0);
   if (rc == 0) rc = txn.commit();
   if (rc != 0) *error = std::string("MTA-STS cache write failed: ") + mdb_strerror(rc);
@@ -115,22 +82,22 @@ bool StsCache::put(const std::string& domain, const CachedPolicy& c, std::string
 }
 
 bool StsCache::remove(const std::string& domain) {
-  Txn txn(env_->env.get(), 0);
+  base::MdbTxn txn;
   std::string k = normalise_domain(domain);
-  MDB_val key = val(k);
-  return txn.rc() == 0 && mdb_del(txn.get(), env_->dbi, &key, nullptr) == 0 && txn.commit() == 0;
+  MDB_val key = base::mdb_val(k);
+  return txn.begin(env_->env.get(), 0) == 0 && mdb_del(txn.get(), env_->dbi, &key, nullptr) == 0 && txn.commit() == 0;
 }
 
 std::vector<std::pair<std::string, CachedPolicy>> StsCache::list() {
   std::vector<std::pair<std::string, CachedPolicy>> out;
-  Txn txn(env_->env.get(), MDB_RDONLY);
+  base::MdbTxn txn;
   MDB_cursor* raw = nullptr;
-  if (txn.rc() != 0 || mdb_cursor_open(txn.get(), env_->dbi, &raw) != 0) return out;
-  std::unique_ptr<MDB_cursor, CursorClose> cur(raw);
+  if (txn.begin(env_->env.get(), MDB_RDONLY) != 0 || mdb_cursor_open(txn.get(), env_->dbi, &raw) != 0) return out;
+  base::MdbCursorPtr cur(raw);
   MDB_val key, data;
   for (int rc = mdb_cursor_get(raw, &key, &data, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(raw, &key, &data, MDB_NEXT)) {
-    if (auto c = decode_cached_policy(str(data))) out.emplace_back(str(key), *c);
+    if (auto c = decode_cached_policy(base::mdb_str(data))) out.emplace_back(base::mdb_str(key), *c);
   }
   return out;
 }
