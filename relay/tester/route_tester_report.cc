@@ -198,18 +198,9 @@ void render(const JVal& v, size_t indent, std::ostream& out) {
   }
 }
 
-const char* tls_mode_name(config::TlsMode m) {
-  switch (m) {
-    case config::TlsMode::None: return "none";
-    case config::TlsMode::Opportunistic: return "opportunistic";
-    case config::TlsMode::Required: return "required";
-  }
-  return "?";
-}
-
 JVal policy_json(const config::Route& r) {
   JVal p = obj();
-  p.add("tls", str(tls_mode_name(r.tls)));
+  p.add("tls", str(config::tls_mode_name(r.tls)));
   p.add("verify_ca", boolean(r.verify_ca)).add("verify_hostname", boolean(r.verify_hostname));
   p.add("min_tls_version", str(r.has_min_tls_version ? config::tls_version_name(r.min_tls_version) : "1.1"));
   p.add("ciphers", strings(r.ciphers.empty() ? config::default_outbound_ciphers() : r.ciphers));
