@@ -19,15 +19,18 @@ Conn::Conn(event_base* base, const sockaddr* sa, int salen, Handler* handler)
       plain_in_(evbuffer_new()) {
   setup_callbacks();
   if (bufferevent_socket_connect(bev_.get(), const_cast<sockaddr*>(sa), salen) != 0) {
-    // Reported from the loop so that the owner is never called back from
-    // inside its own constructor call.
-    event_base_once(
-        base, -1, EV_TIMEOUT,
-        [](evutil_socket_t, short, void* self) {
-          static_cast<Conn*>(self)->fail(std::string("connect failed: ") + strerror(errno));
-        },
-        this, nullptr);
+    // Reported from the loop so that the owner is never called back from inside its own
+    // constructor call; the event is the Conn's, so deleting the Conn first cancels it.
+    connect_error_ = std::string("connect failed: ") + strerror(errno);
+    connect_failed_.reset(evtimer_new(base, &Conn::connect_failed_cb, this));
+    timeval now{0, 0};
+    evtimer_add(connect_failed_.get(), &now);
   }
+}
+
+void Conn::connect_failed_cb(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Conn*>(arg);
+  self->fail(self->connect_error_);
 }
 
 namespace {
@@ -85,6 +88,11 @@ void Conn::discard_input() {
   evbuffer_drain(plain_in_, evbuffer_get_length(plain_in_));
   evbuffer* raw = bufferevent_get_input(bev_.get());
   evbuffer_drain(raw, evbuffer_get_length(raw));
+}
+
+void Conn::discard_output() {
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  evbuffer_drain(out, evbuffer_get_length(out));
 }
 
 void Conn::start_tls(certs::SslPtr ssl_in, bool server) {

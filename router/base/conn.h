@@ -5,13 +5,17 @@
 // blocking socket calls). The owner sees only plaintext: input() and write().
 // TLS records do not line up with SMTP lines; the owner keeps reading lines
 // out of input(). Failures reach the owner through Handler callbacks; after
-// close() no callback runs again.
+// close_after_flush() no callback runs again.
+//
+// Users: the SMTP server and client sessions (relay/smtpd, relay/delivery) and the HTTPS client
+// (router/https). An outbound connect that fails at once is still reported from the loop.
 #pragma once
 
 #include <event2/bufferevent.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include "certs/tls_context.h"
+#include "router/base/event_handles.h"
 
 #include <memory>
 #include <string>
@@ -46,6 +50,12 @@ class Conn {
   void set_timeout(uint64_t seconds);
   // Throws away everything received but not yet read (STARTTLS injection).
   void discard_input();
+  // Throws away everything not yet sent, so that deleting the Conn closes the socket at once
+  // instead of lingering to deliver it (a client that gives up, or has all it wanted).
+  void discard_output();
+  // The peer ended the stream (TCP EOF or TLS close_notify), as opposed to an error: tells an
+  // owner in on_conn_closed whether what it read up to here is all the peer sent.
+  bool peer_closed() const { return eof_; }
   // Starts a TLS handshake with `ssl` (owned from now on); reading pauses for
   // the owner until on_conn_tls_ready.
   void start_tls(certs::SslPtr ssl, bool server);
@@ -72,6 +82,7 @@ class Conn {
   void continue_handshake();
   bool read_tls();
   void fail(const std::string& why);
+  static void connect_failed_cb(evutil_socket_t, short, void* self);
 
   Handler* handler_;
   bool server_ = true;
@@ -81,6 +92,9 @@ class Conn {
   std::unique_ptr<bufferevent, BevFree> bev_;
   certs::SslPtr ssl_;
   evbuffer* plain_in_;
+  // An outbound connect that failed at once, reported from the loop; freed with the Conn.
+  EventPtr connect_failed_;
+  std::string connect_error_;
 };
 
 // Text of the last wolfSSL error on `ssl` after a failed call returning `ret`.

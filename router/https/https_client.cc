@@ -1,53 +1,26 @@
-// mta_sts_fetch.cc - HTTPS GET/POST over wolfSSL on a non-blocking socket (see the header).
+// https_client.cc - HTTPS GET/POST on base::Conn (see the header).
 //
-// States: Resolve -> Connect (per address) -> Handshake -> Send -> Receive. Each wait is one
-// event on the socket; wolfSSL uses its own socket I/O, which returns WANT_READ / WANT_WRITE on a
-// non-blocking descriptor. Teardown order: session, event, descriptor.
+// States: Resolve -> Connect (one Conn per address) -> Handshake -> Send -> Receive -> Done.
+// Conn owns the socket and the wolfSSL session and hands over plaintext; this file only says
+// what to send and when the answer is complete. Two things happen on a later loop turn, from
+// later_, never inside a Conn callback: replacing the Conn after a failed connect, and running
+// `done` (which may destroy this object and the Conn with it).
 #include "router/https/https_client.h"
+#include "router/base/conn.h"
 #include "router/base/event_handles.h"
 #include "router/base/sockaddr.h"
 
-#include <arpa/inet.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include <wolfssl/error-ssl.h>
 
 #include <cctype>
-#include <cerrno>
-#include <cstring>
+#include <cstdlib>
 #include <vector>
 
 namespace router {
 namespace {
 
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
-
-// A socket descriptor, closed once.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.fd_;
-      o.fd_ = -1;
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -159,7 +132,7 @@ bool parse_http_response(const std::string& raw, bool at_eof, HttpsResponse* out
   return true;
 }
 
-class HttpsFetch::Impl {
+class HttpsFetch::Impl : public base::Conn::Handler {
  public:
   Impl(event_base* base, DnsService& dns, WOLFSSL_CTX* ctx, HttpsRequest req, Done done)
       : base_(base), dns_(dns), ctx_(ctx), req_(std::move(req)), done_(std::move(done)) {}
@@ -168,6 +141,7 @@ class HttpsFetch::Impl {
     timer_.reset(evtimer_new(base_, &Impl::on_timer, this));
     timeval tv{static_cast<time_t>(req_.timeout), 0};
     evtimer_add(timer_.get(), &tv);
+    later_.reset(evtimer_new(base_, &Impl::on_later, this));
     pending_ = 2;
     // Callbacks always come from the loop, never from inside lookup().
     aaaa_ = dns_.lookup(req_.host, DnsType::AAAA, [this](DnsAnswer a) { resolved(std::move(a)); });
@@ -175,6 +149,7 @@ class HttpsFetch::Impl {
   }
 
  private:
+  // Done: the result waits in result_ for the next loop turn; Conn callbacks are ignored.
   enum class State { Resolve, Connect, Handshake, Send, Receive, Done };
 
   void resolved(DnsAnswer a) {
@@ -197,142 +172,113 @@ class HttpsFetch::Impl {
 
   std::string peer() const { return req_.host + "[" + address_ + "]:" + std::to_string(req_.port); }
 
+  // Never called from inside a Conn callback: it replaces conn_.
   void connect_next() {
-    ssl_.reset();
-    io_.reset();
-    fd_.reset();
+    drop_conn();
     while (next_ < addresses_.size()) {
       address_ = addresses_[next_++];
       base::SockAddr sa;
       if (!base::to_sockaddr(address_, req_.port, &sa)) continue;
-      fd_ = Fd(::socket(sa.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-      if (fd_.get() < 0) {
-        connect_errors_ += peer() + ": " + strerror(errno) + "; ";
-        continue;
-      }
-      int r = ::connect(fd_.get(), sa.get(), sa.len);
-      if (r == 0 || errno == EINPROGRESS) {
-        state_ = State::Connect;
-        return wait(EV_WRITE);
-      }
-      connect_errors_ += peer() + ": " + strerror(errno) + "; ";
-      fd_.reset();
+      state_ = State::Connect;
+      conn_ = std::make_unique<base::Conn>(base_, sa.get(), static_cast<int>(sa.len), this);
+      return;
     }
     if (connect_errors_.size() >= 2) connect_errors_.resize(connect_errors_.size() - 2);
     finish(HttpsError::Connect, "cannot connect: " + connect_errors_);
   }
 
-  void wait(short what) {
-    io_.reset(event_new(base_, fd_.get(), what, &Impl::on_io, this));
-    event_add(io_.get(), nullptr);
+  void drop_conn() {
+    if (conn_) conn_->discard_output();  // nothing of ours is worth a lingering socket
+    conn_.reset();
   }
 
-  static void on_io(evutil_socket_t, short, void* self) { static_cast<Impl*>(self)->step(); }
+  // ---- Conn events ----
 
-  static void on_timer(evutil_socket_t, short, void* self) {
-    auto* me = static_cast<Impl*>(self);
-    me->finish(HttpsError::Timeout, "no complete answer from " + (me->address_.empty() ? me->req_.host : me->peer()) +
-                                        " within " + std::to_string(me->req_.timeout) + "s");
+  void on_conn_connected() override {
+    if (state_ != State::Connect) return;
+    std::string error;
+    certs::SslPtr ssl = certs::new_session(ctx_, req_.host, &error);
+    if (!ssl) return finish(HttpsError::Tls, error);
+    state_ = State::Handshake;
+    conn_->start_tls(std::move(ssl), false);
   }
 
-  void step() {
+  void on_conn_tls_ready(bool ok, const std::string& error) override {
+    if (state_ != State::Handshake) return;
+    if (!ok) {
+      WOLFSSL* ssl = conn_->tls();
+      certs::TlsFailure f = ssl ? certs::describe_handshake_failure(ssl, -1)
+                                : certs::tls_failure(certs::TlsProblem::HandshakeFailed, error);
+      tls_failure_ = f;
+      return finish(HttpsError::Tls, f.reason + " (TLS handshake with " + peer() + ")");
+    }
+    certs::TlsFacts facts = certs::session_facts(conn_->tls());
+    if (auto bad = certs::check_peer(facts, true, true)) {
+      tls_failure_ = *bad;
+      return finish(HttpsError::Certificate, bad->reason + " (" + peer() + ")");
+    }
+    send_request();
+  }
+
+  void on_conn_read() override {
+    if (state_ != State::Receive) return;
+    take_input();
+    if (in_.size() > kMaxHeaderBytes + req_.max_body + 1024) {
+      return finish(HttpsError::TooLarge, "answer from " + peer() + " larger than " +
+                                              std::to_string(req_.max_body) + " bytes");
+    }
+    answer(false);
+  }
+
+  void on_conn_closed(const std::string& why) override {
     switch (state_) {
-      case State::Connect: return connected();
-      case State::Handshake: return handshake();
-      case State::Send: return send();
-      case State::Receive: return receive();
+      case State::Connect:
+        // Refused, unreachable, reset: try the next address from the loop.
+        connect_errors_ += peer() + ": " + why + "; ";
+        state_ = State::Resolve;
+        return defer();
+      case State::Handshake:  // Conn reports handshake failures through on_conn_tls_ready
+        return;
+      case State::Send:
+        return finish(HttpsError::Protocol, "sending the request to " + peer() + " failed");
+      case State::Receive:
+        take_input();  // the last records may have come with the close
+        if (!conn_->peer_closed()) {
+          return finish(HttpsError::Protocol, "reading the answer from " + peer() + " failed (" + why + ")");
+        }
+        answer(true);
+        return;
       case State::Resolve:
       case State::Done:
         return;
     }
   }
 
-  void connected() {
-    int err = 0;
-    socklen_t len = sizeof err;
-    getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) {
-      connect_errors_ += peer() + ": " + strerror(err) + "; ";
-      return connect_next();
-    }
-    std::string error;
-    ssl_ = certs::new_session(ctx_, req_.host, &error);
-    if (!ssl_ || wolfSSL_set_fd(ssl_.get(), fd_.get()) != WOLFSSL_SUCCESS) {
-      return finish(HttpsError::Tls, error.empty() ? "wolfSSL cannot use the socket" : error);
-    }
-    state_ = State::Handshake;
-    handshake();
-  }
+  void on_conn_timeout() override {}  // no Conn timeout is set: timer_ bounds the exchange
 
-  // True when the call must be repeated after the socket is ready; arms the event.
-  bool would_block(int ret) {
-    int err = wolfSSL_get_error(ssl_.get(), ret);
-    if (err == WOLFSSL_ERROR_WANT_READ) return wait(EV_READ), true;
-    if (err == WOLFSSL_ERROR_WANT_WRITE) return wait(EV_WRITE), true;
-    return false;
-  }
+  // ---- the exchange ----
 
-  void handshake() {
-    int r = wolfSSL_connect(ssl_.get());
-    if (r != WOLFSSL_SUCCESS) {
-      if (would_block(r)) return;
-      certs::TlsFailure f = certs::describe_handshake_failure(ssl_.get(), r);
-      tls_failure_ = f;
-      return finish(HttpsError::Tls, f.reason + " (TLS handshake with " + peer() + ")");
-    }
-    certs::TlsFacts facts = certs::session_facts(ssl_.get());
-    if (auto bad = certs::check_peer(facts, true, true)) {
-      tls_failure_ = *bad;
-      return finish(HttpsError::Certificate, bad->reason + " (" + peer() + ")");
-    }
-    out_ = req_.method + " " + req_.path + " HTTP/1.1\r\nHost: " + req_.host +
-           (req_.port == 443 ? "" : ":" + std::to_string(req_.port)) +
-           "\r\nUser-Agent: smarthost\r\nAccept: */*\r\nConnection: close\r\n";
+  void send_request() {
+    std::string out = req_.method + " " + req_.path + " HTTP/1.1\r\nHost: " + req_.host +
+                      (req_.port == 443 ? "" : ":" + std::to_string(req_.port)) +
+                      "\r\nUser-Agent: smarthost\r\nAccept: */*\r\nConnection: close\r\n";
     if (req_.method != "GET") {
-      out_ += "Content-Type: " + req_.content_type + "\r\nContent-Length: " + std::to_string(req_.body.size()) +
-              "\r\n";
+      out += "Content-Type: " + req_.content_type + "\r\nContent-Length: " + std::to_string(req_.body.size()) +
+             "\r\n";
     }
-    out_ += "\r\n" + (req_.method != "GET" ? req_.body : std::string());
+    out += "\r\n" + (req_.method != "GET" ? req_.body : std::string());
     state_ = State::Send;
-    send();
+    conn_->write(out);  // a failure calls on_conn_closed before this returns
+    if (state_ == State::Send) state_ = State::Receive;
   }
 
-  void send() {
-    while (sent_ < out_.size()) {
-      int r = wolfSSL_write(ssl_.get(), out_.data() + sent_, static_cast<int>(out_.size() - sent_));
-      if (r > 0) {
-        sent_ += static_cast<size_t>(r);
-        continue;
-      }
-      if (would_block(r)) return;
-      return finish(HttpsError::Protocol, "sending the request to " + peer() + " failed");
-    }
-    state_ = State::Receive;
-    receive();
-  }
-
-  void receive() {
-    char buf[8192];
-    for (;;) {
-      int r = wolfSSL_read(ssl_.get(), buf, sizeof buf);
-      if (r > 0) {
-        in_.append(buf, static_cast<size_t>(r));
-        if (in_.size() > kMaxHeaderBytes + req_.max_body + 1024) {
-          return finish(HttpsError::TooLarge, "answer from " + peer() + " larger than " +
-                                                  std::to_string(req_.max_body) + " bytes");
-        }
-        if (answer(false)) return;
-        continue;
-      }
-      if (would_block(r)) return;
-      int err = wolfSSL_get_error(ssl_.get(), r);
-      if (err == WOLFSSL_ERROR_ZERO_RETURN || err == SOCKET_PEER_CLOSED_E || err == SOCKET_ERROR_E) {
-        answer(true);
-        return;
-      }
-      return finish(HttpsError::Protocol, "reading the answer from " + peer() + " failed (wolfSSL error " +
-                                              std::to_string(err) + ")");
-    }
+  void take_input() {
+    evbuffer* in = conn_->input();
+    size_t n = evbuffer_get_length(in);
+    if (n == 0) return;
+    size_t old = in_.size();
+    in_.resize(old + n);
+    evbuffer_remove(in, &in_[old], n);
   }
 
   // Finishes when the answer is complete (or broken). True when finished.
@@ -368,6 +314,12 @@ class HttpsFetch::Impl {
     return true;
   }
 
+  static void on_timer(evutil_socket_t, short, void* self) {
+    auto* me = static_cast<Impl*>(self);
+    me->finish(HttpsError::Timeout, "no complete answer from " + (me->address_.empty() ? me->req_.host : me->peer()) +
+                                        " within " + std::to_string(me->req_.timeout) + "s");
+  }
+
   void finish(HttpsError e, const std::string& reason) {
     HttpsResponse res;
     res.error = e;
@@ -377,17 +329,30 @@ class HttpsFetch::Impl {
     deliver(std::move(res));
   }
 
+  // Keeps the result for the next loop turn: we may be inside a Conn callback, and `done` may
+  // destroy us (and the Conn with us).
   void deliver(HttpsResponse res) {
     state_ = State::Done;
-    ssl_.reset();
-    io_.reset();
-    fd_.reset();
+    result_ = std::move(res);
     timer_.reset();
     a_.cancel();
     aaaa_.cancel();
-    Done done = std::move(done_);
-    done_ = nullptr;
-    if (done) done(std::move(res));  // may destroy us: nothing after this
+    defer();
+  }
+
+  void defer() {
+    timeval now{0, 0};
+    evtimer_add(later_.get(), &now);
+  }
+
+  // From the loop, outside every Conn callback: the next address, or the end.
+  static void on_later(evutil_socket_t, short, void* self) {
+    auto* me = static_cast<Impl*>(self);
+    if (me->state_ != State::Done) return me->connect_next();
+    me->drop_conn();
+    Done done = std::move(me->done_);
+    me->done_ = nullptr;
+    if (done) done(std::move(me->result_));  // may destroy us: nothing after this
   }
 
   event_base* base_;
@@ -403,13 +368,11 @@ class HttpsFetch::Impl {
   size_t next_ = 0;
   std::string address_;
   std::optional<certs::TlsFailure> tls_failure_;
-  std::string out_, in_;
-  size_t sent_ = 0;
+  std::string in_;
+  HttpsResponse result_;
   base::EventPtr timer_;
-  // Destruction order: session, then its event, then the descriptor.
-  Fd fd_;
-  base::EventPtr io_;
-  certs::SslPtr ssl_;
+  base::EventPtr later_;
+  std::unique_ptr<base::Conn> conn_;
 };
 
 HttpsFetch::HttpsFetch(Key, std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -1,9 +1,9 @@
-// mta_sts_fetch.h - one HTTPS request (GET or POST) on the libevent loop, for MTA-STS policies and
+// https_client.h - one HTTPS request (GET or POST) on the libevent loop, for MTA-STS policies and
 // TLS-RPT reports.
 //
 // Resolves the host (AAAA and A through the DnsService), connects to each address in turn with a
-// non-blocking socket, runs a wolfSSL handshake whose certificate must be CA-verified against
-// tls.ca_file and name the host (RFC 8461 3.3: "a valid PKIX certificate"), sends one HTTP/1.1
+// base::Conn (the same connection class as the SMTP sessions), runs a TLS handshake through it
+// whose certificate must be CA-verified against tls.ca_file and name the host (RFC 8461 3.3: "a valid PKIX certificate"), sends one HTTP/1.1
 // request with "Connection: close" and reads the answer: Content-Length, chunked or until EOF.
 // Redirects are never followed (RFC 8461 3.3): a 3xx is the error Redirect. Nothing blocks: every
 // wait is an event on the loop, and one timer bounds the whole exchange.
