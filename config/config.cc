@@ -12,6 +12,15 @@ const char* tls_version_name(TlsVersion v) {
   return "?";
 }
 
+const char* tls_mode_name(TlsMode m) {
+  switch (m) {
+    case TlsMode::None: return "none";
+    case TlsMode::Opportunistic: return "opportunistic";
+    case TlsMode::Required: return "required";
+  }
+  return "?";
+}
+
 const Route* Config::find_route(const std::string& name) const {
   for (const auto& r : routes) {
     if (r.name == name) return &r;

@@ -53,6 +53,7 @@ struct AddressList {
 
 enum class RouteKind { Mx, Host };
 enum class TlsMode { None, Opportunistic, Required };
+const char* tls_mode_name(TlsMode m);  // "none", "opportunistic", "required" (as in the config)
 
 struct Route {
   std::string name;

@@ -6,15 +6,6 @@ namespace {
 
 const char* yes_no(bool b) { return b ? "yes" : "no"; }
 
-const char* tls_mode_name(config::TlsMode m) {
-  switch (m) {
-    case config::TlsMode::None: return "none";
-    case config::TlsMode::Opportunistic: return "opportunistic";
-    case config::TlsMode::Required: return "required";
-  }
-  return "?";
-}
-
 void print_ciphers(const config::Route& route, std::ostream& out) {
   // The loader may fill in the default list or leave it empty; both mean the default.
   if (route.ciphers.empty() || route.ciphers == config::default_outbound_ciphers()) {
@@ -43,7 +34,7 @@ void print_route(const config::Route& route, std::ostream& out) {
   else
     out << "host, host " << route.host << ", port " << route.port << ", mx_lookup "
         << yes_no(route.mx_lookup) << ")\n";
-  out << "tls: " << tls_mode_name(route.tls) << ", verify_ca " << yes_no(route.verify_ca)
+  out << "tls: " << config::tls_mode_name(route.tls) << ", verify_ca " << yes_no(route.verify_ca)
       << ", verify_hostname " << yes_no(route.verify_hostname) << ", min_tls_version "
       << (route.has_min_tls_version ? config::tls_version_name(route.min_tls_version) : "not set")
       << ", client_cert " << yes_no(route.client_cert) << "\n";
