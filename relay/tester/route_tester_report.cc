@@ -139,17 +139,8 @@ using Json = nlohmann::ordered_json;
 
 Json str_or_null(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
 
-const char* tls_mode_name(config::TlsMode m) {
-  switch (m) {
-    case config::TlsMode::None: return "none";
-    case config::TlsMode::Opportunistic: return "opportunistic";
-    case config::TlsMode::Required: return "required";
-  }
-  return "?";
-}
-
 Json policy_json(const config::Route& r) {
-  return {{"tls", tls_mode_name(r.tls)},
+  return {{"tls", config::tls_mode_name(r.tls)},
           {"verify_ca", r.verify_ca},
           {"verify_hostname", r.verify_hostname},
           {"min_tls_version", r.has_min_tls_version ? config::tls_version_name(r.min_tls_version) : "1.1"},
