@@ -10,7 +10,6 @@
 #include <ostream>
 
 #include "config/config_loader.h"
-#include "relay/core/json_text.h"
 #include "relay/notify/tlsrpt_report.h"
 #include "router/mta_sts/mta_sts_cache.h"
 #include "router/https/https_client.h"
@@ -88,7 +87,7 @@ void print_policy_result(const router::PolicyResult& r, std::ostream& out) {
   }
   out << "policy in force: mode " << router::sts_mode_name(r.policy->mode) << ", "
       << router::policy_source_name(r.source) << ", id " << r.id << ", max_age " << r.policy->max_age
-      << ", cached until " << rfc3339(r.expires) << "\n";
+      << ", cached until " << base::rfc3339(r.expires) << "\n";
   for (const auto& m : r.policy->mx) out << "  mx: " << m << "\n";
 }
 

@@ -4,10 +4,13 @@
 #include <ctime>
 #include <ostream>
 
+#include <nlohmann/json.hpp>
+
+#include "router/base/utc_time.h"
 #include "router/route_table.h"
 
 #include "relay/notify/dsn_builder.h"
-#include "relay/core/json_text.h"
+#include "relay/core/json_dump.h"
 #include "relay/queue/queue_control.h"
 #include "relay/queue/queue_store.h"
 
@@ -15,29 +18,26 @@ namespace relay {
 
 namespace {
 
+// SPEC section 4: {"messages": [{id, sender, size, arrival, client, recipients: [...]}]}.
 void list_json(const std::vector<Envelope>& all, std::ostream& out) {
-  out << "{\"messages\": [";
-  for (size_t i = 0; i < all.size(); ++i) {
-    const Envelope& e = all[i];
-    out << (i ? ", " : "") << "{\"id\": " << json_quote(e.id) << ", \"sender\": " << json_quote(e.sender)
-        << ", \"size\": " << e.size << ", \"arrival\": " << json_quote(rfc3339(e.arrival_us / 1000000))
-        << ", \"client\": " << json_quote(e.client_ip) << ", \"recipients\": [";
-    for (size_t k = 0; k < e.recipients.size(); ++k) {
-      const Recipient& r = e.recipients[k];
-      out << (k ? ", " : "") << "{\"address\": " << json_quote(r.address) << ", \"route\": " << json_quote(r.route)
-          << ", \"state\": " << json_quote(rcpt_state_name(r.state)) << ", \"attempts\": " << r.attempts
-          << ", \"next_attempt\": " << json_quote(rfc3339(r.next_attempt))
-          << ", \"last_error\": " << json_quote(r.last_error) << ", \"dsn_status\": " << json_quote(r.dsn_status)
-          << "}";
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  for (const Envelope& e : all) {
+    nlohmann::ordered_json rcpts = nlohmann::ordered_json::array();
+    for (const Recipient& r : e.recipients) {
+      rcpts.push_back({{"address", r.address}, {"route", r.route}, {"state", rcpt_state_name(r.state)},
+                       {"attempts", r.attempts}, {"next_attempt", base::rfc3339(r.next_attempt)},
+                       {"last_error", r.last_error}, {"dsn_status", r.dsn_status}});
     }
-    out << "]}";
+    messages.push_back({{"id", e.id}, {"sender", e.sender}, {"size", e.size},
+                        {"arrival", base::rfc3339(e.arrival_us / 1000000)}, {"client", e.client_ip},
+                        {"recipients", std::move(rcpts)}});
   }
-  out << "]}\n";
+  out << json_dump({{"messages", std::move(messages)}}) << "\n";
 }
 
 void list_text(const std::vector<Envelope>& all, std::ostream& out) {
   for (const auto& e : all) {
-    out << e.id << "  " << e.size << "  " << rfc3339(e.arrival_us / 1000000) << "  <" << e.sender << ">\n";
+    out << e.id << "  " << e.size << "  " << base::rfc3339(e.arrival_us / 1000000) << "  <" << e.sender << ">\n";
     for (const auto& r : e.recipients) {
       out << "    <" << r.address << ">  route=" << r.route << "  " << rcpt_state_name(r.state)
           << "  attempts=" << r.attempts;
@@ -49,13 +49,13 @@ void list_text(const std::vector<Envelope>& all, std::ostream& out) {
 }
 
 void show(const Envelope& e, const std::string& body, std::ostream& out) {
-  out << "id: " << e.id << "\nsender: <" << e.sender << ">\narrival: " << rfc3339(e.arrival_us / 1000000)
+  out << "id: " << e.id << "\nsender: <" << e.sender << ">\narrival: " << base::rfc3339(e.arrival_us / 1000000)
       << "\nsize: " << e.size << "\nclient: " << e.client_ip << " (helo " << e.helo << ")\n"
       << "tls in: " << (e.tls_in.version.empty() ? "none" : e.tls_in.version + " " + e.tls_in.cipher) << "\n";
   if (!e.envid.empty()) out << "envid: " << e.envid << "\n";
   for (const auto& r : e.recipients) {
     out << "recipient: <" << r.address << "> route=" << r.route << " state=" << rcpt_state_name(r.state)
-        << " attempts=" << r.attempts << " next_attempt=" << rfc3339(r.next_attempt);
+        << " attempts=" << r.attempts << " next_attempt=" << base::rfc3339(r.next_attempt);
     if (!r.last_error.empty()) out << " last_error=\"" << r.last_error << "\"";
     if (!r.tls.version.empty()) out << " tls=" << r.tls.version << " verdict=" << r.tls.verdict;
     out << "\n";

@@ -10,8 +10,10 @@
 #include <optional>
 #include <ostream>
 
+#include <nlohmann/json.hpp>
+
 #include "relay/notify/tlsrpt_sender.h"
-#include "relay/core/json_text.h"
+#include "relay/core/json_dump.h"
 #include "relay/notify/tlsrpt_report.h"
 #include "router/https/https_client.h"
 
@@ -59,14 +61,11 @@ int cmd_tlsrpt(const config::Config& cfg, const CliArgs& args, std::ostream& out
       show_text(day, entries, out);
       return 0;
     }
-    out << "{\"date\": " << json_quote(day) << ", \"reports\": [";
-    auto domains = report_domains(entries);
-    for (size_t i = 0; i < domains.size(); ++i) {
-      std::string json = tlsrpt_report_json(report_meta(cfg, day, domains[i], now), domains[i], entries);
-      json.pop_back();  // its newline
-      out << (i ? ", " : "") << json;
+    nlohmann::ordered_json reports = nlohmann::ordered_json::array();
+    for (const auto& domain : report_domains(entries)) {
+      reports.push_back(tlsrpt_report_doc(report_meta(cfg, day, domain, now), domain, entries));
     }
-    out << "]}\n";
+    out << json_dump({{"date", day}, {"reports", std::move(reports)}}) << "\n";
     return 0;
   }
   auto queue = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &why);

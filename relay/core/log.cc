@@ -8,6 +8,10 @@
 #include <ctime>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
+
+#include "relay/core/json_dump.h"
+
 namespace relay {
 
 namespace {
@@ -61,18 +65,9 @@ void kv_value(std::string& out, const std::string& v) {
 std::string log_format(LogStyle style, const char* event, std::initializer_list<LogField> fields) {
   std::string line;
   if (style == LogStyle::Json) {
-    line = "{\"ts\":\"" + timestamp() + "\",\"event\":\"";
-    escaped(line, event);
-    line += '"';
-    for (const auto& f : fields) {
-      line += ",\"";
-      line += f.first;
-      line += "\":\"";
-      escaped(line, f.second);
-      line += '"';
-    }
-    line += "}\n";
-    return line;
+    nlohmann::ordered_json doc = {{"ts", timestamp()}, {"event", event}};
+    for (const auto& f : fields) doc[f.first] = f.second;  // every value a string, as in the kv lines
+    return json_dump(doc) + "\n";
   }
   line = timestamp() + " smarthost[" + std::to_string(getpid()) + "]: event=" + event;
   for (const auto& f : fields) {

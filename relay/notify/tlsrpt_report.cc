@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <random>
 
-#include "relay/core/json_text.h"
+#include <nlohmann/json.hpp>
+
+#include "relay/core/json_dump.h"
+#include "router/base/utc_time.h"
 #include "relay/notify/mime_text.h"
 
 namespace relay {
@@ -35,41 +38,37 @@ std::vector<std::string> split(const std::string& s, char sep) {
   }
 }
 
-std::string json_list(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + json_quote(v[i]);
-  return out + "]";
+using Json = nlohmann::ordered_json;
+
+void add_opt(Json* obj, const char* name, const std::string& value) {
+  if (!value.empty()) (*obj)[name] = value;
 }
 
-void add_opt(std::string* out, const char* name, const std::string& value) {
-  if (!value.empty()) *out += std::string(", \"") + name + "\": " + json_quote(value);
-}
-
-std::string detail_json(const FailureDetail& d) {
-  std::string out = "{\"result-type\": " + json_quote(d.result_type);
+Json detail_json(const FailureDetail& d) {
+  Json out = {{"result-type", d.result_type}};
   add_opt(&out, "sending-mta-ip", d.sending_mta_ip);
   add_opt(&out, "receiving-mx-hostname", d.receiving_mx_hostname);
   add_opt(&out, "receiving-mx-helo", d.receiving_mx_helo);
   add_opt(&out, "receiving-ip", d.receiving_ip);
-  out += ", \"failed-session-count\": " + std::to_string(d.count);
+  out["failed-session-count"] = d.count;
   add_opt(&out, "additional-information", d.additional_information);
   add_opt(&out, "failure-reason-code", d.failure_reason_code);
-  return out + "}";
+  return out;
 }
 
-std::string policy_json(const std::string& domain, const TlsrptEntry& e) {
-  std::string out = "{\"policy\": {\"policy-type\": " + json_quote(e.policy.type);
-  if (!e.policy.strings.empty()) out += ", \"policy-string\": " + json_list(e.policy.strings);
-  out += ", \"policy-domain\": " + json_quote(domain);
-  if (!e.policy.mx_hosts.empty()) out += ", \"mx-host\": " + json_list(e.policy.mx_hosts);
-  out += "}, \"summary\": {\"total-successful-session-count\": " + std::to_string(e.success) +
-         ", \"total-failure-session-count\": " + std::to_string(e.failure) + "}";
+Json policy_json(const std::string& domain, const TlsrptEntry& e) {
+  Json policy = {{"policy-type", e.policy.type}};
+  if (!e.policy.strings.empty()) policy["policy-string"] = e.policy.strings;
+  policy["policy-domain"] = domain;
+  if (!e.policy.mx_hosts.empty()) policy["mx-host"] = e.policy.mx_hosts;
+  Json out = {{"policy", std::move(policy)},
+              {"summary", {{"total-successful-session-count", e.success}, {"total-failure-session-count", e.failure}}}};
   if (!e.details.empty()) {
-    out += ", \"failure-details\": [";
-    for (size_t i = 0; i < e.details.size(); ++i) out += (i ? ", " : "") + detail_json(e.details[i]);
-    out += "]";
+    Json details = Json::array();
+    for (const auto& d : e.details) details.push_back(detail_json(d));
+    out["failure-details"] = std::move(details);
   }
-  return out + "}";
+  return out;
 }
 
 std::string token(const std::string& seed) {
@@ -112,19 +111,22 @@ std::string tlsrpt_report_id(const std::string& day, const std::string& domain, 
   return day + "T000000Z." + domain + "@" + submitter;
 }
 
+nlohmann::ordered_json tlsrpt_report_doc(const ReportMeta& meta, const std::string& domain,
+                                         const std::vector<TlsrptEntry>& entries) {
+  Json policies = Json::array();
+  for (const auto& e : entries) {
+    if (e.domain == domain) policies.push_back(policy_json(domain, e));
+  }
+  return {{"organization-name", meta.organization},
+          {"date-range", {{"start-datetime", base::rfc3339(meta.start)}, {"end-datetime", base::rfc3339(meta.end)}}},
+          {"contact-info", meta.contact},
+          {"report-id", meta.report_id},
+          {"policies", std::move(policies)}};
+}
+
 std::string tlsrpt_report_json(const ReportMeta& meta, const std::string& domain,
                                const std::vector<TlsrptEntry>& entries) {
-  std::string out = "{\"organization-name\": " + json_quote(meta.organization) +
-                    ", \"date-range\": {\"start-datetime\": " + json_quote(rfc3339(meta.start)) +
-                    ", \"end-datetime\": " + json_quote(rfc3339(meta.end)) + "}, \"contact-info\": " +
-                    json_quote(meta.contact) + ", \"report-id\": " + json_quote(meta.report_id) + ", \"policies\": [";
-  bool first = true;
-  for (const auto& e : entries) {
-    if (e.domain != domain) continue;
-    out += (first ? "" : ", ") + policy_json(domain, e);
-    first = false;
-  }
-  return out + "]}\n";
+  return json_dump(tlsrpt_report_doc(meta, domain, entries)) + "\n";
 }
 
 std::optional<std::string> gzip_compress(const std::string& data, std::string* error) {
@@ -233,7 +235,7 @@ std::string build_report_mail(const ReportMail& m) {
   out += "\r\nThis is a MIME-encapsulated message.\r\n";
   out += "\r\n--" + boundary + "\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n";
   out += wrap_text("This is an aggregate TLS report (RFC 8460) from " + m.meta.submitter + " about mail to " +
-                       m.domain + " between " + rfc3339(m.meta.start) + " and " + rfc3339(m.meta.end) +
+                       m.domain + " between " + base::rfc3339(m.meta.start) + " and " + base::rfc3339(m.meta.end) +
                        ". The report is the attached gzip'ed JSON file.",
                    76, "");
   out += "\r\n--" + boundary + "\r\n";

@@ -7,6 +7,7 @@
 // total-failure-session-count} and failure-details[] (result-type, sending-mta-ip,
 // receiving-mx-hostname, receiving-mx-helo, receiving-ip, failed-session-count,
 // additional-information, failure-reason-code; empty optional fields are left out).
+// tlsrpt_report_doc() is the same report as a JSON value (tlsrpt show --json embeds it).
 // gzip_compress() / gzip_decompress() use zlib's gzip framing. build_report_mail() makes the
 // section 5.3 message: multipart/report; report-type="tlsrpt" with a text part and the
 // application/tlsrpt+gzip attachment named "SUBMITTER!DOMAIN!BEGIN!END.json.gz" (Unix seconds),
@@ -23,6 +24,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "relay/queue/queue_record.h"
 #include "relay/notify/tlsrpt_store.h"
@@ -42,6 +45,9 @@ struct ReportMeta {
 // "2026-11-23T000000Z.example.net@submitter.example": unique per day, domain and submitter.
 std::string tlsrpt_report_id(const std::string& day, const std::string& domain, const std::string& submitter);
 
+// The report object; tlsrpt_report_json() is its text (one line and a newline), as sent.
+nlohmann::ordered_json tlsrpt_report_doc(const ReportMeta& meta, const std::string& domain,
+                                         const std::vector<TlsrptEntry>& entries);
 std::string tlsrpt_report_json(const ReportMeta& meta, const std::string& domain,
                                const std::vector<TlsrptEntry>& entries);
 

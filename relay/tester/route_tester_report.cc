@@ -3,12 +3,15 @@
 // route_tester.cc.
 #include "relay/tester/route_tester_report.h"
 
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <utility>
 #include <vector>
 
-#include "relay/core/json_text.h"
+#include <nlohmann/json.hpp>
+
+#include "relay/core/json_dump.h"
 #include "router/route_text.h"
 
 namespace relay {
@@ -132,157 +135,73 @@ void print_list(const char* title, const std::vector<std::string>& items, std::o
 
 // ---- JSON -----------------------------------------------------------------
 
-// A tiny value tree, printed with two-space indentation.
-struct JVal {
-  enum Kind { Raw, Obj, Arr } kind = Raw;
-  std::string raw;
-  std::vector<std::pair<std::string, JVal>> fields;
-  std::vector<JVal> items;
+using Json = nlohmann::ordered_json;
 
-  JVal& add(const std::string& k, JVal v) {
-    fields.emplace_back(k, std::move(v));
-    return *this;
-  }
-};
+Json str_or_null(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
 
-JVal raw(std::string s) {
-  JVal v;
-  v.raw = std::move(s);
-  return v;
-}
-JVal str(const std::string& s) { return raw(json_quote(s)); }
-JVal str_or_null(const std::string& s) { return s.empty() ? raw("null") : str(s); }
-JVal boolean(bool b) { return raw(b ? "true" : "false"); }
-JVal num(long long n) { return raw(std::to_string(n)); }
-JVal obj() {
-  JVal v;
-  v.kind = JVal::Obj;
-  return v;
-}
-JVal arr() {
-  JVal v;
-  v.kind = JVal::Arr;
-  return v;
-}
-JVal strings(const std::vector<std::string>& list) {
-  JVal a = arr();
-  for (const auto& s : list) a.items.push_back(str(s));
-  return a;
+Json policy_json(const config::Route& r) {
+  return {{"tls", config::tls_mode_name(r.tls)},
+          {"verify_ca", r.verify_ca},
+          {"verify_hostname", r.verify_hostname},
+          {"min_tls_version", r.has_min_tls_version ? config::tls_version_name(r.min_tls_version) : "1.1"},
+          {"ciphers", r.ciphers.empty() ? config::default_outbound_ciphers() : r.ciphers},
+          {"client_cert", r.client_cert}};
 }
 
-void render(const JVal& v, size_t indent, std::ostream& out) {
-  const std::string pad(indent + 2, ' ');
-  switch (v.kind) {
-    case JVal::Raw:
-      out << v.raw;
-      return;
-    case JVal::Arr: {
-      bool flat = true;
-      for (const auto& i : v.items) flat = flat && i.kind == JVal::Raw;
-      out << "[";
-      for (size_t i = 0; i < v.items.size(); ++i) {
-        out << (i ? "," : "") << (flat ? (i ? " " : "") : "\n" + pad);
-        render(v.items[i], indent + 2, out);
-      }
-      out << (flat || v.items.empty() ? "]" : "\n" + std::string(indent, ' ') + "]");
-      return;
-    }
-    case JVal::Obj:
-      out << "{";
-      for (size_t i = 0; i < v.fields.size(); ++i) {
-        out << (i ? ",\n" : "\n") << pad << json_quote(v.fields[i].first) << ": ";
-        render(v.fields[i].second, indent + 2, out);
-      }
-      out << (v.fields.empty() ? "}" : "\n" + std::string(indent, ' ') + "}");
-      return;
-  }
-}
-
-JVal policy_json(const config::Route& r) {
-  JVal p = obj();
-  p.add("tls", str(config::tls_mode_name(r.tls)));
-  p.add("verify_ca", boolean(r.verify_ca)).add("verify_hostname", boolean(r.verify_hostname));
-  p.add("min_tls_version", str(r.has_min_tls_version ? config::tls_version_name(r.min_tls_version) : "1.1"));
-  p.add("ciphers", strings(r.ciphers.empty() ? config::default_outbound_ciphers() : r.ciphers));
-  p.add("client_cert", boolean(r.client_cert));
-  return p;
-}
-
-JVal lookup_json(const router::Candidates& c) {
-  JVal l = obj();
-  l.add("status", str(router::candidate_status_name(c.status)));
-  l.add("name", str(c.lookup_name)).add("mx_lookup", boolean(c.mx_lookup)).add("implicit_mx", boolean(c.implicit_mx));
-  l.add("reason", str(c.reason));
-  JVal hosts = arr();
+Json lookup_json(const router::Candidates& c) {
+  Json hosts = Json::array();
   for (const auto& h : c.hosts) {
-    JVal o = obj();
-    o.add("host", str(h.name)).add("preference", num(h.preference)).add("port", num(h.port));
-    o.add("addresses", strings(h.addresses)).add("notes", strings(h.notes));
-    hosts.items.push_back(std::move(o));
+    hosts.push_back({{"host", h.name}, {"preference", h.preference}, {"port", h.port},
+                     {"addresses", h.addresses}, {"notes", h.notes}});
   }
-  l.add("candidates", std::move(hosts)).add("notes", strings(c.notes));
-  return l;
+  return {{"status", router::candidate_status_name(c.status)}, {"name", c.lookup_name},
+          {"mx_lookup", c.mx_lookup}, {"implicit_mx", c.implicit_mx}, {"reason", c.reason},
+          {"candidates", std::move(hosts)}, {"notes", c.notes}};
 }
 
-JVal check_json(const Check& c) {
-  JVal o = obj();
-  o.add("result", str(check_result_name(c.result))).add("enforced", boolean(c.enforced)).add("detail", str(c.detail));
-  return o;
+Json check_json(const Check& c) {
+  return {{"result", check_result_name(c.result)}, {"enforced", c.enforced}, {"detail", c.detail}};
 }
 
-JVal tls_json(const HostTrace& t) {
-  if (!t.handshake_ok) return raw("null");
+Json tls_json(const HostTrace& t) {
+  if (!t.handshake_ok) return nullptr;
   const auto& f = t.facts;
-  JVal o = obj();
-  o.add("version", str(f.version)).add("cipher", str(f.cipher)).add("bits", num(f.bits));
-  o.add("verdict", str(certs::verdict_name(f.verdict))).add("has_certificate", boolean(f.has_certificate));
-  o.add("ca_ok", boolean(f.ca_ok)).add("ca_error", str(f.ca_error)).add("peer_name", str(f.peer_name));
-  o.add("hostname_checked", boolean(f.hostname_checked)).add("hostname_ok", boolean(f.hostname_ok));
-  o.add("spki_sha256", str(f.spki_sha256));
-  JVal chain = arr();
+  Json chain = Json::array();
   for (const auto& c : f.chain) {
-    JVal x = obj();
-    x.add("subject", str(c.subject)).add("issuer", str(c.issuer)).add("san", strings(c.san));
-    x.add("not_before", str(c.not_before)).add("not_after", str(c.not_after));
-    chain.items.push_back(std::move(x));
+    chain.push_back({{"subject", c.subject}, {"issuer", c.issuer}, {"san", c.san},
+                     {"not_before", c.not_before}, {"not_after", c.not_after}});
   }
-  o.add("chain", std::move(chain));
-  return o;
+  return {{"version", f.version}, {"cipher", f.cipher}, {"bits", f.bits},
+          {"verdict", certs::verdict_name(f.verdict)}, {"has_certificate", f.has_certificate},
+          {"ca_ok", f.ca_ok}, {"ca_error", f.ca_error}, {"peer_name", f.peer_name},
+          {"hostname_checked", f.hostname_checked}, {"hostname_ok", f.hostname_ok},
+          {"spki_sha256", f.spki_sha256}, {"chain", std::move(chain)}};
 }
 
-JVal host_json(const HostTrace& t, const HostVerdict& v) {
-  JVal o = obj();
-  o.add("host", str(t.host)).add("address", str(t.address)).add("port", num(t.port)).add("preference", num(t.preference));
-  o.add("plaintext_retry", boolean(t.plaintext_retry)).add("connected", boolean(t.connected));
-  char ms[32];
-  snprintf(ms, sizeof ms, "%.2f", t.connect_ms);
-  o.add("connect_ms", raw(ms)).add("banner", str(t.banner)).add("ehlo", strings(t.ehlo));
-  o.add("starttls_offered", boolean(t.starttls_offered)).add("tls_attempted", boolean(t.tls_attempted));
-  o.add("handshake_ok", boolean(t.handshake_ok)).add("handshake_error", str(t.handshake_error));
-  o.add("tls", tls_json(t));
-  JVal checks = obj();
-  checks.add("ca", check_json(v.ca)).add("hostname", check_json(v.hostname));
-  checks.add("min_version", check_json(v.min_version)).add("cipher", check_json(v.cipher));
-  o.add("checks", std::move(checks));
-  o.add("policy_ok", boolean(t.policy_ok)).add("policy_error", str(t.policy_error));
-  o.add("would_deliver", boolean(v.would_deliver)).add("summary", str(v.summary));
-  o.add("status", str(t.status)).add("error", str(t.error)).add("advice", str(t.advice));
-  return o;
+Json host_json(const HostTrace& t, const HostVerdict& v) {
+  Json checks = {{"ca", check_json(v.ca)}, {"hostname", check_json(v.hostname)},
+                 {"min_version", check_json(v.min_version)}, {"cipher", check_json(v.cipher)}};
+  return {{"host", t.host}, {"address", t.address}, {"port", t.port}, {"preference", t.preference},
+          {"plaintext_retry", t.plaintext_retry}, {"connected", t.connected},
+          {"connect_ms", std::round(t.connect_ms * 100) / 100},  // two decimals, as the text output
+          {"banner", t.banner}, {"ehlo", t.ehlo},
+          {"starttls_offered", t.starttls_offered}, {"tls_attempted", t.tls_attempted},
+          {"handshake_ok", t.handshake_ok}, {"handshake_error", t.handshake_error},
+          {"tls", tls_json(t)}, {"checks", std::move(checks)},
+          {"policy_ok", t.policy_ok}, {"policy_error", t.policy_error},
+          {"would_deliver", v.would_deliver}, {"summary", v.summary},
+          {"status", t.status}, {"error", t.error}, {"advice", t.advice}};
 }
 
-JVal mta_sts_json(const MtaStsVerdict& m) {
-  JVal o = obj();
-  o.add("checked", boolean(m.checked)).add("result", str(m.result)).add("reason", str(m.reason));
-  return o;
+Json mta_sts_json(const MtaStsVerdict& m) {
+  return {{"checked", m.checked}, {"result", m.result}, {"reason", m.reason}};
 }
 
-JVal verdict_json(const RouteTestReport& rep) {
-  JVal o = obj();
-  o.add("result", str(route_outcome_name(rep.outcome))).add("would_deliver", boolean(rep.outcome == RouteOutcome::Deliver));
-  o.add("status", str(rep.status)).add("reason", str(rep.reason));
-  o.add("host", str_or_null(rep.via)).add("tls_version", str_or_null(rep.tls_version));
-  o.add("text", str(rep.verdict_line)).add("remedies", strings(rep.remedies)).add("notes", strings(rep.notes));
-  return o;
+Json verdict_json(const RouteTestReport& rep) {
+  return {{"result", route_outcome_name(rep.outcome)}, {"would_deliver", rep.outcome == RouteOutcome::Deliver},
+          {"status", rep.status}, {"reason", rep.reason},
+          {"host", str_or_null(rep.via)}, {"tls_version", str_or_null(rep.tls_version)},
+          {"text", rep.verdict_line}, {"remedies", rep.remedies}, {"notes", rep.notes}};
 }
 
 }  // namespace
@@ -308,16 +227,21 @@ void print_test_report(const RouteTestReport& rep, bool colour, std::ostream& ou
 
 void print_test_report_json(const RouteTestReport& rep, std::ostream& out) {
   const auto& r = rep.route;
-  JVal doc = obj();
-  doc.add("route", str(r.name)).add("kind", str(r.kind == config::RouteKind::Mx ? "mx" : "host"));
-  doc.add("host", str_or_null(r.kind == config::RouteKind::Host ? r.host : ""));
-  doc.add("port", num(r.port)).add("mx_lookup", boolean(r.mx_lookup)).add("domain", str_or_null(rep.domain));
-  doc.add("policy", policy_json(r)).add("lookup", lookup_json(rep.candidates)).add("mta_sts", mta_sts_json(rep.mta_sts));
-  JVal hosts = arr();
-  for (size_t i = 0; i < rep.hosts.size(); ++i) hosts.items.push_back(host_json(rep.hosts[i], rep.verdicts[i]));
-  doc.add("hosts", std::move(hosts)).add("verdict", verdict_json(rep)).add("exit_code", num(rep.exit_code()));
-  render(doc, 0, out);
-  out << "\n";
+  Json hosts = Json::array();
+  for (size_t i = 0; i < rep.hosts.size(); ++i) hosts.push_back(host_json(rep.hosts[i], rep.verdicts[i]));
+  Json doc = {{"route", r.name},
+              {"kind", r.kind == config::RouteKind::Mx ? "mx" : "host"},
+              {"host", str_or_null(r.kind == config::RouteKind::Host ? r.host : "")},
+              {"port", r.port},
+              {"mx_lookup", r.mx_lookup},
+              {"domain", str_or_null(rep.domain)},
+              {"policy", policy_json(r)},
+              {"lookup", lookup_json(rep.candidates)},
+              {"mta_sts", mta_sts_json(rep.mta_sts)},
+              {"hosts", std::move(hosts)},
+              {"verdict", verdict_json(rep)},
+              {"exit_code", rep.exit_code()}};
+  out << json_dump(doc, 2) << "\n";
 }
 
 }  // namespace relay

@@ -14,4 +14,6 @@ std::string utc_format(int64_t unix_seconds, const char* format) {
   return std::string(buf, n);
 }
 
+std::string rfc3339(int64_t unix_seconds) { return utc_format(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
+
 }  // namespace base
