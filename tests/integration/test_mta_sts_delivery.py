@@ -155,6 +155,7 @@ class MtaStsDeliveryTest(unittest.TestCase):
         self.serve(policy("enforce", "mx1.test.example"))
         self.start(mx)
         self.wait_state(self.send(), "gone")
+        mx.wait_events("quit", 1, timeout=10)  # the idle connection ended: the report needs its own
         r = self.relay.cli("tlsrpt", "send", check=False)
         self.assertIn("report to <tlsrpt@%s> queued as " % DOMAIN, r.stdout, r.stdout + r.stderr)
         qid = r.stdout.split("queued as ")[1].split()[0]
@@ -163,6 +164,7 @@ class MtaStsDeliveryTest(unittest.TestCase):
         self.assertEqual(msgs[1]["rcpt_tos"], ["tlsrpt@%s" % DOMAIN])
         self.assertIn(b"TLS-Report-Domain: %s" % DOMAIN.encode(), msgs[1]["data"])
         self.assertEqual(msgs[1]["tls_version"], "TLSv1.3")
+        self.assertNotEqual(msgs[1]["conn"], msgs[0]["conn"])  # a session of its own: it would count
         self.wait_state(qid, "gone")
         rep = self.tlsrpt()
         self.assertEqual(rep["policies"][0]["summary"]["total-successful-session-count"], 1, rep)
