@@ -65,14 +65,14 @@ void StsRuntime::on_daily(evutil_socket_t, short, void* arg) {
 void StsRuntime::send_reports(const std::string& day) {
   if (!rt_->config->tlsrpt.enabled || sender_) return;
   auto rt = rt_;  // the sender refers into this runtime's config and routes
-  ReportEnqueue enqueue = [this](Envelope env, std::string message, std::function<void(StoreStatus)> done) {
-    std::string id = env.id;
-    queue_.put_message_async(std::move(env), std::move(message), [this, id, done](StoreStatus s) {
-      if (s == StoreStatus::Ok && queued_) queued_(id);
-      done(s);
+  ReportEnqueue enqueue = [this, rt](LocalMail mail, std::function<void(const Injected&)> done) {
+    Injected in = inject_local_mail_async(queue_, *rt->routes, std::move(mail), [this, done](const Injected& answer) {
+      if (answer.ok() && queued_) queued_(answer.id);
+      done(answer);
     });
+    if (!in.no_route.empty()) done(in);
   };
-  sender_ = TlsrptSender::start(base_, dns_, https_ctx_.get(), *rt->config, *rt->routes, *tlsrpt_, enqueue, day,
+  sender_ = TlsrptSender::start(base_, dns_, https_ctx_.get(), *rt->config, *tlsrpt_, enqueue, day,
                                 time(nullptr), [this, rt, day](TlsrptSendSummary sum) {
                                   for (const auto& l : sum.lines) log_event("tlsrpt", {{"day", day}, {"report", l}});
                                   // Freed on a later turn: we are inside its callback.

@@ -11,6 +11,7 @@
 
 #include "relay/notify/dsn_builder.h"
 #include "relay/core/json_dump.h"
+#include "relay/queue/local_mail.h"
 #include "relay/queue/queue_control.h"
 #include "relay/queue/queue_store.h"
 
@@ -90,23 +91,15 @@ int bounce(const config::Config& cfg, QueueStore& store, const std::string& id, 
   req.original = &body;
   req.now = time(nullptr);
   std::vector<size_t> reported;
-  router::RouteTable routes(cfg);
-  const config::Route* route = routes.route_for(e.sender);
-  if (auto dsn = build_dsn(req, &reported); dsn && route) {
-    Envelope d;
-    d.id = new_queue_id();
-    d.arrival_us = static_cast<int64_t>(req.now) * 1000000;
-    d.size = dsn->size();
-    Recipient r;
-    r.address = e.sender;
-    r.route = route->name;
-    r.next_attempt = req.now;
-    d.recipients.push_back(r);
-    if (store.put_message(d, *dsn) != StoreStatus::Ok) {
+  if (auto dsn = build_dsn(req, &reported)) {
+    router::RouteTable routes(cfg);
+    Injected in = inject_local_mail(store, routes, LocalMail{Origin::Dsn, "", {e.sender}, std::move(*dsn)});
+    if (in.no_route.empty() && in.status != StoreStatus::Ok) {
       err << "smarthost queue bounce: cannot queue the DSN\n";
       return 1;
     }
-    out << "DSN " << d.id << " to <" << e.sender << ">\n";
+    // No route back to the sender: the DSN is dropped, as the relay does (event=dsn-dropped).
+    if (in.ok()) out << "DSN " << in.id << " to <" << e.sender << ">\n";
   }
   // Every recipient is final now: the message leaves the queue.
   if (store.remove(id) != StoreStatus::Ok) {

@@ -79,10 +79,10 @@ int cmd_tlsrpt(const config::Config& cfg, const CliArgs& args, std::ostream& out
   router::RouteTable routes(cfg);
   std::optional<TlsrptSendSummary> got;
   QueueStore* q = queue.get();
-  auto enqueue = [q](Envelope env, std::string msg, std::function<void(StoreStatus)> done) {
-    done(q->put_message(env, msg));
+  auto enqueue = [q, &routes](LocalMail mail, std::function<void(const Injected&)> done) {
+    done(inject_local_mail(*q, routes, std::move(mail)));
   };
-  auto sender = TlsrptSender::start(base.get(), *dns, ctx.get(), cfg, routes, *store, enqueue, day, now,
+  auto sender = TlsrptSender::start(base.get(), *dns, ctx.get(), cfg, *store, enqueue, day, now,
                                     [&](TlsrptSendSummary s) {
                                       got = std::move(s);
                                       event_base_loopbreak(base.get());

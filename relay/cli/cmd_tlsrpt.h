@@ -13,8 +13,8 @@
 //       out (or there was nothing to send), 1 when one failed.
 //
 // How it fails: an unreadable store or DKIM key, or a route-less rua, is reported on `err` and in
-// the exit code; nothing here throws. Report messages carry HELO kTlsrptHelo (tlsrpt_report.h) so
-// delivery never counts them (no report loops).
+// the exit code; nothing here throws. Report messages are queued with Origin::TlsReport
+// (relay/queue/local_mail.h) so delivery never counts them (no report loops).
 #pragma once
 
 #include <iosfwd>

@@ -10,6 +10,7 @@
 #include "router/base/event_handles.h"
 #include "relay/core/log.h"
 #include "relay/queue/envelope_params.h"
+#include "relay/queue/local_mail.h"
 #include "relay/notify/tlsrpt_report.h"
 #include "relay/notify/tlsrpt_store.h"
 
@@ -21,12 +22,6 @@ constexpr int64_t kCandidateCacheSeconds = 60;
 constexpr int kRescanSeconds = 60;
 
 int64_t now_s() { return static_cast<int64_t>(time(nullptr)); }
-
-int64_t now_us() {
-  timeval tv;
-  gettimeofday(&tv, nullptr);
-  return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
-}
 
 bool is_final(RcptState s) { return s == RcptState::Sent || s == RcptState::Bounced; }
 
@@ -227,8 +222,8 @@ void DeliveryScheduler::schedule(const std::string& id) {
 void DeliveryScheduler::expire(Live& live, int64_t now) {
   const auto& q = rt_->config->queue;
   // Reports are worth a day's retries at most (RFC 8460 section 3).
-  int64_t lifetime = is_tlsrpt_envelope(live.env) ? std::min<int64_t>(kTlsrptLifetime, q.max_lifetime)
-                                                  : static_cast<int64_t>(q.max_lifetime);
+  int64_t lifetime = live.env.origin == Origin::TlsReport ? std::min<int64_t>(kTlsrptLifetime, q.max_lifetime)
+                                                        : static_cast<int64_t>(q.max_lifetime);
   if (now - live.env.arrival_us / 1000000 < lifetime) return;
   std::vector<size_t> failed;
   for (size_t i = 0; i < live.env.recipients.size(); ++i) {
@@ -276,7 +271,7 @@ void DeliveryScheduler::dispatch(Live& live, int64_t now) {
       job->envid = live.env.envid;
       job->size = live.env.size;
       job->body = live.body;
-      job->no_tlsrpt = is_tlsrpt_envelope(live.env);
+      job->no_tlsrpt = live.env.origin == Origin::TlsReport;
     }
     job->rcpt_index.push_back(i);
     job->rcpts.push_back(r);
@@ -361,28 +356,16 @@ void DeliveryScheduler::send_dsn(const Live& live, const std::vector<size_t>& fa
   std::vector<size_t> reported;
   auto text = build_dsn(req, &reported);
   if (!text) return;  // a bounce is never bounced; NOTIFY may forbid it
-  const config::Route* route = rt_->routes->route_for(live.env.sender);
-  if (!route) {
+  LocalMail mail{Origin::Dsn, "", {live.env.sender}, std::move(*text)};
+  Injected in = inject_local_mail_async(store_, *rt_->routes, std::move(mail), [this](const Injected& done) {
+    if (done.ok()) schedule(done.id);
+  });
+  if (!in.no_route.empty()) {
     log_event("dsn-dropped", {{"id", live.env.id}, {"to", "<" + live.env.sender + ">"}, {"reason", "no route"}});
     return;
   }
-  Envelope d;
-  d.id = new_queue_id();
-  d.arrival_us = now_us();
-  d.size = text->size();
-  d.client_ip = "127.0.0.1";
-  d.helo = "localhost";
-  Recipient r;
-  r.address = live.env.sender;
-  r.route = route->name;
-  r.next_attempt = now;
-  d.recipients.push_back(r);
-  std::string id = d.id;
-  log_event("dsn", {{"id", id}, {"original", live.env.id}, {"to", "<" + live.env.sender + ">"},
+  log_event("dsn", {{"id", in.id}, {"original", live.env.id}, {"to", "<" + live.env.sender + ">"},
                     {"recipients", std::to_string(reported.size())}});
-  store_.put_message_async(std::move(d), std::move(*text), [this, id](StoreStatus s) {
-    if (s == StoreStatus::Ok) schedule(id);
-  });
 }
 
 void DeliveryScheduler::write_back(Live& live) {

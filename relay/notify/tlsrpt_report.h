@@ -27,7 +27,6 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "relay/queue/queue_record.h"
 #include "relay/notify/tlsrpt_store.h"
 #include "router/mta_sts/mta_sts_lookup.h"
 
@@ -78,10 +77,8 @@ std::string build_report_mail(const ReportMail& m);
 // patterns, or "no-policy-found").
 TlsrptPolicy tlsrpt_policy(const router::PolicyResult& r);
 
-// Report messages are queued with this HELO so that delivery can recognise them and never count
-// or report on their own delivery (RFC 8460 section 3: no report loops).
-constexpr const char* kTlsrptHelo = "smarthost-tlsrpt";
-inline bool is_tlsrpt_envelope(const Envelope& e) { return e.helo == kTlsrptHelo; }
+// Report messages are queued with Origin::TlsReport (Envelope::origin), which delivery goes by:
+// never counted or reported on (RFC 8460 section 3: no report loops), and this lifetime.
 // How long a report may wait in the queue before it is given up (issue: "retried for a day").
 constexpr int64_t kTlsrptLifetime = 86400;
 

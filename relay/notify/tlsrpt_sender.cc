@@ -45,12 +45,6 @@ std::string mailto_address(const std::string& uri) {
   return a.substr(0, a.find('?'));
 }
 
-int64_t now_us() {
-  timeval tv;
-  gettimeofday(&tv, nullptr);
-  return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
-}
-
 }  // namespace
 
 std::string tlsrpt_from_address(const config::Tlsrpt& t) {
@@ -88,9 +82,9 @@ std::string make_report_message(const config::Config& cfg, const std::string& da
 class TlsrptSender::Impl {
  public:
   Impl(event_base* base, router::DnsService& dns, WOLFSSL_CTX* ctx, const config::Config& cfg,
-       const router::RouteTable& routes, TlsrptStore& store, ReportEnqueue enqueue, std::string day, int64_t now,
+       TlsrptStore& store, ReportEnqueue enqueue, std::string day, int64_t now,
        Done done)
-      : base_(base), dns_(dns), ctx_(ctx), cfg_(cfg), routes_(routes), store_(store),
+      : base_(base), dns_(dns), ctx_(ctx), cfg_(cfg), store_(store),
         enqueue_(std::move(enqueue)), day_(std::move(day)), now_(now), done_(std::move(done)) {}
 
   void start() {
@@ -150,28 +144,14 @@ class TlsrptSender::Impl {
   void mail(const std::string& to) {
     std::string error;
     std::string msg = make_report_message(cfg_, day_, domain_, entries_, to, now_, &error);
-    const config::Route* route = routes_.route_for(to);
-    if (msg.empty() || !route) {
-      result(false, domain_ + ": report to <" + to + "> not queued: " + (msg.empty() ? error : "no route"));
+    if (msg.empty()) {
+      result(false, domain_ + ": report to <" + to + "> not queued: " + error);
       return next_rua();
     }
-    Envelope env;
-    env.id = new_queue_id();
-    env.sender = tlsrpt_from_address(cfg_.tlsrpt);
-    env.arrival_us = now_us();
-    env.size = msg.size();
-    env.client_ip = "127.0.0.1";
-    env.helo = kTlsrptHelo;
-    Recipient r;
-    r.address = to;
-    r.route = route->name;
-    r.next_attempt = now_;
-    env.recipients.push_back(r);
-    std::string id = env.id;
-    enqueue_(std::move(env), std::move(msg), [this, to, id](StoreStatus s) {
-      result(s == StoreStatus::Ok, domain_ + ": report to <" + to + "> " +
-                                       (s == StoreStatus::Ok ? "queued as " + id
-                                                             : std::string("not queued: ") + store_status_name(s)));
+    LocalMail mail{Origin::TlsReport, tlsrpt_from_address(cfg_.tlsrpt), {to}, std::move(msg)};
+    enqueue_(std::move(mail), [this, to](const Injected& in) {
+      std::string why = in.no_route.empty() ? store_status_name(in.status) : "no route";
+      result(in.ok(), domain_ + ": report to <" + to + "> " + (in.ok() ? "queued as " + in.id : "not queued: " + why));
       // The queue may answer at once: continue from the loop either way.
       timeval tv{0, 0};
       kick_.reset(evtimer_new(base_, &Impl::on_next_rua, this));
@@ -220,7 +200,6 @@ class TlsrptSender::Impl {
   router::DnsService& dns_;
   WOLFSSL_CTX* ctx_;
   const config::Config& cfg_;
-  const router::RouteTable& routes_;
   TlsrptStore& store_;
   ReportEnqueue enqueue_;
   std::string day_;
@@ -243,10 +222,9 @@ TlsrptSender::TlsrptSender(Key, std::unique_ptr<Impl> impl) : impl_(std::move(im
 TlsrptSender::~TlsrptSender() = default;
 
 std::unique_ptr<TlsrptSender> TlsrptSender::start(event_base* base, router::DnsService& dns, WOLFSSL_CTX* https_ctx,
-                                                  const config::Config& cfg, const router::RouteTable& routes,
-                                                  TlsrptStore& store, ReportEnqueue enqueue, const std::string& day,
+                                                  const config::Config& cfg, TlsrptStore& store, ReportEnqueue enqueue, const std::string& day,
                                                   int64_t now, Done done) {
-  auto impl = std::make_unique<Impl>(base, dns, https_ctx, cfg, routes, store, std::move(enqueue), day, now,
+  auto impl = std::make_unique<Impl>(base, dns, https_ctx, cfg, store, std::move(enqueue), day, now,
                                      std::move(done));
   Impl* raw = impl.get();
   auto s = std::make_unique<TlsrptSender>(Key(), std::move(impl));

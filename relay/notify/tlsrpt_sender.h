@@ -5,7 +5,8 @@
 // the report. Used by `smarthost tlsrpt send` and by the daemon's daily timer.
 //
 // How it fails: an unreadable DKIM key or a route-less rua is a line in the summary and counts as
-// failed; nothing here throws.
+// failed; nothing here throws. Report messages are queued with Origin::TlsReport, so delivery never
+// counts or reports on them (RFC 8460 section 3: no report loops).
 #pragma once
 
 #include <event2/event.h>
@@ -19,10 +20,8 @@
 #include "config/config.h"
 #include "relay/notify/tlsrpt_report.h"
 #include "relay/notify/tlsrpt_store.h"
-#include "relay/queue/queue_record.h"
-#include "relay/queue/queue_store.h"
+#include "relay/queue/local_mail.h"
 #include "router/dns/dns_resolver.h"
-#include "router/route_table.h"
 
 namespace relay {
 
@@ -31,9 +30,9 @@ ReportMeta report_meta(const config::Config& cfg, const std::string& day, const 
 // The policy domains with counts, in the order of `entries`.
 std::vector<std::string> report_domains(const std::vector<TlsrptEntry>& entries);
 
-// Puts one report message into the queue (sync for the CLI, put_message_async for the daemon);
-// calls back with the outcome. May call back at once.
-using ReportEnqueue = std::function<void(Envelope env, std::string message, std::function<void(StoreStatus)> done)>;
+// Puts one report message into the queue: inject_local_mail() for the CLI, inject_local_mail_async()
+// for the daemon (which then schedules it). Calls `done` once with the outcome, maybe at once.
+using ReportEnqueue = std::function<void(LocalMail mail, std::function<void(const Injected&)> done)>;
 
 struct TlsrptSendSummary {
   std::vector<std::string> lines;  // one per report or problem, for the log / stdout
@@ -42,14 +41,13 @@ struct TlsrptSendSummary {
 };
 
 // Sends the reports of `day` (see `send` above) on `base`. `done` runs once from the loop; the
-// sender must outlive that, and `store`, `dns`, `routes` and `https_ctx` must outlive the sender.
+// sender must outlive that, and `store`, `dns` and `https_ctx` must outlive the sender.
 class TlsrptSender {
  public:
   using Done = std::function<void(TlsrptSendSummary)>;
   static std::unique_ptr<TlsrptSender> start(event_base* base, router::DnsService& dns, WOLFSSL_CTX* https_ctx,
-                                             const config::Config& cfg, const router::RouteTable& routes,
-                                             TlsrptStore& store, ReportEnqueue enqueue, const std::string& day,
-                                             int64_t now, Done done);
+                                             const config::Config& cfg, TlsrptStore& store, ReportEnqueue enqueue,
+                                             const std::string& day, int64_t now, Done done);
   ~TlsrptSender();
   class Impl;
   struct Key {

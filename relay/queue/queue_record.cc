@@ -21,6 +21,7 @@ constexpr uint8_t kVersion = 1;
 enum Tag : uint8_t {
   kId = 1, kSender, kArrival, kSize, kEightBit, kRet, kEnvid, kClientIp, kHelo,
   kTlsVersion, kTlsCipher, kTlsBits, kTlsVerdict, kRcpt,
+  kOrigin,  // always written: its absence marks a record of an older version
   // recipient fields
   kAddress = 40, kNotify, kOrcpt, kRoute, kState, kAttempts, kNext, kLastError, kDsn,
   kRemote, kDiag, kRTlsVersion, kRTlsCipher, kRTlsBits, kRTlsVerdict, kAdvice,
@@ -167,12 +168,14 @@ std::string encode_envelope(const Envelope& e) {
   w.str(kHelo, e.helo);
   tls_fields(w, e.tls_in, kTlsVersion);
   for (const auto& r : e.recipients) w.raw(kRcpt, encode_recipient(r));
+  w.raw(kOrigin, std::string(1, static_cast<char>(e.origin)));
   return std::move(w.out());
 }
 
 bool decode_envelope(const std::string& data, Envelope* e) {
   if (data.empty() || static_cast<uint8_t>(data[0]) != kVersion) return false;
   *e = Envelope{};
+  bool has_origin = false;
   bool ok = each_field(std::string_view(data).substr(1), [&](const Field& f) {
     std::string s(f.data);
     switch (f.tag) {
@@ -191,10 +194,21 @@ bool decode_envelope(const std::string& data, Envelope* e) {
         e->recipients.push_back(std::move(r));
         break;
       }
+      case kOrigin: {
+        // A value from a newer version is ordinary mail here: full lifetime, counted.
+        uint64_t o = as_u64(f.data);
+        e->origin = o <= static_cast<uint64_t>(Origin::TlsReport) ? static_cast<Origin>(o) : Origin::Smtp;
+        has_origin = true;
+        break;
+      }
       default: tls_field(e->tls_in, kTlsVersion, f); break;
     }
     return true;
   });
+  // Versions before the origin field marked TLS reports with this HELO; a report queued by one
+  // keeps its day's lifetime and stays uncounted after an upgrade. Only such old records: a
+  // client saying this HELO today gets Origin::Smtp written, and is ordinary mail.
+  if (!has_origin && e->helo == "smarthost-tlsrpt") e->origin = Origin::TlsReport;
   return ok && !e->id.empty();
 }
 

@@ -35,6 +35,11 @@ struct Recipient {
   TlsInfo tls;               // of the last attempt
 };
 
+// Who wrote the message: a client over SMTP, or the relay itself (issue 12: one injector for
+// locally generated mail, relay/queue/local_mail.h). Delivery treats TlsReport specially: a day's
+// lifetime and never counted in TLS-RPT (RFC 8460 section 3: no report loops).
+enum class Origin : uint8_t { Smtp = 0, Dsn = 1, TlsReport = 2 };
+
 struct Envelope {
   std::string id;
   std::string sender;       // empty: null sender (a bounce)
@@ -47,6 +52,7 @@ struct Envelope {
   std::string helo;
   TlsInfo tls_in;
   std::vector<Recipient> recipients;
+  Origin origin = Origin::Smtp;
 };
 
 std::string encode_envelope(const Envelope& e);

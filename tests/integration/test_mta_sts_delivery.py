@@ -20,7 +20,9 @@ HTTPS_PORT = free_port()
 
 RECORDS = [
     '_mta-sts.%s. TXT "v=STSv1; id=20261123T170000"' % DOMAIN,
-    '_smtp._tls.%s. TXT "v=TLSRPTv1; rua=https://mta-sts.%s:%d/tlsrpt"' % (DOMAIN, DOMAIN, HTTPS_PORT),
+    # The mailto: rua is on the policy domain itself: the report's own delivery meets the policy.
+    '_smtp._tls.%s. TXT "v=TLSRPTv1; rua=https://mta-sts.%s:%d/tlsrpt,mailto:tlsrpt@%s"'
+    % (DOMAIN, DOMAIN, HTTPS_PORT, DOMAIN),
     "mta-sts.%s. A 127.0.0.1" % DOMAIN,
     "%s. MX 10 mx1.test.example." % DOMAIN,
     "mx1.test.example. A 127.0.0.1",
@@ -145,6 +147,27 @@ class MtaStsDeliveryTest(unittest.TestCase):
         self.assertEqual(rep["organization-name"], "Example Corp")
         self.assertEqual(rep["policies"][0]["policy"]["policy-domain"], DOMAIN)
         self.assertEqual(rep["policies"][0]["summary"]["total-successful-session-count"], 1)
+
+    def test_tlsrpt_report_by_mail_is_never_counted_itself(self):
+        """The report is recognised by its origin (not its HELO): delivered under the same policy,
+        its own session is not counted (RFC 8460 section 3: no report loops)."""
+        mx = self.peer("tls", cert="valid")
+        self.serve(policy("enforce", "mx1.test.example"))
+        self.start(mx)
+        self.wait_state(self.send(), "gone")
+        mx.wait_events("quit", 1, timeout=10)  # the idle connection ended: the report needs its own
+        r = self.relay.cli("tlsrpt", "send", check=False)
+        self.assertIn("report to <tlsrpt@%s> queued as " % DOMAIN, r.stdout, r.stdout + r.stderr)
+        qid = r.stdout.split("queued as ")[1].split()[0]
+        self.relay.cli("queue", "flush")  # wakes the relay: the report is due now
+        msgs = mx.wait_messages(2, timeout=20)
+        self.assertEqual(msgs[1]["rcpt_tos"], ["tlsrpt@%s" % DOMAIN])
+        self.assertIn(b"TLS-Report-Domain: %s" % DOMAIN.encode(), msgs[1]["data"])
+        self.assertEqual(msgs[1]["tls_version"], "TLSv1.3")
+        self.assertNotEqual(msgs[1]["conn"], msgs[0]["conn"])  # a session of its own: it would count
+        self.wait_state(qid, "gone")
+        rep = self.tlsrpt()
+        self.assertEqual(rep["policies"][0]["summary"]["total-successful-session-count"], 1, rep)
 
     def test_enforce_with_mx_not_in_policy_is_not_delivered_and_defers(self):
         mx = self.peer("tls", cert="valid")

@@ -98,6 +98,45 @@ TEST(QueueRecord, IdsAreUniqueAndSorted) {
   }
 }
 
+// A field as the encoding writes it: tag, length u32 LE, bytes (queue_record.cc).
+std::string field(uint8_t tag, const std::string& v) {
+  std::string f(1, static_cast<char>(tag));
+  for (int i = 0; i < 4; ++i) f.push_back(static_cast<char>((v.size() >> (8 * i)) & 0xff));
+  return f + v;
+}
+
+TEST(QueueRecord, OriginRoundTrips) {
+  for (Origin o : {Origin::Smtp, Origin::Dsn, Origin::TlsReport}) {
+    Envelope e = sample("ID1");
+    e.origin = o;
+    Envelope d;
+    CHECK(decode_envelope(encode_envelope(e), &d));
+    CHECK(d.origin == o);
+  }
+}
+
+TEST(QueueRecord, OriginOfOlderRecords) {
+  const std::string v1(1, '\x01');  // version byte; tag 1 = id, tag 9 = HELO
+  Envelope d;
+  CHECK(decode_envelope(v1 + field(1, "OLD") + field(9, "client.example"), &d));
+  CHECK(d.origin == Origin::Smtp);  // no origin field: mail from a client
+  CHECK(decode_envelope(v1 + field(1, "OLD") + field(9, "smarthost-tlsrpt"), &d));
+  CHECK(d.origin == Origin::TlsReport);  // a report queued before the field existed
+
+  // Today the field is always written: a client saying that HELO is ordinary mail.
+  Envelope e = sample("NEW");
+  e.helo = "smarthost-tlsrpt";
+  CHECK(decode_envelope(encode_envelope(e), &d));
+  CHECK(d.origin == Origin::Smtp);
+
+  // A value only a newer version knows: ordinary mail (the origin is the last field, 1 octet).
+  e.origin = Origin::TlsReport;
+  std::string enc = encode_envelope(e);
+  enc.back() = 9;
+  CHECK(decode_envelope(enc, &d));
+  CHECK(d.origin == Origin::Smtp);
+}
+
 TEST_GROUP(QueueStore) {
   std::string dir;
   void setup() override { dir = temp_dir(); }
