@@ -70,6 +70,7 @@ class CandidateLookup::Impl {
   void start_literal(const std::string& address);
   void on_mx(DnsAnswer mx);
   void implicit_mx();
+  void null_mx();
   void resolve_targets();
   void on_address(size_t index, DnsAnswer answer);
   void assemble();
@@ -149,8 +150,7 @@ void CandidateLookup::Impl::on_mx(DnsAnswer mx) {
     case DnsStatus::Ok:
       break;
   }
-  if (mx.mx.size() == 1 && mx.mx[0].exchange.empty())
-    return finish(CandidateStatus::PermFail, "null MX: domain accepts no mail");
+  if (mx.mx.size() == 1 && mx.mx[0].exchange.empty()) return null_mx();
   order_mx(&mx.mx, *rng_);
   std::set<std::string> seen;
   for (const auto& r : mx.mx) {
@@ -161,8 +161,14 @@ void CandidateLookup::Impl::on_mx(DnsAnswer mx) {
       targets_.push_back(Target{r.exchange, r.preference, {}, {}});
     }
   }
-  if (targets_.empty()) return finish(CandidateStatus::PermFail, "null MX: domain accepts no mail");
+  if (targets_.empty()) return null_mx();
   resolve_targets();
+}
+
+// Typed, so that the judge of a failed lookup (destination_plan.h) need not read the words.
+void CandidateLookup::Impl::null_mx() {
+  result_.null_mx = true;
+  finish(CandidateStatus::PermFail, "null MX: domain accepts no mail");
 }
 
 void CandidateLookup::Impl::implicit_mx() {

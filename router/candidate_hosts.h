@@ -3,7 +3,7 @@
 // kind "mx":   the recipient domain's MX hosts by preference, random order among equal
 //              preferences (RFC 5321 section 5.1); no MX but the name exists -> implicit MX to
 //              the domain itself, preference 0; a lone "MX 0 ." (RFC 7505 null MX) -> permanent
-//              failure "null MX: domain accepts no mail"; NXDOMAIN -> permanent failure.
+//              failure "null MX: domain accepts no mail" with null_mx set; NXDOMAIN -> permanent failure.
 // kind "host": the route's host (name, IP literal, or "[IP]"), or with mx_lookup = true the MX
 //              hosts of that name, exactly as kind "mx" would treat them.
 // Every host name is resolved to AAAA and A (both families kept, IPv6 first). A host that does not
@@ -48,6 +48,8 @@ struct Candidates {
   std::string lookup_name;             // the domain or host name whose MX/addresses were looked up
   bool mx_lookup = false;              // MX records were asked for
   bool implicit_mx = false;            // no MX: the domain itself stands in (RFC 5321 5.1)
+  bool null_mx = false;                // RFC 7505 null MX found: the name accepts no mail (for a
+                                       // route host the status is still TempFail, see above)
   DnsSecurity mx_security = DnsSecurity::Insecure;
   std::vector<CandidateHost> hosts;    // in the order a delivery tries them; only resolved hosts
   std::vector<std::string> notes;      // skipped MX targets and other remarks, in words

@@ -1,14 +1,11 @@
-// cmd_route_for.cc - route-for: match the address, look up candidate hosts, print them.
+// cmd_route_for.cc - route-for: match the address, plan the destination as delivery does, print it.
 //
 // Failures are printed as one line on err and give exit code 1; nothing here throws on bad input.
 #include "relay/cli/cmd_route_for.h"
 #include "router/route_text.h"
 #include "router/base/event_handles.h"
 
-#include "router/mta_sts_enforce.h"
-#include "router/https/https_client.h"
-
-#include <unistd.h>
+#include "router/destination_plan.h"
 
 #include <event2/event.h>
 
@@ -21,44 +18,26 @@ using namespace router;
 
 namespace {
 
-// The MTA-STS policy in force for this delivery, looked up as delivery does
-// (with the relay's policy cache when it can be opened), in one block.
-void print_sts(const config::Config& cfg, const config::Route& route, const std::string& domain,
-               const Candidates& cand, std::ostream& out, DnsService& dns, event_base* base) {
+// The MTA-STS policy in force for this delivery, as the destination planner applied it, in one block.
+void print_sts(const config::Config& cfg, const config::Route& route, const std::string& domain, const ToolSts& sts,
+               const DestinationPlan& plan, std::ostream& out) {
   std::string policy_domain = cfg.mta_sts.enabled ? sts_policy_domain(route, domain) : "";
   if (policy_domain.empty()) {
     out << "mta-sts: not applicable (" << (cfg.mta_sts.enabled ? "the route's host is an IP literal" : "mta_sts disabled")
         << ")\n";
     return;
   }
-  std::string why;
-  certs::CtxPtr ctx = make_https_context(cfg.tls.ca_file, &why);
-  if (!ctx) {
-    out << "mta-sts: cannot check: " << why << "\n";
+  if (!sts.https_ctx) {
+    out << "mta-sts: cannot check: " << sts.error << "\n";
     return;
   }
-  // Read the relay's cache if there is one; a look-up tool creates nothing.
-  std::unique_ptr<StsCache> cache;
-  if (access(sts_cache_dir(cfg.queue.path).c_str(), R_OK | W_OK) == 0) {
-    cache = StsCache::open(sts_cache_dir(cfg.queue.path), &why);
-  }
-  StsOptions o;
-  o.https_port = cfg.mta_sts.https_port;
-  o.timeout = cfg.mta_sts.fetch_timeout;
-  std::optional<PolicyResult> got;
-  auto lookup = PolicyLookup::start(base, dns, ctx.get(), cache.get(), o, policy_domain, [&got, base](PolicyResult p) {
-    got = std::move(p);
-    event_base_loopbreak(base);
-  });
-  event_base_dispatch(base);
-  if (!got) return;
-  if (!got->policy) {
-    out << "mta-sts: no policy for " << policy_domain << (got->error.empty() ? "" : " (" + got->error + ")") << "\n";
+  if (!plan.policy.policy) {
+    out << "mta-sts: no policy for " << policy_domain << (plan.policy.error.empty() ? "" : " (" + plan.policy.error + ")")
+        << "\n";
     return;
   }
-  StsEnforcement e = apply_sts_policy(route, cand, *got);
-  out << "mta-sts: " << e.summary << "\n";
-  for (const auto& x : e.excluded) out << "  excluded by the policy: " << x << "\n";
+  out << "mta-sts: " << plan.sts.summary << "\n";
+  for (const auto& x : plan.sts.excluded) out << "  excluded by the policy: " << x << "\n";
 }
 
 }  // namespace
@@ -77,22 +56,24 @@ int run_route_for(const config::Config& cfg, const std::string& address, std::os
   }
   out << "address: " << address << " (domain " << m.recipient.domain << ")\n";
   print_route(*m.route, out);
-  std::optional<Candidates> got;
-  auto lookup = CandidateLookup::start(dns, base, *m.route, m.recipient.domain,
-                                       [&got, base](Candidates c) {
-                                         got = std::move(c);
-                                         event_base_loopbreak(base);
-                                       });
+  ToolSts sts = open_tool_sts(cfg);
+  std::optional<DestinationPlan> got;
+  auto planner = DestinationPlanner::start(dns, base, *m.route, m.recipient.domain, sts.services(cfg),
+                                           [&got, base](DestinationPlan p) {
+                                             got = std::move(p);
+                                             event_base_loopbreak(base);
+                                           });
   event_base_dispatch(base);
   if (!got) {
     err << "route-for: " << address << ": the event loop ended before DNS answered\n";
     return 1;
   }
-  print_candidates(*got, out);
-  print_sts(cfg, *m.route, m.recipient.domain, *got, out, dns, base);
-  if (got->status == CandidateStatus::Ok) return 0;
-  err << "route-for: " << address << ": " << candidate_status_name(got->status) << ": "
-      << got->reason << "\n";
+  print_candidates(got->candidates, out);
+  print_sts(cfg, *m.route, m.recipient.domain, sts, *got, out);
+  const Candidates& found = got->candidates;  // as looked up: the exit code says whether DNS worked
+  if (found.status == CandidateStatus::Ok) return 0;
+  err << "route-for: " << address << ": " << candidate_status_name(found.status) << ": "
+      << found.reason << "\n";
   return 1;
 }
 

@@ -13,6 +13,7 @@
 #include "relay/queue/local_mail.h"
 #include "relay/notify/tlsrpt_report.h"
 #include "relay/notify/tlsrpt_store.h"
+#include "router/destination_plan.h"
 
 namespace relay {
 
@@ -65,24 +66,13 @@ class DeliveryScheduler::Destination : public JobSource {
     kick();
   }
 
-  // Starts sessions while there is work and room; resolves hosts first.
+  // Starts sessions while there is work and room; plans the destination first.
   void kick() {
-    if (jobs_.empty() || lookup_ || policy_lookup_) return;
+    if (jobs_.empty() || planner_) return;
     const config::Route* route = owner_.rt_->config->find_route(route_);
-    if (!route) {
-      fail_all(RcptOutcome::Deferred, "4.3.5", "route " + route_ + " no longer exists in the configuration");
-      return;
-    }
-    if (!plan_ || now_s() >= cand_expiry_) return look_up(*route);
-    const router::Candidates& cand = plan_->candidates;
-    if (cand.status != router::CandidateStatus::Ok) {
-      bool perm = cand.status == router::CandidateStatus::PermFail;
-      bool null_mx = cand.reason.find("null MX") != std::string::npos;
-      bool sts = plan_->enforce && !plan_->excluded.empty();
-      fail_all(perm ? RcptOutcome::Bounced : RcptOutcome::Deferred,
-               perm ? (null_mx ? "5.1.10" : "5.1.2") : (sts ? "4.7.5" : "4.4.3"), cand.reason);
-      return;
-    }
+    if (!route) return fail_all(route_gone());
+    if (!plan_ || now_s() >= plan_expiry_) return start_plan(*route);
+    if (failure_) return fail_all(*failure_);
     // Idle connections first (most recently parked first: the others may
     // time out); new ones only for the work that is left.
     while (!jobs_.empty() && !idle_.empty()) {
@@ -91,7 +81,8 @@ class DeliveryScheduler::Destination : public JobSource {
       s->wake();
     }
     while (!jobs_.empty() && sessions_.size() < static_cast<size_t>(plan_->route.max_connections)) {
-      auto s = std::make_unique<SmtpClientSession>(owner_.base_, owner_.rt_, plan_->route, cand, next_job(), *this);
+      auto s = std::make_unique<SmtpClientSession>(owner_.base_, owner_.rt_, plan_->route, plan_->candidates,
+                                                   next_job(), *this);
       s->set_single_attempt(plan_->bounce_on_tls_failure);
       auto plan = plan_;
       auto policy = policy_;
@@ -103,59 +94,49 @@ class DeliveryScheduler::Destination : public JobSource {
   }
 
  private:
-  // Candidate hosts and, for MTA-STS, the policy, looked up side by side.
-  void look_up(const config::Route& route) {
-    std::string policy_domain =
-        owner_.sts_.https_ctx && owner_.rt_->config->mta_sts.enabled ? router::sts_policy_domain(route, domain_) : "";
-    cand_.reset();
-    policy_ = router::PolicyResult{};
-    policy_pending_ = !policy_domain.empty();
-    lookup_ = router::CandidateLookup::start(owner_.dns_, owner_.base_, route, domain_,
-                                             [this](router::Candidates c) { resolved(std::move(c)); });
-    if (!policy_pending_) return;
-    const auto& m = owner_.rt_->config->mta_sts;
-    router::StsOptions o;
-    o.https_port = m.https_port;
-    o.timeout = m.fetch_timeout;
-    policy_lookup_ = router::PolicyLookup::start(owner_.base_, owner_.dns_, owner_.sts_.https_ctx, owner_.sts_.cache,
-                                                 o, policy_domain,
-                                                 [this](router::PolicyResult p) { policy_found(std::move(p)); });
+  // Candidate hosts and, for MTA-STS, the policy (router/destination_plan.h).
+  void start_plan(const config::Route& route) {
+    router::PlanServices services;
+    services.https_ctx = owner_.sts_.https_ctx;
+    services.cache = owner_.sts_.cache;
+    services.mta_sts = owner_.rt_->config->mta_sts;
+    planner_ = router::DestinationPlanner::start(owner_.dns_, owner_.base_, route, domain_, services,
+                                                 [this](router::DestinationPlan p) { planned(std::move(p)); });
   }
 
-  void resolved(router::Candidates c) {
-    base::delete_later(owner_.base_, std::move(lookup_));  // we are inside its callback
-    cand_ = std::move(c);
-    planned();
-  }
-
-  void policy_found(router::PolicyResult p) {
-    base::delete_later(owner_.base_, std::move(policy_lookup_));
-    policy_ = std::move(p);
-    policy_pending_ = false;
-    if (!policy_.failure_type.empty()) owner_.record_policy_failure(policy_);
-    planned();
-  }
-
-  // Both answers are in: the hosts and options a delivery may use now.
-  void planned() {
-    if (!cand_ || policy_pending_) return;
-    const config::Route* route = owner_.rt_->config->find_route(route_);
-    if (!route) return kick();
-    plan_ = std::make_shared<const router::StsEnforcement>(router::apply_sts_policy(*route, *cand_, policy_));
+  // The plan is in: the hosts and options a delivery may use now, or the judged failure.
+  void planned(router::DestinationPlan p) {
+    base::delete_later(owner_.base_, std::move(planner_));  // we are inside its callback
+    if (!p.policy.failure_type.empty()) owner_.record_policy_failure(p.policy);
+    if (!owner_.rt_->config->find_route(route_)) return kick();
+    plan_ = std::make_shared<const router::StsEnforcement>(std::move(p.sts));
+    policy_ = std::move(p.policy);
+    failure_ = std::move(p.failure);
     if (plan_->enforce || plan_->testing) {
       log_event("mta-sts", {{"route", route_}, {"domain", plan_->policy_domain}, {"policy", plan_->summary}});
     }
-    cand_expiry_ = now_s() + (cand_->status == router::CandidateStatus::Ok ? kCandidateCacheSeconds : 5);
+    plan_expiry_ = now_s() + (p.candidates.status == router::CandidateStatus::Ok ? kCandidateCacheSeconds : 5);
     kick();
   }
 
-  void fail_all(RcptOutcome o, const std::string& status, const std::string& why) {
+  router::Outcome route_gone() const {
+    router::Outcome o;
+    o.disposition = router::Disposition::Defer;
+    o.status = "4.3.5";
+    o.kind = router::FailureKind::RouteGone;
+    o.reason = "route " + route_ + " no longer exists in the configuration";
+    return o;
+  }
+
+  void fail_all(const router::Outcome& o) {
+    const RcptOutcome settled = o.disposition == router::Disposition::Bounce ? RcptOutcome::Bounced
+                                                                             : RcptOutcome::Deferred;
     while (auto j = next_job()) {
-      j->settle(o, status, why);
+      j->settle(settled, o.status, o.reason);
       for (size_t i = 0; i < j->rcpts.size(); ++i) {
         log_event("delivery", {{"id", j->id}, {"rcpt", "<" + j->rcpts[i].address + ">"}, {"route", route_},
-                               {"status", o == RcptOutcome::Bounced ? "bounced" : "deferred"}, {"dsn", status},
-                               {"reason", why}});
+                               {"status", settled == RcptOutcome::Bounced ? "bounced" : "deferred"},
+                               {"dsn", o.status}, {"reason", o.reason}});
       }
       owner_.job_done(std::move(j));
     }
@@ -167,13 +148,11 @@ class DeliveryScheduler::Destination : public JobSource {
   std::deque<std::unique_ptr<DeliveryJob>> jobs_;
   std::map<SmtpClientSession*, std::unique_ptr<SmtpClientSession>> sessions_;
   std::vector<SmtpClientSession*> idle_;  // parked, in sessions_ too
-  std::unique_ptr<router::CandidateLookup> lookup_;
-  std::unique_ptr<router::PolicyLookup> policy_lookup_;
-  std::optional<router::Candidates> cand_;
-  router::PolicyResult policy_;
-  bool policy_pending_ = false;
+  std::unique_ptr<router::DestinationPlanner> planner_;
   std::shared_ptr<const router::StsEnforcement> plan_;  // sessions keep it alive
-  int64_t cand_expiry_ = 0;
+  router::PolicyResult policy_;                         // of plan_, for TLS-RPT
+  std::optional<router::Outcome> failure_;              // of plan_: its hosts cannot be used
+  int64_t plan_expiry_ = 0;
 };
 
 DeliveryScheduler::DeliveryScheduler(event_base* base, QueueStore& store, router::DnsService& dns,

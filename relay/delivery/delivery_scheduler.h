@@ -1,13 +1,15 @@
 // delivery_scheduler.h - from the queue to outbound sessions and back.
 //
 // Due recipients become jobs, grouped by destination (route, and for kind
-// "mx" the recipient domain). A destination resolves its candidate hosts once
-// (cached for a minute), then runs up to the route's max_connections sessions,
-// which reuse their connection for further jobs. Results are written back to
-// LMDB: sent and bounced recipients are final, deferred ones get the next
-// retry time from queue.retry; a message past queue.max_lifetime bounces with
-// 5.4.7. Bounces produce a DSN that enters the queue like any message. A
-// message leaves the queue when every recipient is final.
+// "mx" the recipient domain). A destination plans its hosts and MTA-STS policy
+// once (router/destination_plan.h; cached for a minute; hosts that cannot be
+// used settle every job as the planner judged), then runs up to the route's
+// max_connections sessions, which reuse their connection for further jobs.
+// Results are written back to LMDB: sent and bounced recipients are final,
+// deferred ones get the next retry time from queue.retry; a message past
+// queue.max_lifetime bounces with 5.4.7. Bounces produce a DSN that enters the
+// queue like any message. A message leaves the queue when every recipient is
+// final.
 //
 // The in-memory copy of a message being worked on is authoritative (two jobs
 // of one message may finish in either order); LMDB is written after each

@@ -4,8 +4,7 @@
 #include "relay/tester/route_tester.h"
 #include "router/base/event_handles.h"
 
-#include "router/mta_sts_enforce.h"
-#include "router/https/https_client.h"
+#include "router/destination_plan.h"
 
 #include <event2/event.h>
 #include <unistd.h>
@@ -275,28 +274,27 @@ void judge_probe(const RcptResult& settled, RouteTestReport* rep) {
   }
 }
 
-// As DeliveryScheduler::Destination::kick() settles a failed lookup.
-void judge_lookup_failure(RouteTestReport* rep) {
-  const auto& c = rep->candidates;
-  rep->reason = c.reason;
-  if (c.status == router::CandidateStatus::PermFail) {
+// What the destination planner judged (router::judge_plan), as a delivery settles it.
+void judge_lookup_failure(const router::Outcome& judged, RouteTestReport* rep) {
+  rep->reason = judged.reason;
+  rep->status = judged.status;
+  if (judged.disposition == router::Disposition::Bounce) {
     rep->outcome = RouteOutcome::Bounce;
-    rep->status = c.reason.find("null MX") != std::string::npos ? "5.1.10" : "5.1.2";
-    rep->verdict_line = "deliveries on this route would bounce: " + c.reason;
+    rep->verdict_line = "deliveries on this route would bounce: " + judged.reason;
     rep->remedies = bounce_remedies(*rep);
   } else {
     rep->outcome = RouteOutcome::Defer;
-    rep->status = "4.4.3";
-    rep->verdict_line = "deliveries on this route would be deferred: " + c.reason;
+    rep->verdict_line = "deliveries on this route would be deferred: " + judged.reason;
     rep->remedies = defer_remedies(*rep);
   }
 }
 
 namespace {
 
-// Drives one probe: candidate lookup, then one session over every host. The
-// loop ends by itself once the session, the lookup and the resolver are gone
-// (lingering QUIT writes included), so nothing is left for event_base_free.
+// Drives one probe: the destination plan, then one session over every host.
+// The loop ends by itself once the session, the planner and the resolver are
+// gone (lingering QUIT writes included), so nothing is left for
+// event_base_free.
 class ProbeRun : public JobSource {
  public:
   ProbeRun(event_base* base, std::shared_ptr<const Runtime> rt, const config::Route& route)
@@ -306,16 +304,16 @@ class ProbeRun : public JobSource {
   bool run(const std::string& domain, std::string* err) {
     dns_ = router::DnsResolver::create(base_, rt_->config->dns, err);
     if (!dns_) return false;
-    lookup_ = router::CandidateLookup::start(*dns_, base_, route_, domain,
-                                             [this](router::Candidates c) { resolved(std::move(c)); });
-    start_policy_lookup(domain);
+    sts_ = router::open_tool_sts(*rt_->config);
+    planner_ = router::DestinationPlanner::start(*dns_, base_, route_, domain, sts_.services(*rt_->config),
+                                                 [this, domain](router::DestinationPlan p) {
+                                                   planned(std::move(p), domain);
+                                                 });
     event_base_dispatch(base_);
     return true;
   }
 
-  std::optional<router::Candidates> candidates;
-  std::optional<router::PolicyResult> policy;
-  std::shared_ptr<const router::StsEnforcement> plan;
+  std::optional<router::DestinationPlan> plan;
   std::unique_ptr<DeliveryJob> job;
 
   std::unique_ptr<DeliveryJob> next_job() override { return nullptr; }
@@ -323,60 +321,29 @@ class ProbeRun : public JobSource {
   void session_done(SmtpClientSession*) override { later_teardown(); }
 
  private:
-  // The policy exactly as delivery looks it up (delivery_scheduler.cc), with
-  // the relay's policy cache when it can be opened.
-  void start_policy_lookup(const std::string& domain) {
-    const auto& cfg = *rt_->config;
-    std::string policy_domain = cfg.mta_sts.enabled ? router::sts_policy_domain(route_, domain) : "";
-    if (policy_domain.empty()) {
-      policy = router::PolicyResult{};
-      return;
+  void planned(router::DestinationPlan p, const std::string& domain) {
+    plan = std::move(p);
+    if (plan->policy.domain.empty() && !sts_.error.empty()) {  // the policy could not be checked: say so
+      plan->policy.domain = router::sts_policy_domain(route_, domain);
+      plan->policy.error = "cannot check MTA-STS: " + sts_.error;
     }
-    std::string why;
-    https_ctx_ = router::make_https_context(cfg.tls.ca_file, &why);
-    cache_ = router::StsCache::open(router::sts_cache_dir(cfg.queue.path), &why);
-    if (!https_ctx_) {
-      router::PolicyResult none;
-      none.domain = policy_domain;
-      none.error = "cannot check MTA-STS: " + why;
-      policy = none;
-      return;
-    }
-    router::StsOptions o;
-    o.https_port = cfg.mta_sts.https_port;
-    o.timeout = cfg.mta_sts.fetch_timeout;
-    policy_lookup_ = router::PolicyLookup::start(base_, *dns_, https_ctx_.get(), cache_.get(), o, policy_domain,
-                                                 [this](router::PolicyResult p) {
-                                                   policy = std::move(p);
-                                                   planned();
-                                                 });
-  }
-
-  void resolved(router::Candidates c) {
-    candidates = std::move(c);
-    planned();
-  }
-
-  void planned() {
-    if (!candidates || !policy) return;
-    plan = std::make_shared<const router::StsEnforcement>(router::apply_sts_policy(route_, *candidates, *policy));
-    if (plan->candidates.status != router::CandidateStatus::Ok) return later_teardown();
+    if (plan->failure) return later_teardown();
     auto j = std::make_unique<DeliveryJob>();
     j->id = "test-route";
     j->route = route_.name;
     j->probe = true;
     j->trace = std::make_shared<std::vector<HostTrace>>();
-    session_ = std::make_unique<SmtpClientSession>(base_, rt_, plan->route, plan->candidates, std::move(j), *this);
-    session_->set_single_attempt(plan->bounce_on_tls_failure);
-    session_->set_sts(plan, nullptr);
+    auto sts = std::make_shared<const router::StsEnforcement>(plan->sts);
+    session_ = std::make_unique<SmtpClientSession>(base_, rt_, sts->route, sts->candidates, std::move(j), *this);
+    session_->set_single_attempt(sts->bounce_on_tls_failure);
+    session_->set_sts(sts, nullptr);
     session_->start();
   }
 
-  // From a later loop turn: we may be inside the session's or lookup's callback.
+  // From a later loop turn: we may be inside the session's or planner's callback.
   void later_teardown() {
     base::delete_later(base_, std::move(session_));
-    base::delete_later(base_, std::move(lookup_));
-    base::delete_later(base_, std::move(policy_lookup_));
+    base::delete_later(base_, std::move(planner_));
     base::delete_later(base_, std::move(dns_));
   }
 
@@ -384,28 +351,26 @@ class ProbeRun : public JobSource {
   std::shared_ptr<const Runtime> rt_;
   const config::Route& route_;
   std::unique_ptr<router::DnsResolver> dns_;
-  std::unique_ptr<router::CandidateLookup> lookup_;
-  certs::CtxPtr https_ctx_;
-  std::unique_ptr<router::StsCache> cache_;
-  std::unique_ptr<router::PolicyLookup> policy_lookup_;
+  router::ToolSts sts_;
+  std::unique_ptr<router::DestinationPlanner> planner_;
   std::unique_ptr<SmtpClientSession> session_;
 };
 
-MtaStsVerdict sts_verdict(const std::optional<router::PolicyResult>& policy, const router::StsEnforcement* plan) {
+MtaStsVerdict sts_verdict(const router::PolicyResult& policy, const router::StsEnforcement& plan) {
   MtaStsVerdict v;
-  if (!policy || policy->domain.empty()) {
+  if (policy.domain.empty()) {
     v.result = "not_applicable";
     v.reason = "no MTA-STS policy domain for this route (mta_sts disabled, or an IP literal host)";
     return v;
   }
   v.checked = true;
-  if (!policy->policy) {
-    v.result = policy->error.empty() ? "none" : "failed";
-    v.reason = policy->error.empty() ? "no policy published for " + policy->domain : policy->error;
+  if (!policy.policy) {
+    v.result = policy.error.empty() ? "none" : "failed";
+    v.reason = policy.error.empty() ? "no policy published for " + policy.domain : policy.error;
     return v;
   }
-  v.result = router::sts_mode_name(policy->mode());
-  v.reason = plan ? plan->summary : policy->domain;
+  v.result = router::sts_mode_name(policy.mode());
+  v.reason = plan.summary;
   return v;
 }
 
@@ -451,15 +416,16 @@ std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::
     err << "test-route: " << why << "\n";
     return std::nullopt;
   }
-  if (!run->candidates) {
+  if (!run->plan) {
     err << "test-route: the event loop ended before DNS answered\n";
     return std::nullopt;
   }
-  rep.candidates = run->plan ? run->plan->candidates : *run->candidates;
-  rep.mta_sts = sts_verdict(run->policy, run->plan.get());
-  if (run->plan) rep.route = run->plan->route;  // the options in force: the stricter of route and policy
-  if (rep.candidates.status != router::CandidateStatus::Ok) {
-    judge_lookup_failure(&rep);
+  const router::DestinationPlan& plan = *run->plan;
+  rep.candidates = plan.sts.candidates;
+  rep.mta_sts = sts_verdict(plan.policy, plan.sts);
+  rep.route = plan.sts.route;  // the options in force: the stricter of route and policy
+  if (plan.failure) {
+    judge_lookup_failure(*plan.failure, &rep);
     return rep;
   }
   RcptResult settled;

@@ -6,15 +6,16 @@
 //   run_test_route - probe every candidate host of a route as a delivery would
 //
 // DESCRIPTION
-//   The tester shares every step with delivery: candidate hosts come from
-//   router::CandidateLookup, the TLS client context from relay::Runtime, and
-//   the conversation from relay::SmtpClientSession in probe mode (a job with
-//   no recipients: connect, banner, EHLO, STARTTLS per the route's policy,
-//   handshake, certs::check_peer, then QUIT instead of MAIL FROM; every
-//   candidate host is visited and traced). The route verdict is what that
-//   session settled for the probe job (DeliveryJob::probe_result), through the
-//   same funnel that settles real recipients; a failed candidate lookup is
-//   judged as DeliveryScheduler does (permanent: bounce, temporary: defer).
+//   The tester shares every step with delivery: candidate hosts and the
+//   MTA-STS policy come from router::DestinationPlanner (the relay's policy
+//   cache is read if it exists, never created), the TLS client context from
+//   relay::Runtime, and the conversation from relay::SmtpClientSession in
+//   probe mode (a job with no recipients: connect, banner, EHLO, STARTTLS
+//   per the route's policy, handshake, certs::check_peer, then QUIT instead
+//   of MAIL FROM; every candidate host is visited and traced). The route
+//   verdict is what that session settled for the probe job
+//   (DeliveryJob::probe_result), through the same funnel that settles real recipients; hosts that cannot be used are
+//   judged by the planner's judge (router::judge_plan), as for a delivery.
 //   So the tester cannot disagree with a delivery made at the same moment.
 //
 //   MTA-STS (R-MTASTS) is not implemented yet: reports carry an `mta_sts`
@@ -35,6 +36,7 @@
 #include "config/config.h"
 #include "relay/delivery/delivery_job.h"
 #include "router/candidate_hosts.h"
+#include "router/delivery_outcome.h"
 
 namespace relay {
 
@@ -93,8 +95,9 @@ struct RouteTestReport {
 // from what the probe session settled. `settled` with outcome Pending (the
 // session never settled) is judged a deferral. Pure.
 void judge_probe(const RcptResult& settled, RouteTestReport* rep);
-// Same for a candidate lookup that failed (rep->candidates.status not Ok).
-void judge_lookup_failure(RouteTestReport* rep);
+// Same for a destination plan whose hosts cannot be used: `judged` is the
+// planner's verdict (router::judge_plan), the one a delivery settles with.
+void judge_lookup_failure(const router::Outcome& judged, RouteTestReport* rep);
 
 // `smarthost test-route -c FILE ROUTE [--domain D] [--json]`: runs its own
 // event loop and resolver, prints the report (text, coloured only when `out`

@@ -217,6 +217,17 @@ class MtaStsDeliveryTest(unittest.TestCase):
         qid = self.send()  # and a delivery does the same
         self.wait_state(qid, "deferred")
 
+    def test_route_tester_defers_like_delivery_when_the_policy_names_no_host(self):
+        mx = self.peer("tls", cert="valid")
+        self.serve(policy("enforce", "mx9.test.example"))
+        self.start(mx)
+        r = self.relay.cli("test-route", "internet", "--domain", DOMAIN, "--json", check=False)
+        doc = json.loads(r.stdout)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(doc["verdict"]["status"], "4.7.5", doc["verdict"])  # as delivery (one judge)
+        self.assertIn("names none of the MX hosts", doc["verdict"]["reason"])
+        self.assertEqual(mx.connections(), [])
+
     def test_route_for_shows_the_policy_in_force(self):
         mx = self.peer("tls", cert="valid")
         self.serve(policy("enforce", "mx9.test.example"))

@@ -10,6 +10,7 @@
 
 #include "relay/tester/route_tester.h"
 #include "relay/tester/route_tester_report.h"
+#include "router/destination_plan.h"
 
 // CppUTest last: its leak-detector macros redefine `new` for what follows.
 #include <CppUTest/TestHarness.h>
@@ -198,14 +199,17 @@ TEST(RouteTester, DeferredAndUnsettled) {
 
 TEST(RouteTester, LookupFailuresAsTheSchedulerJudgesThem) {
   RouteTestReport rep = report(route(config::TlsMode::Required), {});
-  rep.candidates.status = router::CandidateStatus::PermFail;
-  rep.candidates.reason = "null MX: domain accepts no mail";
-  judge_lookup_failure(&rep);
+  router::StsEnforcement plan;
+  plan.candidates.status = router::CandidateStatus::PermFail;
+  plan.candidates.null_mx = true;
+  plan.candidates.reason = "null MX: domain accepts no mail";
+  judge_lookup_failure(*router::judge_plan(plan), &rep);
   CHECK(rep.outcome == RouteOutcome::Bounce);
   check_eq("status", rep.status, "5.1.10");
-  rep.candidates.status = router::CandidateStatus::TempFail;
-  rep.candidates.reason = "no host resolves";
-  judge_lookup_failure(&rep);
+  plan.candidates.status = router::CandidateStatus::TempFail;
+  plan.candidates.null_mx = false;
+  plan.candidates.reason = "no host resolves";
+  judge_lookup_failure(*router::judge_plan(plan), &rep);
   CHECK(rep.outcome == RouteOutcome::Defer);
   check_eq("status", rep.status, "4.4.3");
 }

@@ -1,0 +1,120 @@
+// destination_plan.cc - candidate hosts and MTA-STS policy side by side, then policy applied and
+// judged (see the header). Nothing here throws except allocation failure.
+#include "router/destination_plan.h"
+
+#include <unistd.h>
+
+#include "router/https/https_client.h"
+
+namespace router {
+
+namespace {
+
+Outcome failed(Disposition d, const char* status, FailureKind kind, const std::string& reason) {
+  Outcome o;
+  o.disposition = d;
+  o.status = status;
+  o.kind = kind;
+  o.reason = reason;
+  return o;
+}
+
+}  // namespace
+
+std::optional<Outcome> judge_plan(const StsEnforcement& sts) {
+  const Candidates& c = sts.candidates;
+  switch (c.status) {
+    case CandidateStatus::Ok:
+      return std::nullopt;
+    case CandidateStatus::PermFail:
+      return c.null_mx ? failed(Disposition::Bounce, "5.1.10", FailureKind::NullMx, c.reason)
+                       : failed(Disposition::Bounce, "5.1.2", FailureKind::NoSuchDomain, c.reason);
+    case CandidateStatus::TempFail:
+      break;
+  }
+  // Hosts were found but an enforce policy named none of them (apply_sts_policy excluded them all).
+  if (sts.enforce && !sts.excluded.empty())
+    return failed(Disposition::Defer, "4.7.5", FailureKind::StsNoHost, c.reason);
+  return failed(Disposition::Defer, "4.4.3", FailureKind::DnsTemp, c.reason);
+}
+
+class DestinationPlanner::Impl {
+ public:
+  Impl(const config::Route& route, Done done) : route_(route), done_(std::move(done)) {}
+
+  void begin(DnsService& dns, event_base* base, const std::string& domain, const PlanServices& s) {
+    std::string policy_domain = s.https_ctx && s.mta_sts.enabled ? sts_policy_domain(route_, domain) : "";
+    policy_pending_ = !policy_domain.empty();
+    lookup_ = CandidateLookup::start(dns, base, route_, domain, [this](Candidates c) {
+      candidates_ = std::move(c);
+      planned();
+    });
+    if (!policy_pending_) return;
+    StsOptions o;
+    o.https_port = s.mta_sts.https_port;
+    o.timeout = s.mta_sts.fetch_timeout;
+    policy_lookup_ = PolicyLookup::start(base, dns, s.https_ctx, s.cache, o, policy_domain, [this](PolicyResult p) {
+      policy_ = std::move(p);
+      policy_pending_ = false;
+      planned();
+    });
+  }
+
+ private:
+  // Both answers are in: the hosts and options a delivery may use now.
+  void planned() {
+    if (!candidates_ || policy_pending_) return;
+    DestinationPlan plan;
+    plan.sts = apply_sts_policy(route_, *candidates_, policy_);
+    plan.failure = judge_plan(plan.sts);
+    plan.candidates = std::move(*candidates_);
+    plan.policy = std::move(policy_);
+    Done done = std::move(done_);
+    done(std::move(plan));  // may destroy us: nothing after this line
+  }
+
+  config::Route route_;  // a copy: a reload may free the caller's while we wait
+  Done done_;
+  std::optional<Candidates> candidates_;
+  PolicyResult policy_;
+  bool policy_pending_ = false;
+  // Last: cancelled first when we die (the candidate lookup holds a reference to route_).
+  std::unique_ptr<CandidateLookup> lookup_;
+  std::unique_ptr<PolicyLookup> policy_lookup_;
+};
+
+std::unique_ptr<DestinationPlanner> DestinationPlanner::start(DnsService& dns, event_base* base,
+                                                              const config::Route& route,
+                                                              const std::string& domain,
+                                                              const PlanServices& services, Done done) {
+  auto impl = std::make_unique<Impl>(route, std::move(done));
+  Impl* raw = impl.get();
+  auto planner = std::make_unique<DestinationPlanner>(Key(), std::move(impl));
+  raw->begin(dns, base, domain, services);
+  return planner;
+}
+
+DestinationPlanner::DestinationPlanner(Key, std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DestinationPlanner::~DestinationPlanner() = default;
+
+PlanServices ToolSts::services(const config::Config& cfg) const {
+  PlanServices s;
+  s.https_ctx = https_ctx.get();
+  s.cache = cache.get();
+  s.mta_sts = cfg.mta_sts;
+  return s;
+}
+
+ToolSts open_tool_sts(const config::Config& cfg) {
+  ToolSts t;
+  if (!cfg.mta_sts.enabled) return t;
+  t.https_ctx = make_https_context(cfg.tls.ca_file, &t.error);
+  if (!t.https_ctx) return t;
+  // The relay's cache if it has one; a tool creates nothing (see the header).
+  const std::string dir = sts_cache_dir(cfg.queue.path);
+  std::string ignored;
+  if (access(dir.c_str(), R_OK | W_OK) == 0) t.cache = StsCache::open(dir, &ignored);
+  return t;
+}
+
+}  // namespace router
