@@ -75,6 +75,7 @@ class CandidateLookup::Impl {
   void assemble();
   CandidateHost host_from(const Target& t);
   void finish(CandidateStatus status, std::string reason);
+  void null_mx();
   static void on_soon(evutil_socket_t, short, void* arg);
 
   DnsService& dns_;
@@ -150,7 +151,7 @@ void CandidateLookup::Impl::on_mx(DnsAnswer mx) {
       break;
   }
   if (mx.mx.size() == 1 && mx.mx[0].exchange.empty())
-    return finish(CandidateStatus::PermFail, "null MX: domain accepts no mail");
+    return null_mx();
   order_mx(&mx.mx, *rng_);
   std::set<std::string> seen;
   for (const auto& r : mx.mx) {
@@ -161,8 +162,14 @@ void CandidateLookup::Impl::on_mx(DnsAnswer mx) {
       targets_.push_back(Target{r.exchange, r.preference, {}, {}});
     }
   }
-  if (targets_.empty()) return finish(CandidateStatus::PermFail, "null MX: domain accepts no mail");
+  if (targets_.empty()) return null_mx();
   resolve_targets();
+}
+
+// RFC 7505: the domain says it accepts no mail.
+void CandidateLookup::Impl::null_mx() {
+  result_.null_mx = true;
+  finish(CandidateStatus::PermFail, "null MX: domain accepts no mail");
 }
 
 void CandidateLookup::Impl::implicit_mx() {

@@ -45,6 +45,7 @@ struct CandidateHost {
 struct Candidates {
   CandidateStatus status = CandidateStatus::TempFail;
   std::string reason;                  // not Ok: one line for logs, DSNs and route-for
+  bool null_mx = false;                // not Ok because of an RFC 7505 null MX (PermFail: bounce 5.1.10)
   std::string lookup_name;             // the domain or host name whose MX/addresses were looked up
   bool mx_lookup = false;              // MX records were asked for
   bool implicit_mx = false;            // no MX: the domain itself stands in (RFC 5321 5.1)

@@ -28,6 +28,9 @@ void list_json(const std::vector<Envelope>& all, std::ostream& out) {
           << ", \"state\": " << json_quote(rcpt_state_name(r.state)) << ", \"attempts\": " << r.attempts
           << ", \"next_attempt\": " << json_quote(rfc3339(r.next_attempt))
           << ", \"last_error\": " << json_quote(r.last_error) << ", \"dsn_status\": " << json_quote(r.dsn_status)
+          << ", \"failure\": " << json_quote(router::failure_kind_name(r.failure))
+          << ", \"relay\": " << json_quote(r.relay) << ", \"tls_version\": " << json_quote(r.tls.version)
+          << ", \"tls_cipher\": " << json_quote(r.tls.cipher) << ", \"tls_verdict\": " << json_quote(r.tls.verdict)
           << "}";
     }
     out << "]}";
@@ -58,6 +61,8 @@ void show(const Envelope& e, const std::string& body, std::ostream& out) {
         << " attempts=" << r.attempts << " next_attempt=" << rfc3339(r.next_attempt);
     if (!r.last_error.empty()) out << " last_error=\"" << r.last_error << "\"";
     if (!r.tls.version.empty()) out << " tls=" << r.tls.version << " verdict=" << r.tls.verdict;
+    if (r.failure != router::FailureKind::None) out << " failure=" << router::failure_kind_name(r.failure);
+    if (!r.relay.empty()) out << " relay=" << r.relay;
     out << "\n";
   }
   out << "\n" << body;
@@ -78,6 +83,7 @@ int bounce(const config::Config& cfg, QueueStore& store, const std::string& id, 
     if (r.state == RcptState::Sent || r.state == RcptState::Bounced) continue;
     r.state = RcptState::Bounced;
     r.dsn_status = "5.0.0";
+    r.failure = router::FailureKind::Admin;
     r.last_error = "returned to sender by the mail administrator" +
                    (r.last_error.empty() ? std::string() : " (last error: " + r.last_error + ")");
     r.diagnostic.clear();

@@ -9,6 +9,7 @@
 #include "relay/notify/dsn_builder.h"
 #include "router/base/event_handles.h"
 #include "relay/core/log.h"
+#include "relay/delivery/delivery_log.h"
 #include "relay/queue/envelope_params.h"
 #include "relay/notify/tlsrpt_report.h"
 #include "relay/notify/tlsrpt_store.h"
@@ -29,6 +30,17 @@ int64_t now_us() {
 }
 
 bool is_final(RcptState s) { return s == RcptState::Sent || s == RcptState::Bounced; }
+
+// An outcome no session carried: a lookup, the route, the queue decided it.
+router::Outcome decided_here(router::Disposition d, router::FailureKind kind, const std::string& status,
+                             const std::string& reason) {
+  router::Outcome o;
+  o.disposition = d;
+  o.kind = kind;
+  o.status = status;
+  o.reason = reason;
+  return o;
+}
 
 }  // namespace
 
@@ -75,17 +87,19 @@ class DeliveryScheduler::Destination : public JobSource {
     if (jobs_.empty() || lookup_ || policy_lookup_) return;
     const config::Route* route = owner_.rt_->config->find_route(route_);
     if (!route) {
-      fail_all(RcptOutcome::Deferred, "4.3.5", "route " + route_ + " no longer exists in the configuration");
+      fail_all(decided_here(router::Disposition::Defer, router::FailureKind::RouteGone, "4.3.5",
+                            "route " + route_ + " no longer exists in the configuration"));
       return;
     }
     if (!plan_ || now_s() >= cand_expiry_) return look_up(*route);
     const router::Candidates& cand = plan_->candidates;
     if (cand.status != router::CandidateStatus::Ok) {
       bool perm = cand.status == router::CandidateStatus::PermFail;
-      bool null_mx = cand.reason.find("null MX") != std::string::npos;
       bool sts = plan_->enforce && !plan_->excluded.empty();
-      fail_all(perm ? RcptOutcome::Bounced : RcptOutcome::Deferred,
-               perm ? (null_mx ? "5.1.10" : "5.1.2") : (sts ? "4.7.5" : "4.4.3"), cand.reason);
+      using K = router::FailureKind;
+      K kind = perm ? (cand.null_mx ? K::NullMx : K::NoSuchDomain) : (sts ? K::StsNoHost : K::DnsTemp);
+      fail_all(decided_here(perm ? router::Disposition::Bounce : router::Disposition::Defer, kind,
+                            perm ? (cand.null_mx ? "5.1.10" : "5.1.2") : (sts ? "4.7.5" : "4.4.3"), cand.reason));
       return;
     }
     // Idle connections first (most recently parked first: the others may
@@ -154,14 +168,10 @@ class DeliveryScheduler::Destination : public JobSource {
     kick();
   }
 
-  void fail_all(RcptOutcome o, const std::string& status, const std::string& why) {
+  void fail_all(const router::Outcome& o) {
     while (auto j = next_job()) {
-      j->settle(o, status, why);
-      for (size_t i = 0; i < j->rcpts.size(); ++i) {
-        log_event("delivery", {{"id", j->id}, {"rcpt", "<" + j->rcpts[i].address + ">"}, {"route", route_},
-                               {"status", o == RcptOutcome::Bounced ? "bounced" : "deferred"}, {"dsn", status},
-                               {"reason", why}});
-      }
+      j->settle(o);
+      for (const auto& r : j->rcpts) log_delivery("", j->id, r.address, route_, o);
       owner_.job_done(std::move(j));
     }
   }
@@ -234,13 +244,17 @@ void DeliveryScheduler::expire(Live& live, int64_t now) {
   for (size_t i = 0; i < live.env.recipients.size(); ++i) {
     auto& r = live.env.recipients[i];
     if (is_final(r.state) || live.in_flight.count(i)) continue;
+    // The last attempt's host, reply and TLS facts stay for the DSN.
+    router::Outcome o = outcome_of(r);
+    o.disposition = router::Disposition::Bounce;
+    o.status = "5.4.7";
+    o.kind = router::FailureKind::Expired;
+    o.reason = "delivery time expired after " + std::to_string(q.max_lifetime / 3600) + "h" +
+               (r.last_error.empty() ? "" : "; last error: " + r.last_error);
     r.state = RcptState::Bounced;
-    r.dsn_status = "5.4.7";
-    r.last_error = "delivery time expired after " + std::to_string(q.max_lifetime / 3600) + "h" +
-                   (r.last_error.empty() ? "" : "; last error: " + r.last_error);
+    record_outcome(&r, o);
     failed.push_back(i);
-    log_event("delivery", {{"id", live.env.id}, {"rcpt", "<" + r.address + ">"}, {"route", r.route},
-                           {"status", "bounced"}, {"dsn", "5.4.7"}, {"reason", r.last_error}});
+    log_delivery("", live.env.id, r.address, r.route, o);
   }
   if (failed.empty()) return;
   send_dsn(live, failed, now);
@@ -314,24 +328,19 @@ void DeliveryScheduler::apply(Live& live, const DeliveryJob& job, int64_t now) {
     size_t i = job.rcpt_index[k];
     live.in_flight.erase(i);
     auto& r = live.env.recipients[i];
-    const RcptResult& res = job.results[k];
+    const router::Outcome& res = job.results[k];
     ++r.attempts;
-    r.dsn_status = res.status;
-    r.last_error = res.error;
-    r.advice = res.advice;
-    r.remote_mta = res.remote_mta;
-    r.diagnostic = res.diagnostic;
-    r.tls = job.tls;
-    switch (res.outcome) {
-      case RcptOutcome::Sent:
+    record_outcome(&r, res);
+    switch (res.disposition) {
+      case router::Disposition::Sent:
         r.state = RcptState::Sent;
         break;
-      case RcptOutcome::Bounced:
+      case router::Disposition::Bounce:
         r.state = RcptState::Bounced;
         failed.push_back(i);
         break;
-      case RcptOutcome::Pending:
-      case RcptOutcome::Deferred: {
+      case router::Disposition::Pending:
+      case router::Disposition::Defer: {
         r.state = RcptState::Deferred;
         size_t step = std::min<size_t>(r.attempts, q.retry.size()) - 1;
         r.next_attempt = now + static_cast<int64_t>(q.retry[step]);

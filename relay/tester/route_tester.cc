@@ -63,12 +63,9 @@ int minor_of(const std::string& version) {
   return -1;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
-
-// Which problem a failed handshake had: HostTrace::handshake_error starts
-// with the reason from certs/tls_failure.cc.
+// Whether a handshake failed, and with this problem.
 bool handshake_problem(const HostTrace& t, certs::TlsProblem p) {
-  return !t.handshake_error.empty() && starts_with(t.handshake_error, certs::tls_failure(p).reason);
+  return !t.handshake_error.empty() && t.handshake_problem == p;
 }
 
 void judge_certificate(const certs::TlsFacts& f, HostVerdict* v) {
@@ -185,6 +182,8 @@ std::vector<std::string> bounce_remedies(const RouteTestReport& rep) {
   if (!dom.empty()) r.address = "postmaster@" + dom;
   r.route = rep.route.name;
   r.dsn_status = rep.status;
+  r.failure = rep.failure;
+  r.tls_problem = rep.tls_problem;
   r.last_error = rep.reason;
   r.remote_mta = deciding_host(rep);
   std::vector<std::string> out;
@@ -236,11 +235,13 @@ void success_notes(RouteTestReport* out, size_t via) {
 
 }  // namespace
 
-void judge_probe(const RcptResult& settled, RouteTestReport* rep) {
+void judge_probe(const router::Outcome& settled, RouteTestReport* rep) {
   rep->status = settled.status;
-  rep->reason = settled.error;
-  switch (settled.outcome) {
-    case RcptOutcome::Sent: {
+  rep->reason = settled.reason;
+  rep->failure = settled.kind;
+  rep->tls_problem = settled.tls_problem;
+  switch (settled.disposition) {
+    case router::Disposition::Sent: {
       size_t via = 0;
       while (via < rep->verdicts.size() && !rep->verdicts[via].would_deliver) ++via;
       rep->outcome = RouteOutcome::Deliver;
@@ -258,16 +259,17 @@ void judge_probe(const RcptResult& settled, RouteTestReport* rep) {
       success_notes(rep, via);
       return;
     }
-    case RcptOutcome::Bounced:
+    case router::Disposition::Bounce:
       rep->outcome = RouteOutcome::Bounce;
-      rep->verdict_line = "deliveries on this route would bounce: " + settled.error;
+      rep->verdict_line = "deliveries on this route would bounce: " + settled.reason;
       rep->remedies = bounce_remedies(*rep);
       return;
-    case RcptOutcome::Pending:
+    case router::Disposition::Pending:
       rep->status = "4.4.1";
       rep->reason = "the test ended without a result";
+      rep->failure = router::FailureKind::None;
       [[fallthrough]];
-    case RcptOutcome::Deferred:
+    case router::Disposition::Defer:
       rep->outcome = RouteOutcome::Defer;
       rep->verdict_line = "deliveries on this route would be deferred: " + rep->reason;
       rep->remedies = defer_remedies(*rep);
@@ -281,12 +283,14 @@ void judge_lookup_failure(RouteTestReport* rep) {
   rep->reason = c.reason;
   if (c.status == router::CandidateStatus::PermFail) {
     rep->outcome = RouteOutcome::Bounce;
-    rep->status = c.reason.find("null MX") != std::string::npos ? "5.1.10" : "5.1.2";
+    rep->status = c.null_mx ? "5.1.10" : "5.1.2";
+    rep->failure = c.null_mx ? router::FailureKind::NullMx : router::FailureKind::NoSuchDomain;
     rep->verdict_line = "deliveries on this route would bounce: " + c.reason;
     rep->remedies = bounce_remedies(*rep);
   } else {
     rep->outcome = RouteOutcome::Defer;
     rep->status = "4.4.3";
+    rep->failure = router::FailureKind::DnsTemp;
     rep->verdict_line = "deliveries on this route would be deferred: " + c.reason;
     rep->remedies = defer_remedies(*rep);
   }
@@ -462,7 +466,7 @@ std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::
     judge_lookup_failure(&rep);
     return rep;
   }
-  RcptResult settled;
+  router::Outcome settled;
   if (run->job) {
     if (run->job->trace) rep.hosts = *run->job->trace;
     settled = run->job->probe_result;

@@ -100,7 +100,8 @@ TEST(RouteTester, HostVerdictTable) {
   no_starttls.error = "TLS unavailable: ...";
   HostTrace old_version = connected();
   old_version.tls_attempted = true;
-  old_version.handshake_error = certs::tls_failure(certs::TlsProblem::VersionTooOld).reason + ": wolfSSL error";
+  old_version.handshake_error = "TLS version too old: wolfSSL error";
+  old_version.handshake_problem = certs::TlsProblem::VersionTooOld;
   old_version.error = "TLS version too old (...)";
 
   struct Case {
@@ -137,6 +138,19 @@ TEST(RouteTester, HostVerdictTable) {
   }
 }
 
+// What a probe session settled, as the client session types it.
+router::Outcome settled(router::Disposition d, const char* status, const std::string& reason = "",
+                        router::FailureKind kind = router::FailureKind::None,
+                        certs::TlsProblem problem = certs::TlsProblem::HandshakeFailed) {
+  router::Outcome o;
+  o.disposition = d;
+  o.status = status;
+  o.reason = reason;
+  o.kind = kind;
+  o.tls_problem = problem;
+  return o;
+}
+
 TEST(RouteTester, SentUsesTheFirstHostThatWouldTakeTheMail) {
   HostTrace down;
   down.host = "mx1.test.example";
@@ -146,7 +160,7 @@ TEST(RouteTester, SentUsesTheFirstHostThatWouldTakeTheMail) {
   HostTrace ok = tls(true, true);
   ok.policy_ok = true;
   RouteTestReport rep = report(route(config::TlsMode::Required), {down, ok, ok});
-  judge_probe({RcptOutcome::Sent, "2.0.0", "", "", "", ""}, &rep);
+  judge_probe(settled(router::Disposition::Sent, "2.0.0"), &rep);
   CHECK(rep.outcome == RouteOutcome::Deliver);
   LONGS_EQUAL(0, rep.exit_code());
   check_eq("via", rep.via, "mail.test.example[127.0.0.1]:2525");
@@ -161,7 +175,7 @@ TEST(RouteTester, PlaintextSuccessIsNoted) {
   plain.starttls_offered = false;
   plain.policy_ok = true;
   RouteTestReport rep = report(route(config::TlsMode::Opportunistic, false), {plain});
-  judge_probe({RcptOutcome::Sent, "2.0.0", "", "", "", ""}, &rep);
+  judge_probe(settled(router::Disposition::Sent, "2.0.0"), &rep);
   check_eq("line", rep.verdict_line,
            "deliveries on this route would succeed without TLS (plaintext) (host mail.test.example[127.0.0.1]:2525)");
   CHECK(rep.tls_version.empty());
@@ -173,7 +187,10 @@ TEST(RouteTester, BouncedGetsSeed000Remedies) {
   t.status = "5.7.5";
   t.error = "certificate host name mismatch (mail.test.example[127.0.0.1]:2525: certificate does not name x)";
   RouteTestReport rep = report(route(config::TlsMode::Required), {t});
-  judge_probe({RcptOutcome::Bounced, "5.7.5", t.error, "advice", "", ""}, &rep);
+  router::Outcome o = settled(router::Disposition::Bounce, "5.7.5", t.error, router::FailureKind::Tls,
+                              certs::TlsProblem::HostnameMismatch);
+  o.advice = "advice";
+  judge_probe(o, &rep);
   CHECK(rep.outcome == RouteOutcome::Bounce);
   LONGS_EQUAL(1, rep.exit_code());
   check_eq("line", rep.verdict_line, "deliveries on this route would bounce: " + t.error);
@@ -186,12 +203,12 @@ TEST(RouteTester, BouncedGetsSeed000Remedies) {
 
 TEST(RouteTester, DeferredAndUnsettled) {
   RouteTestReport rep = report(route(config::TlsMode::Required), {});
-  judge_probe({RcptOutcome::Deferred, "4.4.1", "connect to x failed", "", "", ""}, &rep);
+  judge_probe(settled(router::Disposition::Defer, "4.4.1", "connect to x failed", router::FailureKind::Connect), &rep);
   CHECK(rep.outcome == RouteOutcome::Defer);
   check_eq("line", rep.verdict_line, "deliveries on this route would be deferred: connect to x failed");
   CHECK(any_contains(rep.remedies, "max_lifetime"));
   RouteTestReport none = report(route(config::TlsMode::Required), {});
-  judge_probe(RcptResult{}, &none);
+  judge_probe(router::Outcome{}, &none);
   CHECK(none.outcome == RouteOutcome::Defer);
   check_eq("status", none.status, "4.4.1");
 }
@@ -200,9 +217,16 @@ TEST(RouteTester, LookupFailuresAsTheSchedulerJudgesThem) {
   RouteTestReport rep = report(route(config::TlsMode::Required), {});
   rep.candidates.status = router::CandidateStatus::PermFail;
   rep.candidates.reason = "null MX: domain accepts no mail";
+  rep.candidates.null_mx = true;
   judge_lookup_failure(&rep);
   CHECK(rep.outcome == RouteOutcome::Bounce);
   check_eq("status", rep.status, "5.1.10");
+  CHECK(rep.failure == router::FailureKind::NullMx);
+  // Typed, not read from the words: a reason that mentions null MX is not one.
+  rep.candidates.null_mx = false;
+  rep.candidates.reason = "domain null-mx.example does not exist (NXDOMAIN)... null MX";
+  judge_lookup_failure(&rep);
+  check_eq("status", rep.status, "5.1.2");
   rep.candidates.status = router::CandidateStatus::TempFail;
   rep.candidates.reason = "no host resolves";
   judge_lookup_failure(&rep);
@@ -214,7 +238,7 @@ TEST(RouteTester, JsonNamesAndColour) {
   HostTrace ok = tls(true, true);
   ok.policy_ok = true;
   RouteTestReport rep = report(route(config::TlsMode::Required), {ok});
-  judge_probe({RcptOutcome::Sent, "2.0.0", "", "", "", ""}, &rep);
+  judge_probe(settled(router::Disposition::Sent, "2.0.0"), &rep);
   std::ostringstream js;
   print_test_report_json(rep, js);
   for (const char* field : {"\"route\": \"dest\"", "\"mta_sts\": {", "\"result\": \"not_checked\"", "\"hosts\": [",
