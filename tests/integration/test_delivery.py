@@ -6,6 +6,7 @@ domain where DSNs land, and the real relay whose routes point at them. Names tha
 are checked against come from a real DNS server (unbound, dns_server.py).
 """
 import email
+import re
 import time
 import unittest
 
@@ -221,12 +222,15 @@ class TlsPolicyTest(DeliveryBase):
 class TypedOutcomeTest(DeliveryBase):
     """What a failure was stays typed from the session to the log, the queue and the DSN."""
 
+    def config_text(self, port):
+        return CONFIG % {"dns": self.dns.server, "sink": self.sink.port, "kind": "host",
+                         "host": 'host = "mail.test.example";', "port": port, "tls": REQUIRED, "lifetime": "5d"}
+
     def start_relay_with_hold(self, port):
         """Like start_relay, plus route "hold" for hold.test.example to a port that refuses
         connections, so that a message with a recipient there stays in the queue."""
         hold = down_port()
-        cfg = CONFIG % {"dns": self.dns.server, "sink": self.sink.port, "kind": "host",
-                        "host": 'host = "mail.test.example";', "port": port, "tls": REQUIRED, "lifetime": "5d"}
+        cfg = self.config_text(port)
         cfg = cfg.replace('senders = [ "sender.test.example" ];',
                           'senders = [ "sender.test.example" ]; hold = [ "hold.test.example" ];')
         cfg = cfg.replace('{ name = "dest";', '{ name = "hold"; match = [ "hold" ]; kind = "host"; host = "127.0.0.1"; '
@@ -266,6 +270,20 @@ class TypedOutcomeTest(DeliveryBase):
         self.assertEqual(len(bob), 1, show)
         self.assertIn("tls=TLS1_3 verdict=Trusted failure=tls relay=mail.test.example[127.0.0.1]", bob[0])
         self.assertEqual(dest.events("mail"), [])  # not one byte of mail over that session
+        self.assertNotIn("event=client-state", log)  # debug lines only at log.level = "debug"
+
+    def test_debug_level_logs_every_client_state_transition(self):
+        dest = self.peer("tls", cert="valid")
+        self.relay = Relay(self.config_text(dest.port) + 'log = { level = "debug"; };\n').start()
+        self.send()
+        dest.wait_messages(1, timeout=20)
+        self.wait_queue_empty()
+        log = self.relay.log_text()
+        want = ["connect -> banner", "banner -> EHLO", "EHLO -> STARTTLS", "STARTTLS -> TLS handshake",
+                "TLS handshake -> EHLO", "EHLO -> MAIL FROM"]
+        got = re.findall(r"event=client-state session=c1 transition=\"([^\"]+)\"", log)
+        self.assertEqual(got[1:1 + len(want)], want, log)  # got[0]: the session's first entry into connect
+        self.assertTrue(any(t.endswith("-> end of data") for t in got), got)
 
     def check_remote_mta(self, dest, status):
         self.start_relay(dest.port)
