@@ -119,9 +119,11 @@ struct Limits {
 };
 
 enum class LogFormat { Kv, Json };
+enum class LogLevel { Info, Debug };
 
 struct Log {
   LogFormat format = LogFormat::Kv;
+  LogLevel level = LogLevel::Info;  // debug: also client session state transitions
   std::string file;  // empty: stderr
 };
 

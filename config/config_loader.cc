@@ -587,8 +587,9 @@ class Loader {
     }
     if (root.exists("log") && c_.is_group(root["log"], "log")) {
       const Setting& g = root["log"];
-      c_.only_keys(g, "log", {"format", "file"});
+      c_.only_keys(g, "log", {"format", "file", "level"});
       c_.choice(g, "log", "format", cfg_.log.format, {{"kv", LogFormat::Kv}, {"json", LogFormat::Json}});
+      c_.choice(g, "log", "level", cfg_.log.level, {{"info", LogLevel::Info}, {"debug", LogLevel::Debug}});
       c_.str(g, "log", "file", cfg_.log.file);
     }
     if (c_.str(root, "", "user", cfg_.user) && cfg_.user.empty()) {

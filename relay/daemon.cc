@@ -70,6 +70,7 @@ class Daemon {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
     }
+    apply_log_level(cfg);
     raise_fd_limit(cfg.limits.connections);
     if (!check_user_and_key(cfg, &error)) {
       std::cerr << path_ << ": " << error << "\n";
@@ -227,6 +228,7 @@ class Daemon {
     }
     std::string restart = needs_restart(*current_, *loaded.config);
     current_ = loaded.config;
+    apply_log_level(*current_);  // the one log setting a reload can change
     server_->set_runtime(rt);
     scheduler_->set_runtime(rt);
     sts_->set_runtime(rt);
@@ -234,6 +236,10 @@ class Daemon {
     if (!restart.empty()) {
       log_event("warning", {{"what", "changed settings take effect only after a restart"}, {"settings", restart}});
     }
+  }
+
+  static void apply_log_level(const config::Config& cfg) {
+    log_set_level(cfg.log.level == config::LogLevel::Debug ? LogLevel::Debug : LogLevel::Info);
   }
 
   static std::string needs_restart(const config::Config& a, const config::Config& b) {

@@ -27,7 +27,9 @@ void list_json(const std::vector<Envelope>& all, std::ostream& out) {
     for (const Recipient& r : e.recipients) {
       rcpts.push_back({{"address", r.address}, {"route", r.route}, {"state", rcpt_state_name(r.state)},
                        {"attempts", r.attempts}, {"next_attempt", base::rfc3339(r.next_attempt)},
-                       {"last_error", r.last_error}, {"dsn_status", r.dsn_status}});
+                       {"last_error", r.last_error}, {"dsn_status", r.dsn_status},
+                       {"failure", router::failure_kind_name(r.failure)}, {"relay", r.relay},
+                       {"tls_version", r.tls.version}, {"tls_cipher", r.tls.cipher}, {"tls_verdict", r.tls.verdict}});
     }
     messages.push_back({{"id", e.id}, {"sender", e.sender}, {"size", e.size},
                         {"arrival", base::rfc3339(e.arrival_us / 1000000)}, {"client", e.client_ip},
@@ -59,6 +61,8 @@ void show(const Envelope& e, const std::string& body, std::ostream& out) {
         << " attempts=" << r.attempts << " next_attempt=" << base::rfc3339(r.next_attempt);
     if (!r.last_error.empty()) out << " last_error=\"" << r.last_error << "\"";
     if (!r.tls.version.empty()) out << " tls=" << r.tls.version << " verdict=" << r.tls.verdict;
+    if (r.failure != router::FailureKind::None) out << " failure=" << router::failure_kind_name(r.failure);
+    if (!r.relay.empty()) out << " relay=" << r.relay;
     out << "\n";
   }
   out << "\n" << body;
@@ -79,6 +83,7 @@ int bounce(const config::Config& cfg, QueueStore& store, const std::string& id, 
     if (r.state == RcptState::Sent || r.state == RcptState::Bounced) continue;
     r.state = RcptState::Bounced;
     r.dsn_status = "5.0.0";
+    r.failure = router::FailureKind::Admin;
     r.last_error = "returned to sender by the mail administrator" +
                    (r.last_error.empty() ? std::string() : " (last error: " + r.last_error + ")");
     r.diagnostic.clear();

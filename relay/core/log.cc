@@ -4,6 +4,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -19,6 +20,7 @@ namespace {
 std::mutex g_mu;
 LogStyle g_style = LogStyle::Kv;
 FILE* g_out = nullptr;  // nullptr: stderr
+std::atomic<bool> g_debug{false};
 
 std::string timestamp() {
   timeval tv;
@@ -100,6 +102,14 @@ void log_event(const char* event, std::initializer_list<LogField> fields) {
   FILE* out = g_out ? g_out : stderr;
   fwrite(line.data(), 1, line.size(), out);
   fflush(out);
+}
+
+void log_set_level(LogLevel level) { g_debug.store(level == LogLevel::Debug, std::memory_order_relaxed); }
+
+bool log_debug_enabled() { return g_debug.load(std::memory_order_relaxed); }
+
+void log_debug(const char* event, std::initializer_list<LogField> fields) {
+  if (log_debug_enabled()) log_event(event, fields);
 }
 
 }  // namespace relay

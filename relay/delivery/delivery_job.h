@@ -1,5 +1,6 @@
 // delivery_job.h - one unit of outbound work: a message's recipients that
-// share a route and destination, and what became of each.
+// share a route and destination, and what became of each (a router::Outcome,
+// typed where it was decided). Plain data; nothing here fails.
 #pragma once
 
 #include <memory>
@@ -8,19 +9,9 @@
 
 #include "certs/tls_context.h"
 #include "relay/queue/queue_record.h"
+#include "router/delivery_outcome.h"
 
 namespace relay {
-
-enum class RcptOutcome { Pending, Sent, Deferred, Bounced };
-
-struct RcptResult {
-  RcptOutcome outcome = RcptOutcome::Pending;
-  std::string status;      // RFC 3463: "2.0.0", "4.4.1", "5.7.4"
-  std::string error;       // plain words for logs, queue show and DSNs
-  std::string advice;      // what the admin can do, when we know
-  std::string remote_mta;  // host name that was talking to us
-  std::string diagnostic;  // the remote reply, only when it replied
-};
 
 // What one connection attempt to one address saw: the route tester prints
 // it, and delivery logs it when asked. Filled in only when a job asks for it.
@@ -38,6 +29,7 @@ struct HostTrace {
   bool tls_attempted = false;
   bool handshake_ok = false;
   std::string handshake_error;
+  certs::TlsProblem handshake_problem = certs::TlsProblem::HandshakeFailed;  // when handshake_error is set
   certs::TlsFacts facts;                   // when handshake_ok
   bool policy_ok = false;                  // the route's TLS checks passed (or do not apply)
   std::string policy_error;                // why not, in plain words
@@ -57,33 +49,29 @@ struct DeliveryJob {
   std::vector<size_t> rcpt_index;            // into the envelope's recipients
   std::vector<Recipient> rcpts;              // copies, for MAIL/RCPT parameters
   std::shared_ptr<const std::string> body;
-  std::vector<RcptResult> results;           // parallel to rcpts
-  TlsInfo tls;                               // of the session that carried it
-  std::string relay;                         // "host[ip]:port" of that session
+  std::vector<router::Outcome> results;      // parallel to rcpts
   // Route tester: walk every host, send no mail (QUIT after EHLO), and
   // record each attempt. A probe has no recipients.
   bool probe = false;
   bool no_tlsrpt = false;                    // a TLS report: its delivery is not counted
   bool probe_ok = false;                     // some host would have taken the mail
   std::shared_ptr<std::vector<HostTrace>> trace;
-  // Probe only: what the session settled (Sent/Bounced/Deferred, status,
-  // error, advice), kept here because a probe has no results to hold it.
-  // The first settle wins, as for a recipient. Pending: never settled.
-  RcptResult probe_result;
+  // Probe only: what the session settled, kept here because a probe has no
+  // results to hold it. The first settle wins, as for a recipient. Pending:
+  // never settled.
+  router::Outcome probe_result;
 
   bool all_done() const {
     for (const auto& r : results) {
-      if (r.outcome == RcptOutcome::Pending) return false;
+      if (r.disposition == router::Disposition::Pending) return false;
     }
     return true;
   }
   // Every still-pending recipient gets this outcome.
-  void settle(RcptOutcome o, const std::string& status, const std::string& error,
-              const std::string& advice = "", const std::string& remote = "",
-              const std::string& diag = "") {
-    if (probe && probe_result.outcome == RcptOutcome::Pending) probe_result = {o, status, error, advice, remote, diag};
+  void settle(const router::Outcome& o) {
+    if (probe && probe_result.disposition == router::Disposition::Pending) probe_result = o;
     for (auto& r : results) {
-      if (r.outcome == RcptOutcome::Pending) r = {o, status, error, advice, remote, diag};
+      if (r.disposition == router::Disposition::Pending) r = o;
     }
   }
 };

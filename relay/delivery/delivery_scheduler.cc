@@ -9,6 +9,7 @@
 #include "relay/notify/dsn_builder.h"
 #include "router/base/event_handles.h"
 #include "relay/core/log.h"
+#include "relay/delivery/delivery_log.h"
 #include "relay/queue/envelope_params.h"
 #include "relay/queue/local_mail.h"
 #include "relay/notify/tlsrpt_report.h"
@@ -25,6 +26,17 @@ constexpr int kRescanSeconds = 60;
 int64_t now_s() { return static_cast<int64_t>(time(nullptr)); }
 
 bool is_final(RcptState s) { return s == RcptState::Sent || s == RcptState::Bounced; }
+
+// An outcome no session carried: a lookup, the route, the queue decided it.
+router::Outcome decided_here(router::Disposition d, router::FailureKind kind, const std::string& status,
+                             const std::string& reason) {
+  router::Outcome o;
+  o.disposition = d;
+  o.kind = kind;
+  o.status = status;
+  o.reason = reason;
+  return o;
+}
 
 }  // namespace
 
@@ -120,24 +132,14 @@ class DeliveryScheduler::Destination : public JobSource {
   }
 
   router::Outcome route_gone() const {
-    router::Outcome o;
-    o.disposition = router::Disposition::Defer;
-    o.status = "4.3.5";
-    o.kind = router::FailureKind::RouteGone;
-    o.reason = "route " + route_ + " no longer exists in the configuration";
-    return o;
+    return decided_here(router::Disposition::Defer, router::FailureKind::RouteGone, "4.3.5",
+                        "route " + route_ + " no longer exists in the configuration");
   }
 
   void fail_all(const router::Outcome& o) {
-    const RcptOutcome settled = o.disposition == router::Disposition::Bounce ? RcptOutcome::Bounced
-                                                                             : RcptOutcome::Deferred;
     while (auto j = next_job()) {
-      j->settle(settled, o.status, o.reason);
-      for (size_t i = 0; i < j->rcpts.size(); ++i) {
-        log_event("delivery", {{"id", j->id}, {"rcpt", "<" + j->rcpts[i].address + ">"}, {"route", route_},
-                               {"status", settled == RcptOutcome::Bounced ? "bounced" : "deferred"},
-                               {"dsn", o.status}, {"reason", o.reason}});
-      }
+      j->settle(o);
+      for (const auto& r : j->rcpts) log_delivery("", j->id, r.address, route_, o);
       owner_.job_done(std::move(j));
     }
   }
@@ -208,13 +210,17 @@ void DeliveryScheduler::expire(Live& live, int64_t now) {
   for (size_t i = 0; i < live.env.recipients.size(); ++i) {
     auto& r = live.env.recipients[i];
     if (is_final(r.state) || live.in_flight.count(i)) continue;
+    // The last attempt's host, reply and TLS facts stay for the DSN.
+    router::Outcome o = outcome_of(r);
+    o.disposition = router::Disposition::Bounce;
+    o.status = "5.4.7";
+    o.kind = router::FailureKind::Expired;
+    o.reason = "delivery time expired after " + std::to_string(q.max_lifetime / 3600) + "h" +
+               (r.last_error.empty() ? "" : "; last error: " + r.last_error);
     r.state = RcptState::Bounced;
-    r.dsn_status = "5.4.7";
-    r.last_error = "delivery time expired after " + std::to_string(q.max_lifetime / 3600) + "h" +
-                   (r.last_error.empty() ? "" : "; last error: " + r.last_error);
+    record_outcome(&r, o);
     failed.push_back(i);
-    log_event("delivery", {{"id", live.env.id}, {"rcpt", "<" + r.address + ">"}, {"route", r.route},
-                           {"status", "bounced"}, {"dsn", "5.4.7"}, {"reason", r.last_error}});
+    log_delivery("", live.env.id, r.address, r.route, o);
   }
   if (failed.empty()) return;
   send_dsn(live, failed, now);
@@ -288,24 +294,19 @@ void DeliveryScheduler::apply(Live& live, const DeliveryJob& job, int64_t now) {
     size_t i = job.rcpt_index[k];
     live.in_flight.erase(i);
     auto& r = live.env.recipients[i];
-    const RcptResult& res = job.results[k];
+    const router::Outcome& res = job.results[k];
     ++r.attempts;
-    r.dsn_status = res.status;
-    r.last_error = res.error;
-    r.advice = res.advice;
-    r.remote_mta = res.remote_mta;
-    r.diagnostic = res.diagnostic;
-    r.tls = job.tls;
-    switch (res.outcome) {
-      case RcptOutcome::Sent:
+    record_outcome(&r, res);
+    switch (res.disposition) {
+      case router::Disposition::Sent:
         r.state = RcptState::Sent;
         break;
-      case RcptOutcome::Bounced:
+      case router::Disposition::Bounce:
         r.state = RcptState::Bounced;
         failed.push_back(i);
         break;
-      case RcptOutcome::Pending:
-      case RcptOutcome::Deferred: {
+      case router::Disposition::Pending:
+      case router::Disposition::Defer: {
         r.state = RcptState::Deferred;
         size_t step = std::min<size_t>(r.attempts, q.retry.size()) - 1;
         r.next_attempt = now + static_cast<int64_t>(q.retry[step]);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "relay/core/log.h"
+#include "relay/delivery/delivery_log.h"
 #include "router/base/event_handles.h"
 #include "router/base/sockaddr.h"
 #include "relay/queue/envelope_params.h"
@@ -13,20 +14,69 @@ namespace relay {
 
 namespace {
 
-// Each state's name, for the transition log and "while ..." in errors.
-const char* state_name(int s) {
-  static const char* names[] = {"connect", "banner", "EHLO", "HELO", "STARTTLS", "TLS handshake", "EHLO",
-                                "MAIL FROM", "RCPT TO", "DATA", "end of data", "RSET", "QUIT", "done", "idle"};
-  return names[s];
+struct StateInfo {
+  ClientState state;
+  const char* name;  // for the transition log and "while waiting for X reply"
+  ClientTimeout timeout;
+};
+
+constexpr StateInfo kClientStates[] = {
+    {ClientState::Connect, "connect", ClientTimeout::Connect},
+    {ClientState::Banner, "banner", ClientTimeout::Reply},
+    {ClientState::Ehlo, "EHLO", ClientTimeout::Reply},
+    {ClientState::Helo, "HELO", ClientTimeout::Reply},
+    {ClientState::StartTls, "STARTTLS", ClientTimeout::Reply},
+    {ClientState::Handshake, "TLS handshake", ClientTimeout::Reply},
+    {ClientState::EhloTls, "EHLO", ClientTimeout::Reply},
+    {ClientState::Mail, "MAIL FROM", ClientTimeout::Reply},
+    {ClientState::Rcpt, "RCPT TO", ClientTimeout::Reply},
+    {ClientState::Data, "DATA", ClientTimeout::Reply},
+    {ClientState::Body, "end of data", ClientTimeout::EndOfData},
+    {ClientState::Rset, "RSET", ClientTimeout::Reply},
+    {ClientState::Quit, "QUIT", ClientTimeout::Reply},
+    {ClientState::Done, "done", ClientTimeout::None},
+    {ClientState::Idle, "idle", ClientTimeout::Idle},
+};
+static_assert(sizeof kClientStates / sizeof kClientStates[0] == kClientStateCount, "one row per state");
+
+constexpr bool rows_in_order() {
+  for (size_t i = 0; i < kClientStateCount; ++i) {
+    if (static_cast<size_t>(kClientStates[i].state) != i) return false;
+  }
+  return true;
+}
+static_assert(rows_in_order(), "kClientStates is indexed by state");
+
+const StateInfo& info(ClientState s) { return kClientStates[static_cast<size_t>(s)]; }
+
+// The same RFC 3463 status with class 4: a failure that defers instead of
+// bouncing ("5.7.5" -> "4.7.5").
+std::string as_temporary(const std::string& status) { return status.empty() ? "4.0.0" : "4" + status.substr(1); }
+
+// A reply's own enhanced status, else the generic one of its class.
+std::string reply_status(const SmtpReply& r) {
+  if (!r.status.empty()) return r.status;
+  return r.temporary() ? "4.0.0" : "5.0.0";
 }
 
 uint64_t g_serial = 0;
 
-// How long a connection with nothing to do waits for the next job (Postfix's
-// smtp_connection_cache_time_limit is 2s too).
-constexpr uint64_t kIdleSeconds = 2;
-
 }  // namespace
+
+const char* client_state_name(ClientState s) { return info(s).name; }
+
+ClientTimeout client_state_timeout(ClientState s) { return info(s).timeout; }
+
+uint64_t client_timeout_seconds(ClientTimeout t, const config::Limits& limits) {
+  switch (t) {
+    case ClientTimeout::None: return 0;
+    case ClientTimeout::Connect: return limits.connect_timeout;
+    case ClientTimeout::Reply: return limits.reply_timeout;
+    case ClientTimeout::EndOfData: return limits.reply_timeout * 2;
+    case ClientTimeout::Idle: return kClientIdleSeconds;
+  }
+  return 0;
+}
 
 SmtpClientSession::SmtpClientSession(event_base* base, std::shared_ptr<const Runtime> rt,
                                      const config::Route& route, router::Candidates hosts,
@@ -38,7 +88,10 @@ SmtpClientSession::SmtpClientSession(event_base* base, std::shared_ptr<const Run
       job_(std::move(first)),
       source_(source),
       sid_("c" + std::to_string(++g_serial)),
-      single_attempt_(route.tls == config::TlsMode::Required) {}
+      single_attempt_(route.tls == config::TlsMode::Required) {
+  last_.status = "4.4.1";
+  last_.kind = router::FailureKind::Connect;
+}
 
 SmtpClientSession::~SmtpClientSession() = default;
 
@@ -65,11 +118,10 @@ void SmtpClientSession::connect_next() {
     if (addr_ < h.addresses.size()) {
       base::SockAddr sa;
       if (base::to_sockaddr(h.addresses[addr_], h.port, &sa)) {
-        state_ = State::Connect;
         pipelining_ = starttls_ = dsn_ = eightbit_ = size_ext_ = false;
         tls_ = TlsInfo{};
         conn_ = std::make_unique<base::Conn>(base_, sa.get(), static_cast<int>(sa.len), this);
-        conn_->set_timeout(rt_->config->limits.connect_timeout);
+        enter(State::Connect);
         if (job_ && job_->trace) {
           HostTrace t;
           t.host = h.name;
@@ -91,19 +143,27 @@ void SmtpClientSession::connect_next() {
   }
   // Every host tried for this job.
   if (job_ && job_->probe && job_->probe_ok) {
-    job_->settle(RcptOutcome::Sent, "2.0.0", "");
+    router::Outcome sent;  // which host, over what TLS: the traces say
+    sent.disposition = router::Disposition::Sent;
+    sent.status = "2.0.0";
+    job_->settle(sent);
     finish_job();
   } else if (job_) {
-    if (tls_failed_somewhere_ && single_attempt_) {
-      // R-DELIVER: a route that requires TLS gets one attempt over its hosts.
-      job_->settle(RcptOutcome::Bounced, tls_fail_status_, tls_fail_error_, tls_fail_advice_, "", "");
-    } else if (tls_failed_somewhere_) {
-      // MTA-STS raised this route to required TLS: RFC 8461 5.1 defers.
-      job_->settle(RcptOutcome::Deferred, "4" + tls_fail_status_.substr(1), tls_fail_error_, tls_fail_advice_, "", "");
+    router::Outcome o;
+    if (tls_failed_somewhere_) {
+      // R-DELIVER: a route that requires TLS gets one attempt over its hosts
+      // (bounce); MTA-STS raised this route to required TLS: RFC 8461 5.1 defers.
+      o = tls_fail_;
+      o.disposition = single_attempt_ ? router::Disposition::Bounce : router::Disposition::Defer;
+      if (!single_attempt_) o.status = as_temporary(o.status);
     } else {
-      job_->settle(RcptOutcome::Deferred, last_status_, last_error_.empty() ? "no host could be reached" : last_error_,
-                   last_advice_, "", last_diag_);
+      // No one host decided this: Remote-MTA names none.
+      o = last_;
+      o.disposition = router::Disposition::Defer;
+      o.remote_host.clear();
+      if (o.reason.empty()) o.reason = "no host could be reached";
     }
+    job_->settle(o);
     finish_job();
   }
   finish();
@@ -114,12 +174,16 @@ void SmtpClientSession::on_conn_connected() {
     t->connected = true;
     t->connect_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - connect_started_).count();
   }
-  state_ = State::Banner;
-  conn_->set_timeout(rt_->config->limits.reply_timeout);
+  enter(State::Banner);
 }
 
+// Every transition: the state, its timer, and a debug line.
 void SmtpClientSession::enter(State s) {
+  if (log_debug_enabled()) {
+    log_debug("client-state", {{"session", sid_}, {"transition", std::string(info(state_).name) + " -> " + info(s).name}});
+  }
   state_ = s;
+  if (conn_) conn_->set_timeout(client_timeout_seconds(info(s).timeout, rt_->config->limits));
 }
 
 void SmtpClientSession::send(const std::string& line, State expect, size_t rcpt) {
@@ -137,8 +201,9 @@ void SmtpClientSession::on_conn_read() {
     ReplyParse p = parse_reply(data, len, &used, &r);
     if (p == ReplyParse::NeedMore) return;
     if (p == ReplyParse::Malformed) {
-      fail(Disposition::NextHost, "4.4.2", "malformed reply from " + where() + " while waiting for " +
-                                              state_name(static_cast<int>(state_)) + " reply");
+      fail(Next::NextHost, problem(router::FailureKind::Protocol, "4.4.2",
+                                   "malformed reply from " + where() + " while waiting for " +
+                                       client_state_name(state_) + " reply"));
       return;
     }
     evbuffer_drain(in, used);
@@ -158,59 +223,60 @@ void SmtpClientSession::on_reply(const SmtpReply& r) {
     drop_connection();  // e.g. a 421 at the server's own idle timeout
     return finish();
   } else if (state_ != State::Banner) {
-    return fail(Disposition::NextHost, "4.4.2", "unexpected reply from " + where() + ": " + r.text());
+    return fail(Next::NextHost,
+                problem(router::FailureKind::Protocol, "4.4.2", "unexpected reply from " + where() + ": " + r.text()));
   }
-  const std::string host = host_ < cand_.hosts.size() ? cand_.hosts[host_].name : "";
   switch (s) {
     case State::Banner:
       if (HostTrace* t = trace()) t->banner = r.text();
       if (!r.positive()) {
-        return fail(Disposition::NextHost, r.temporary() ? "4.4.0" : "5.0.0",
-                    "host " + where() + " refused to talk to us: " + r.text(), "", r.text());
+        return fail(Next::NextHost, problem(router::FailureKind::RemoteReply, r.temporary() ? "4.4.0" : "5.0.0",
+                                            "host " + where() + " refused to talk to us: " + r.text(), r.text()));
       }
       ehlo_name_ = rt_->config->hostname;
-      state_ = State::Ehlo;
+      enter(State::Ehlo);
       return send("EHLO " + ehlo_name_, State::Ehlo);
     case State::Ehlo:
     case State::EhloTls:
       return on_ehlo(r);
     case State::Helo:
-      if (!r.positive()) return fail(Disposition::NextHost, "4.4.0", "host " + where() + " refused HELO: " + r.text(), "", r.text());
+      if (!r.positive()) {
+        return fail(Next::NextHost, problem(router::FailureKind::RemoteReply, "4.4.0",
+                                            "host " + where() + " refused HELO: " + r.text(), r.text()));
+      }
       return after_ehlo();
     case State::StartTls: {
       if (r.code != 220) {
         if (route_.tls == config::TlsMode::Required) {
           auto f = certs::tls_failure(certs::TlsProblem::NotOffered, r.text());
           report_tls(false, "starttls-not-supported", "STARTTLS refused: " + r.text());
-          return tls_fail(f.status, "TLS unavailable: " + where() + " refused STARTTLS: " + r.text(), f.advice, r.text());
+          return tls_fail(tls_problem(f, "TLS unavailable: " + where() + " refused STARTTLS: " + r.text()));
         }
         plain_retry_ = true;  // go on in plaintext on this very connection
         return begin_transaction();
       }
       std::string err;
+      const std::string host = host_ < cand_.hosts.size() ? cand_.hosts[host_].name : "";
       certs::SslPtr ssl = certs::new_session(rt_->client_ctx(route_.name), host, &err);
-      if (!ssl) return fail(Disposition::Defer, "4.7.0", "cannot start TLS: " + err);
-      state_ = State::Handshake;
+      if (!ssl) return fail(Next::Defer, problem(router::FailureKind::Local, "4.7.0", "cannot start TLS: " + err));
+      enter(State::Handshake);
       conn_->start_tls(std::move(ssl), false);
       return;
     }
     case State::Mail:
       if (!r.positive()) {
         // The whole transaction failed; the pipelined RCPT/DATA replies follow.
-        Disposition d = r.temporary() ? Disposition::Defer : Disposition::Bounce;
-        job_->settle(d == Disposition::Defer ? RcptOutcome::Deferred : RcptOutcome::Bounced,
-                     !r.status.empty() ? r.status : (r.temporary() ? "4.0.0" : "5.0.0"),
-                     "host " + where() + " refused the sender: " + r.text(), "", host, r.text());
+        job_->settle(remote_refused(r, "host " + where() + " refused the sender: " + r.text()));
       }
       if (!pipelining_ && r.positive()) {
         for (size_t i = 0; i < job_->rcpts.size(); ++i) {
-          if (job_->results[i].outcome == RcptOutcome::Pending) {
+          if (job_->results[i].disposition == router::Disposition::Pending) {
             return send(rcpt_command(job_->rcpts[i]), State::Rcpt, i);
           }
         }
       }
       if (!pipelining_) {
-        state_ = State::Rset;
+        enter(State::Rset);
         return send("RSET", State::Rset);
       }
       return;
@@ -221,7 +287,7 @@ void SmtpClientSession::on_reply(const SmtpReply& r) {
     case State::Body:
       return on_body(r);
     case State::Rset:
-      if (!r.positive()) return fail(Disposition::Defer, "4.0.0", "RSET refused by " + where());
+      if (!r.positive()) return fail(Next::Defer, problem(router::FailureKind::Protocol, "4.0.0", "RSET refused by " + where()));
       finish_job();
       return begin_transaction();
     case State::Quit:
@@ -238,10 +304,11 @@ void SmtpClientSession::on_reply(const SmtpReply& r) {
 void SmtpClientSession::on_ehlo(const SmtpReply& r) {
   if (!r.positive()) {
     if (state_ == State::Ehlo) {
-      state_ = State::Helo;
+      enter(State::Helo);
       return send("HELO " + ehlo_name_, State::Helo);
     }
-    return fail(Disposition::NextHost, "4.4.0", "host " + where() + " refused EHLO after STARTTLS: " + r.text());
+    return fail(Next::NextHost, problem(router::FailureKind::Protocol, "4.4.0",
+                                        "host " + where() + " refused EHLO after STARTTLS: " + r.text()));
   }
   HostTrace* t = trace();
   if (t && state_ == State::Ehlo) t->ehlo.assign(r.lines.begin() + 1, r.lines.end());
@@ -264,12 +331,12 @@ void SmtpClientSession::after_ehlo() {
     if (!starttls_) report_tls(false, "starttls-not-supported", "STARTTLS not offered");
     if (starttls_) {
       if (HostTrace* t = trace()) t->tls_attempted = true;
-      state_ = State::StartTls;
+      enter(State::StartTls);
       return send("STARTTLS", State::StartTls);
     }
     if (route_.tls == config::TlsMode::Required) {
       auto f = certs::tls_failure(certs::TlsProblem::NotOffered);
-      return tls_fail(f.status, "TLS unavailable: the receiving server " + where() + " did not offer STARTTLS", f.advice);
+      return tls_fail(tls_problem(f, "TLS unavailable: the receiving server " + where() + " did not offer STARTTLS"));
     }
   }
   begin_transaction();
@@ -282,11 +349,12 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
     report_tls(false, router::tlsrpt_result_type(f.problem), f.reason + ": " + error);
     if (HostTrace* t = trace()) {
       t->handshake_error = f.reason + ": " + error;
+      t->handshake_problem = f.problem;
       t->policy_error = f.reason;
       t->advice = f.advice;
     }
     if (route_.tls == config::TlsMode::Required) {
-      return tls_fail(f.status, f.reason + " (TLS handshake with " + where() + " failed: " + error + ")", f.advice);
+      return tls_fail(tls_problem(f, f.reason + " (TLS handshake with " + where() + " failed: " + error + ")"));
     }
     // Opportunistic: this host gets one more try, in plaintext.
     log_event("tls-fallback", {{"session", sid_}, {"relay", where()}, {"error", error}});
@@ -314,13 +382,14 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
   if (route_.tls == config::TlsMode::Required) {
     if (bad) {
       // Not one byte of mail goes over a session that fails the route's checks.
-      state_ = State::Quit;
+      // The outcome keeps this session's TLS facts (tls_): the handshake did complete.
+      enter(State::Quit);
       send("QUIT", State::Quit);
       std::string err = bad->reason + " (" + where() + (bad->detail.empty() ? "" : ": " + bad->detail) + ")";
-      return tls_fail(bad->status, err, bad->advice);
+      return tls_fail(tls_problem(*bad, err));
     }
   }
-  state_ = State::EhloTls;
+  enter(State::EhloTls);
   send("EHLO " + ehlo_name_, State::EhloTls);
 }
 
@@ -377,17 +446,13 @@ void SmtpClientSession::begin_transaction() {
     if (conn_ && source_.park(this)) {
       // Connected and idle: the next job reuses this session (no new
       // connect, EHLO or TLS handshake) unless it comes too late.
-      state_ = State::Idle;
-      conn_->set_timeout(kIdleSeconds);
-      return;
+      return enter(State::Idle);
     }
-    state_ = State::Quit;
+    enter(State::Quit);
     return send("QUIT", State::Quit);
   }
-  job_->tls = tls_;
-  job_->relay = where();
   rcpt_accepted_ = 0;
-  state_ = State::Mail;
+  enter(State::Mail);
   if (!pipelining_) return send(mail_command(), State::Mail);
   // RFC 2920: MAIL, every RCPT and DATA in one write.
   send(mail_command(), State::Mail);
@@ -397,35 +462,30 @@ void SmtpClientSession::begin_transaction() {
 
 void SmtpClientSession::on_rcpt(const SmtpReply& r, size_t i) {
   auto& res = job_->results[i];
-  const std::string host = cand_.hosts[host_].name;
-  if (res.outcome == RcptOutcome::Pending) {
+  if (res.disposition == router::Disposition::Pending) {
     if (r.positive()) {
       ++rcpt_accepted_;
     } else {
-      bool temp = r.temporary();
-      res = {temp ? RcptOutcome::Deferred : RcptOutcome::Bounced,
-             !r.status.empty() ? r.status : (temp ? "4.0.0" : "5.0.0"),
-             "host " + where() + " said: " + r.text(), "", host, r.text()};
+      res = remote_refused(r, "host " + where() + " said: " + r.text());
     }
   }
   if (pipelining_) return;
   for (size_t k = i + 1; k < job_->rcpts.size(); ++k) {
-    if (job_->results[k].outcome == RcptOutcome::Pending) return send(rcpt_command(job_->rcpts[k]), State::Rcpt, k);
+    if (job_->results[k].disposition == router::Disposition::Pending) return send(rcpt_command(job_->rcpts[k]), State::Rcpt, k);
   }
   if (rcpt_accepted_ == 0) {
-    state_ = State::Rset;
+    enter(State::Rset);
     return send("RSET", State::Rset);
   }
-  state_ = State::Data;
+  enter(State::Data);
   send("DATA", State::Data);
 }
 
 void SmtpClientSession::on_data(const SmtpReply& r) {
   if (r.code == 354 && rcpt_accepted_ > 0) {
-    state_ = State::Body;
+    enter(State::Body);
     send_body();
     expect_.push_back({State::Body, 0});
-    conn_->set_timeout(rt_->config->limits.reply_timeout * 2);
     return;
   }
   if (r.code == 354) {
@@ -433,15 +493,11 @@ void SmtpClientSession::on_data(const SmtpReply& r) {
     // message terminator is wrong; RFC 2920 says end the data with "." anyway.
     conn_->write(".\r\n");
     expect_.push_back({State::Rset, 0});
-    state_ = State::Rset;
+    enter(State::Rset);
     return;
   }
-  if (rcpt_accepted_ > 0) {
-    bool temp = r.temporary();
-    job_->settle(temp ? RcptOutcome::Deferred : RcptOutcome::Bounced, !r.status.empty() ? r.status : (temp ? "4.0.0" : "5.0.0"),
-                 "host " + where() + " refused DATA: " + r.text(), "", cand_.hosts[host_].name, r.text());
-  }
-  state_ = State::Rset;
+  if (rcpt_accepted_ > 0) job_->settle(remote_refused(r, "host " + where() + " refused DATA: " + r.text()));
+  enter(State::Rset);
   send("RSET", State::Rset);
 }
 
@@ -470,55 +526,78 @@ void SmtpClientSession::send_body() {
 }
 
 void SmtpClientSession::on_body(const SmtpReply& r) {
-  conn_->set_timeout(rt_->config->limits.reply_timeout);
-  const std::string host = cand_.hosts[host_].name;
   if (r.positive()) {
-    for (auto& res : job_->results) {
-      if (res.outcome == RcptOutcome::Pending) res = {RcptOutcome::Sent, "2.0.0", "delivered", "", host, r.text()};
-    }
+    router::Outcome sent = problem(router::FailureKind::None, "2.0.0", "delivered", r.text());
+    sent.disposition = router::Disposition::Sent;
+    job_->settle(sent);
   } else {
-    bool temp = r.temporary();
-    job_->settle(temp ? RcptOutcome::Deferred : RcptOutcome::Bounced, !r.status.empty() ? r.status : (temp ? "4.0.0" : "5.0.0"),
-                 "host " + where() + " refused the message: " + r.text(), "", host, r.text());
+    job_->settle(remote_refused(r, "host " + where() + " refused the message: " + r.text()));
   }
   delivered_any_ = true;
   finish_job();
   begin_transaction();
 }
 
-void SmtpClientSession::log_delivery(size_t i) {
-  const auto& res = job_->results[i];
-  const char* st = res.outcome == RcptOutcome::Sent ? "sent" : res.outcome == RcptOutcome::Bounced ? "bounced" : "deferred";
-  log_event("delivery", {{"session", sid_}, {"id", job_->id}, {"rcpt", "<" + job_->rcpts[i].address + ">"},
-                         {"route", route_.name}, {"relay", job_->relay}, {"status", st}, {"dsn", res.status},
-                         {"tls", job_->tls.version.empty() ? "none" : job_->tls.version},
-                         {"cipher", job_->tls.cipher}, {"verify", job_->tls.verdict}, {"reason", res.error}});
-}
-
 void SmtpClientSession::finish_job() {
   if (!job_) return;
-  if (!job_->all_done()) job_->settle(RcptOutcome::Deferred, last_status_, last_error_);
-  for (size_t i = 0; i < job_->results.size(); ++i) log_delivery(i);
+  settle_unfinished();
+  for (size_t i = 0; i < job_->results.size(); ++i) {
+    log_delivery(sid_, job_->id, job_->rcpts[i].address, route_.name, job_->results[i]);
+  }
   source_.job_done(std::move(job_));
 }
 
+// Recipients no reply settled (the session ended under them) defer with the
+// last failure's status and words.
+void SmtpClientSession::settle_unfinished() {
+  if (job_->all_done()) return;
+  router::Outcome o = problem(last_.kind, last_.status, last_.reason.empty() ? "delivery interrupted" : last_.reason);
+  o.disposition = router::Disposition::Defer;
+  o.tls_problem = last_.tls_problem;
+  o.remote_host.clear();  // no host answered for these recipients
+  job_->settle(o);
+}
+
+// A failure of this session, typed: who (relay, host), over what TLS.
+router::Outcome SmtpClientSession::problem(router::FailureKind kind, const std::string& status,
+                                           const std::string& reason, const std::string& reply) const {
+  router::Outcome o;
+  o.status = status;
+  o.kind = kind;
+  o.reason = reason;
+  o.remote_host = host_ < cand_.hosts.size() ? cand_.hosts[host_].name : "";
+  o.relay = where();
+  o.remote_reply = reply;
+  o.tls = tls_;
+  return o;
+}
+
+// The server answered a transaction command with 4xx/5xx: its reply decides.
+router::Outcome SmtpClientSession::remote_refused(const SmtpReply& r, const std::string& reason) const {
+  router::Outcome o = problem(router::FailureKind::RemoteReply, reply_status(r), reason, r.text());
+  o.disposition = r.temporary() ? router::Disposition::Defer : router::Disposition::Bounce;
+  return o;
+}
+
+router::Outcome SmtpClientSession::tls_problem(const certs::TlsFailure& f, const std::string& reason) const {
+  router::Outcome o = problem(router::FailureKind::Tls, f.status, reason);
+  o.tls_problem = f.problem;
+  o.advice = f.advice;
+  return o;
+}
+
 // The failure funnel: what failed, and what it means for the job.
-void SmtpClientSession::fail(Disposition d, const std::string& status, const std::string& error,
-                             const std::string& advice, const std::string& diag) {
-  last_status_ = status;
-  last_error_ = error;
-  last_advice_ = advice;
-  last_diag_ = diag;
-  if (job_) job_->relay = where();
+void SmtpClientSession::fail(Next n, router::Outcome o) {
+  last_ = o;
   if (HostTrace* t = trace()) {
-    t->error = error;
-    t->status = status;
-    if (t->advice.empty()) t->advice = advice;
+    t->error = o.reason;
+    t->status = o.status;
+    if (t->advice.empty()) t->advice = o.advice;
   }
-  log_event("delivery-problem", {{"session", sid_}, {"relay", where()}, {"state", state_name(static_cast<int>(state_))},
-                                 {"error", error}});
+  log_event("delivery-problem", {{"session", sid_}, {"relay", where()}, {"state", client_state_name(state_)},
+                                 {"error", o.reason}});
   drop_connection();
-  if (d == Disposition::NextHost && !delivered_any_) {
+  if (n == Next::NextHost && !delivered_any_) {
     ++addr_;
     if (skip_host_) {
       // Another address of the same host would show the same certificate.
@@ -529,8 +608,8 @@ void SmtpClientSession::fail(Disposition d, const std::string& status, const std
     return connect_next();
   }
   if (job_) {
-    job_->settle(d == Disposition::Bounce ? RcptOutcome::Bounced : RcptOutcome::Deferred, status, error, advice,
-                 host_ < cand_.hosts.size() ? cand_.hosts[host_].name : "", diag);
+    o.disposition = n == Next::Bounce ? router::Disposition::Bounce : router::Disposition::Defer;
+    job_->settle(o);
     finish_job();
   }
   finish();
@@ -541,8 +620,6 @@ void SmtpClientSession::fail(Disposition d, const std::string& status, const std
 void SmtpClientSession::probe_done() {
   job_->probe_ok = true;
   if (HostTrace* t = trace()) t->policy_ok = true;
-  job_->tls = tls_;
-  job_->relay = where();
   conn_->write("QUIT\r\n");
   drop_connection();
   ++host_;
@@ -567,44 +644,44 @@ void SmtpClientSession::report_tls(bool ok, const std::string& result_type, cons
 
 // A required-TLS check failed on this host: remembered for the bounce, then
 // the next host is tried within the same single attempt.
-void SmtpClientSession::tls_fail(const std::string& status, const std::string& error, const std::string& advice,
-                                 const std::string& diag) {
+void SmtpClientSession::tls_fail(router::Outcome o) {
   tls_failed_somewhere_ = true;
   skip_host_ = true;
-  tls_fail_status_ = status;
-  tls_fail_error_ = error;
-  tls_fail_advice_ = advice;
-  fail(Disposition::NextHost, status, error, advice, diag);
+  tls_fail_ = o;
+  fail(Next::NextHost, std::move(o));
 }
 
 bool SmtpClientSession::wake() {
   if (state_ != State::Idle || !conn_ || finished_) return false;
-  conn_->set_timeout(rt_->config->limits.reply_timeout);
   begin_transaction();
   return true;
 }
 
 void SmtpClientSession::on_conn_closed(const std::string& why) {
-  std::string s = state_name(static_cast<int>(state_));
+  std::string s = client_state_name(state_);
   if (state_ == State::Quit || state_ == State::Idle) {
     drop_connection();
     return finish();
   }
   if (state_ == State::Connect) {
-    return fail(Disposition::NextHost, "4.4.1", "connect to " + where() + " failed: " + why);
+    return fail(Next::NextHost, problem(router::FailureKind::Connect, "4.4.1", "connect to " + where() + " failed: " + why));
   }
-  fail(delivered_any_ ? Disposition::Defer : Disposition::NextHost, "4.4.2",
-       "lost connection with " + where() + " while waiting for " + s + " reply: " + why);
+  fail(delivered_any_ ? Next::Defer : Next::NextHost,
+       problem(router::FailureKind::Connect, "4.4.2",
+               "lost connection with " + where() + " while waiting for " + s + " reply: " + why));
 }
 
 void SmtpClientSession::on_conn_timeout() {
-  std::string s = state_name(static_cast<int>(state_));
+  std::string s = client_state_name(state_);
   if (state_ == State::Idle) {
-    state_ = State::Quit;
+    enter(State::Quit);
     return send("QUIT", State::Quit);
   }
-  fail(delivered_any_ ? Disposition::Defer : Disposition::NextHost, state_ == State::Connect ? "4.4.1" : "4.4.2",
-       (state_ == State::Connect ? "connect to " + where() + " timed out" : "timeout at " + where() + " while waiting for " + s + " reply"));
+  bool connecting = state_ == State::Connect;
+  fail(delivered_any_ ? Next::Defer : Next::NextHost,
+       problem(router::FailureKind::Connect, connecting ? "4.4.1" : "4.4.2",
+               connecting ? "connect to " + where() + " timed out"
+                          : "timeout at " + where() + " while waiting for " + s + " reply"));
 }
 
 void SmtpClientSession::drop_connection() {
@@ -616,12 +693,9 @@ void SmtpClientSession::drop_connection() {
 void SmtpClientSession::finish() {
   if (finished_) return;
   finished_ = true;
-  state_ = State::Done;
   drop_connection();
-  if (job_) {
-    job_->settle(RcptOutcome::Deferred, last_status_, last_error_.empty() ? "delivery interrupted" : last_error_);
-    finish_job();
-  }
+  enter(State::Done);
+  if (job_) finish_job();
   source_.session_done(this);
 }
 

@@ -9,8 +9,15 @@
 //                 all pass before MAIL FROM, else the host is skipped.
 // Every failure goes through fail(), the one funnel that decides between the
 // next host, deferring and bouncing (a required-TLS failure on every host that
-// answered bounces at once: one attempt, never retried). After a message the
-// connection is reused for the destination's next job; then QUIT.
+// answered bounces at once: one attempt, never retried); what it settles is a
+// typed router::Outcome (kind, TLS problem, the session's TLS facts even when
+// a check failed after the handshake), logged by relay/delivery/delivery_log.
+// After a message the connection is reused for the destination's next job;
+// then QUIT.
+//
+// The conversation is a state machine: ClientState, one table with each
+// state's name and timeout, and every transition through enter(), which arms
+// the state's timer and logs "A -> B" at debug level.
 #pragma once
 
 #include <chrono>
@@ -30,6 +37,28 @@
 namespace relay {
 
 class SmtpClientSession;
+
+// The client conversation's states, in the order of kClientStates (smtp_client_session.cc).
+enum class ClientState : uint8_t { Connect, Banner, Ehlo, Helo, StartTls, Handshake, EhloTls, Mail, Rcpt, Data, Body, Rset, Quit, Done, Idle };
+constexpr size_t kClientStateCount = static_cast<size_t>(ClientState::Idle) + 1;
+
+// Which limit bounds the wait in a state.
+enum class ClientTimeout : uint8_t {
+  None,       // no connection to wait on
+  Connect,    // limits.connect_timeout
+  Reply,      // limits.reply_timeout
+  EndOfData,  // twice limits.reply_timeout: the server may scan the message first
+  Idle,       // kClientIdleSeconds: a cached connection waiting for the next job
+};
+
+// How long a connection with nothing to do waits for the next job (Postfix's
+// smtp_connection_cache_time_limit is 2s too).
+constexpr uint64_t kClientIdleSeconds = 2;
+
+const char* client_state_name(ClientState s);  // "EHLO", "end of data", ...: for "while waiting for X reply"
+ClientTimeout client_state_timeout(ClientState s);
+// Seconds for a timeout kind under these limits (0: none).
+uint64_t client_timeout_seconds(ClientTimeout t, const config::Limits& limits);
 
 // One TLS outcome on a host under an MTA-STS policy, for TLS-RPT (RFC 8460).
 struct TlsReportEvent {
@@ -74,8 +103,9 @@ class SmtpClientSession : public base::Conn::Handler {
   bool wake();
 
  private:
-  enum class State { Connect, Banner, Ehlo, Helo, StartTls, Handshake, EhloTls, Mail, Rcpt, Data, Body, Rset, Quit, Done, Idle };
-  enum class Disposition { NextHost, Defer, Bounce };
+  using State = ClientState;
+  // What a failure means for the job: try the next address, or settle it.
+  enum class Next { NextHost, Defer, Bounce };
   struct Expect {
     State state;
     size_t rcpt;  // for Rcpt replies: index into job_->rcpts
@@ -98,10 +128,13 @@ class SmtpClientSession : public base::Conn::Handler {
   void on_data(const SmtpReply& r);
   void on_body(const SmtpReply& r);
   void finish_job();
-  void fail(Disposition d, const std::string& status, const std::string& error, const std::string& advice = "",
-            const std::string& diag = "");
-  void tls_fail(const std::string& status, const std::string& error, const std::string& advice,
-                const std::string& diag = "");
+  router::Outcome problem(router::FailureKind kind, const std::string& status, const std::string& reason,
+                          const std::string& reply = "") const;
+  router::Outcome remote_refused(const SmtpReply& r, const std::string& reason) const;
+  router::Outcome tls_problem(const certs::TlsFailure& f, const std::string& reason) const;
+  void fail(Next n, router::Outcome o);
+  void tls_fail(router::Outcome o);
+  void settle_unfinished();
   void drop_connection();
   void probe_done();
   std::optional<certs::TlsFailure> route_checks(const certs::TlsFacts& f) const;
@@ -112,7 +145,6 @@ class SmtpClientSession : public base::Conn::Handler {
   std::string mail_command() const;
   std::string rcpt_command(const Recipient& r) const;
   void send_body();
-  void log_delivery(size_t i);
 
   event_base* base_;
   std::shared_ptr<const Runtime> rt_;
@@ -134,9 +166,9 @@ class SmtpClientSession : public base::Conn::Handler {
   std::string ehlo_name_;
   bool pipelining_ = false, starttls_ = false, dsn_ = false, eightbit_ = false, size_ext_ = false;
   size_t rcpt_accepted_ = 0;
-  std::string last_error_, last_status_ = "4.4.1", last_advice_, last_diag_;
+  router::Outcome last_;      // the last failure (NextHost included)
+  router::Outcome tls_fail_;  // the last required-TLS failure, for the bounce
   TlsInfo tls_;
-  std::string tls_fail_status_, tls_fail_error_, tls_fail_advice_;
   bool finished_ = false;
   bool single_attempt_;
   std::shared_ptr<const router::StsEnforcement> sts_;

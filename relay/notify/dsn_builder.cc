@@ -72,51 +72,70 @@ std::string ascii_only(const std::string& s) {
   return out;
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 bool contains(const std::string& hay, const char* needle) { return hay.find(needle) != std::string::npos; }
 
 // ---- advice ---------------------------------------------------------------
 
 enum class Failure { NoStartTls, HostName, UntrustedCa, CertExpired, OldVersion, NoCipher, OtherTls, NullMx, Lifetime, RemoteReject, Other };
 
-// 5.7.5 covers handshake, certificate and version failures alike; the words
-// of last_error tell them apart. last_error starts with the reason (certs/
-// tls_failure.cc) and may go on with library detail, so the keyword that
-// comes first wins, not the first one in this table.
-Failure classify_tls(const std::string& err) {
-  static const struct {
-    const char* word;
-    Failure failure;
-  } kWords[] = {
-      {"host name", Failure::HostName},     {"hostname", Failure::HostName},          {"expired", Failure::CertExpired},
-      {"not yet valid", Failure::CertExpired}, {"trusted", Failure::UntrustedCa},   {"self-signed", Failure::UntrustedCa},
-      {"self signed", Failure::UntrustedCa}, {"unknown ca", Failure::UntrustedCa},  {"version", Failure::OldVersion},
-      {"cipher", Failure::NoCipher},         {"starttls", Failure::NoStartTls},     {"tls unavailable", Failure::NoStartTls},
-  };
-  Failure best = Failure::OtherTls;
-  size_t best_pos = std::string::npos;
-  for (const auto& w : kWords) {
-    size_t pos = err.find(w.word);
-    if (pos < best_pos) {
-      best_pos = pos;
-      best = w.failure;
-    }
+// Which advice a TLS problem gets; problems without their own advice get
+// seed 000's whole list.
+Failure tls_failure_of(certs::TlsProblem p) {
+  switch (p) {
+    case certs::TlsProblem::NotOffered: return Failure::NoStartTls;
+    case certs::TlsProblem::HostnameMismatch: return Failure::HostName;
+    case certs::TlsProblem::UnknownCa: return Failure::UntrustedCa;
+    case certs::TlsProblem::Expired:
+    case certs::TlsProblem::NotYetValid: return Failure::CertExpired;
+    case certs::TlsProblem::VersionTooOld: return Failure::OldVersion;
+    case certs::TlsProblem::NoSharedCipher: return Failure::NoCipher;
+    case certs::TlsProblem::BadCertificate:
+    case certs::TlsProblem::NoCertificate:
+    case certs::TlsProblem::PeerRejectedUs:
+    case certs::TlsProblem::ConnectionLost:
+    case certs::TlsProblem::HandshakeFailed: return Failure::OtherTls;
   }
-  return best;
+  return Failure::OtherTls;
 }
 
-Failure classify(const Recipient& r) {
+// A record written before failure kinds were stored: its status code says
+// as much as can be known without reading its words.
+Failure classify_by_status(const Recipient& r) {
   std::string st = status_of(r);
   if (st == "5.7.4") return Failure::NoStartTls;
-  if (st == "5.7.5") return classify_tls(lower(r.last_error));
+  if (st == "5.7.5") return Failure::OtherTls;
   if (st == "5.1.10") return Failure::NullMx;
   if (st == "5.4.7") return Failure::Lifetime;
   if (!r.diagnostic.empty()) return Failure::RemoteReject;
   return Failure::Other;
+}
+
+// From the typed failure the delivery recorded (router::FailureKind).
+Failure classify(const Recipient& r) {
+  using K = router::FailureKind;
+  switch (r.failure) {
+    case K::None: return classify_by_status(r);
+    case K::Tls: return tls_failure_of(r.tls_problem);
+    case K::NullMx: return Failure::NullMx;
+    case K::Expired: return Failure::Lifetime;
+    case K::Connect:
+    case K::Protocol:
+    case K::RemoteReply:
+    case K::DnsTemp:
+    case K::NoSuchDomain:
+    case K::StsNoHost:
+    case K::RouteGone:
+    case K::Local:
+    case K::Admin: break;
+  }
+  return r.diagnostic.empty() ? Failure::Other : Failure::RemoteReject;
+}
+
+// The required-TLS wording ("not retried", the subject) belongs to TLS
+// failures; records without a kind go by their status code.
+bool is_tls_failure(const Recipient& r) {
+  if (r.failure == router::FailureKind::None) return is_tls_status(status_of(r));
+  return r.failure == router::FailureKind::Tls;
 }
 
 // The names the advice uses, with fallbacks so that no sentence has a hole.
@@ -326,7 +345,7 @@ std::string recipient_text(const Recipient& r) {
   if (!r.diagnostic.empty()) out += labelled("Server reply:", r.diagnostic);
   if (!r.tls.version.empty()) out += labelled("TLS session:", tls_facts(r.tls));
   out += labelled("Status:", status + (r.route.empty() ? "" : " (route \"" + r.route + "\")"));
-  if (is_tls_status(status))
+  if (is_tls_failure(r))
     out += labelled("Not retried:", "This route requires TLS, so the message was tried once and not retried. It was "
                                     "never sent without encryption.");
   out += "  What can be done:\r\n";
@@ -336,7 +355,7 @@ std::string recipient_text(const Recipient& r) {
 
 bool any_tls(const Envelope& e, const std::vector<size_t>& rep) {
   for (size_t i : rep)
-    if (is_tls_status(status_of(e.recipients[i]))) return true;
+    if (is_tls_failure(e.recipients[i])) return true;
   return false;
 }
 
@@ -432,7 +451,7 @@ std::string pick_boundary(const std::string& token, const std::vector<std::strin
 std::string subject(const Envelope& e, const std::vector<size_t>& rep) {
   std::set<std::string> domains;
   for (size_t i : rep) {
-    if (!is_tls_status(status_of(e.recipients[i]))) return "Undelivered Mail Returned to Sender";
+    if (!is_tls_failure(e.recipients[i])) return "Undelivered Mail Returned to Sender";
     domains.insert(address_domain(e.recipients[i].address));
   }
   std::string where = domains.size() == 1 ? *domains.begin() : std::to_string(domains.size()) + " recipient domains";

@@ -40,9 +40,10 @@ struct DsnRequest {
 std::optional<std::string> build_dsn(const DsnRequest& req, std::vector<size_t>* reported);
 
 // What the admin can do about a failed recipient, in plain words, one item a
-// line: Recipient::advice when set, else derived from dsn_status and
-// last_error (seed 000's troubleshooting list for TLS failures). The delivery
-// log and queue show can reuse it.
+// line: Recipient::advice when set, else chosen by the typed failure
+// (Recipient::failure and tls_problem; dsn_status for records written before
+// kinds were stored), never by the words of last_error (seed 000's
+// troubleshooting list for TLS failures). The route tester reuses it.
 std::vector<std::string> dsn_advice(const Recipient& r);
 
 }  // namespace relay

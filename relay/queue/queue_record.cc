@@ -25,7 +25,11 @@ enum Tag : uint8_t {
   // recipient fields
   kAddress = 40, kNotify, kOrcpt, kRoute, kState, kAttempts, kNext, kLastError, kDsn,
   kRemote, kDiag, kRTlsVersion, kRTlsCipher, kRTlsBits, kRTlsVerdict, kAdvice,
+  kFailure, kTlsProblem, kRelay,
 };
+
+constexpr uint64_t kLastFailureKind = static_cast<uint64_t>(router::FailureKind::Admin);
+constexpr uint64_t kLastTlsProblem = static_cast<uint64_t>(certs::TlsProblem::HandshakeFailed);
 
 class Writer {
  public:
@@ -112,6 +116,10 @@ std::string encode_recipient(const Recipient& r) {
   w.str(kDiag, r.diagnostic);
   w.str(kAdvice, r.advice);
   tls_fields(w, r.tls, kRTlsVersion);
+  w.u64(kFailure, static_cast<uint64_t>(r.failure));
+  // Stored plus one: u64() leaves zero out, and NotOffered is zero.
+  if (r.failure == router::FailureKind::Tls) w.u64(kTlsProblem, static_cast<uint64_t>(r.tls_problem) + 1);
+  w.str(kRelay, r.relay);
   return std::move(w.out());
 }
 
@@ -136,6 +144,17 @@ bool decode_recipient(std::string_view in, Recipient* r) {
       case kRemote: r->remote_mta = s; break;
       case kDiag: r->diagnostic = s; break;
       case kAdvice: r->advice = s; break;
+      case kFailure: {
+        uint64_t k = as_u64(f.data);
+        r->failure = k <= kLastFailureKind ? static_cast<router::FailureKind>(k) : router::FailureKind::None;
+        break;
+      }
+      case kTlsProblem: {
+        uint64_t p = as_u64(f.data);
+        if (p >= 1 && p - 1 <= kLastTlsProblem) r->tls_problem = static_cast<certs::TlsProblem>(p - 1);
+        break;
+      }
+      case kRelay: r->relay = s; break;
       default: tls_field(r->tls, kRTlsVersion, f); break;
     }
     return true;
@@ -152,6 +171,38 @@ const char* rcpt_state_name(RcptState s) {
     case RcptState::Bounced: return "bounced";
   }
   return "?";
+}
+
+router::Outcome outcome_of(const Recipient& r) {
+  router::Outcome o;
+  switch (r.state) {
+    case RcptState::Pending: o.disposition = router::Disposition::Pending; break;
+    case RcptState::Sent: o.disposition = router::Disposition::Sent; break;
+    case RcptState::Deferred: o.disposition = router::Disposition::Defer; break;
+    case RcptState::Bounced: o.disposition = router::Disposition::Bounce; break;
+  }
+  o.status = r.dsn_status;
+  o.kind = r.failure;
+  o.tls_problem = r.tls_problem;
+  o.reason = r.last_error;
+  o.advice = r.advice;
+  o.remote_host = r.remote_mta;
+  o.relay = r.relay;
+  o.remote_reply = r.diagnostic;
+  o.tls = r.tls;
+  return o;
+}
+
+void record_outcome(Recipient* r, const router::Outcome& o) {
+  r->dsn_status = o.status;
+  r->failure = o.kind;
+  r->tls_problem = o.tls_problem;
+  r->last_error = o.reason;
+  r->advice = o.advice;
+  r->remote_mta = o.remote_host;
+  r->relay = o.relay;
+  r->diagnostic = o.remote_reply;
+  r->tls = o.tls;
 }
 
 std::string encode_envelope(const Envelope& e) {

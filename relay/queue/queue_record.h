@@ -2,7 +2,9 @@
 //
 // The envelope (everything but the body) is one LMDB value, encoded as tagged
 // fields so that later versions can add fields and still read old queues.
-// decode_envelope() fails (returns false) on a truncated or corrupt value.
+// decode_envelope() fails (returns false) on a truncated or corrupt value; a
+// failure kind or TLS problem it does not know (written by a newer binary)
+// reads as "none" / HandshakeFailed rather than failing the whole record.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "certs/tls_summary.h"
+#include "router/delivery_outcome.h"
 
 namespace relay {
 
@@ -33,12 +36,21 @@ struct Recipient {
   std::string diagnostic;    // remote reply, if the host replied
   std::string advice;        // what the admin can do (DSN human part)
   TlsInfo tls;               // of the last attempt
+  router::FailureKind failure = router::FailureKind::None;  // why the last attempt failed
+  certs::TlsProblem tls_problem = certs::TlsProblem::HandshakeFailed;  // when failure is Tls
+  std::string relay;         // "host[ip]:port" of the last attempt's session, if any
 };
 
 // Who wrote the message: a client over SMTP, or the relay itself (issue 12: one injector for
 // locally generated mail, relay/queue/local_mail.h). Delivery treats TlsReport specially: a day's
 // lifetime and never counted in TLS-RPT (RFC 8460 section 3: no report loops).
 enum class Origin : uint8_t { Smtp = 0, Dsn = 1, TlsReport = 2 };
+
+// The facts of the recipient's last outcome, and back: the queue record keeps
+// every field of router::Outcome but the disposition, which becomes `state`
+// through the scheduler's retry rules. record_outcome() leaves state alone.
+router::Outcome outcome_of(const Recipient& r);
+void record_outcome(Recipient* r, const router::Outcome& o);
 
 struct Envelope {
   std::string id;

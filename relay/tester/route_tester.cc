@@ -62,12 +62,9 @@ int minor_of(const std::string& version) {
   return -1;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
-
-// Which problem a failed handshake had: HostTrace::handshake_error starts
-// with the reason from certs/tls_failure.cc.
+// Whether a handshake failed, and with this problem.
 bool handshake_problem(const HostTrace& t, certs::TlsProblem p) {
-  return !t.handshake_error.empty() && starts_with(t.handshake_error, certs::tls_failure(p).reason);
+  return !t.handshake_error.empty() && t.handshake_problem == p;
 }
 
 void judge_certificate(const certs::TlsFacts& f, HostVerdict* v) {
@@ -184,6 +181,8 @@ std::vector<std::string> bounce_remedies(const RouteTestReport& rep) {
   if (!dom.empty()) r.address = "postmaster@" + dom;
   r.route = rep.route.name;
   r.dsn_status = rep.status;
+  r.failure = rep.failure;
+  r.tls_problem = rep.tls_problem;
   r.last_error = rep.reason;
   r.remote_mta = deciding_host(rep);
   std::vector<std::string> out;
@@ -235,11 +234,13 @@ void success_notes(RouteTestReport* out, size_t via) {
 
 }  // namespace
 
-void judge_probe(const RcptResult& settled, RouteTestReport* rep) {
+void judge_probe(const router::Outcome& settled, RouteTestReport* rep) {
   rep->status = settled.status;
-  rep->reason = settled.error;
-  switch (settled.outcome) {
-    case RcptOutcome::Sent: {
+  rep->reason = settled.reason;
+  rep->failure = settled.kind;
+  rep->tls_problem = settled.tls_problem;
+  switch (settled.disposition) {
+    case router::Disposition::Sent: {
       size_t via = 0;
       while (via < rep->verdicts.size() && !rep->verdicts[via].would_deliver) ++via;
       rep->outcome = RouteOutcome::Deliver;
@@ -257,16 +258,17 @@ void judge_probe(const RcptResult& settled, RouteTestReport* rep) {
       success_notes(rep, via);
       return;
     }
-    case RcptOutcome::Bounced:
+    case router::Disposition::Bounce:
       rep->outcome = RouteOutcome::Bounce;
-      rep->verdict_line = "deliveries on this route would bounce: " + settled.error;
+      rep->verdict_line = "deliveries on this route would bounce: " + settled.reason;
       rep->remedies = bounce_remedies(*rep);
       return;
-    case RcptOutcome::Pending:
+    case router::Disposition::Pending:
       rep->status = "4.4.1";
       rep->reason = "the test ended without a result";
+      rep->failure = router::FailureKind::None;
       [[fallthrough]];
-    case RcptOutcome::Deferred:
+    case router::Disposition::Defer:
       rep->outcome = RouteOutcome::Defer;
       rep->verdict_line = "deliveries on this route would be deferred: " + rep->reason;
       rep->remedies = defer_remedies(*rep);
@@ -278,6 +280,7 @@ void judge_probe(const RcptResult& settled, RouteTestReport* rep) {
 void judge_lookup_failure(const router::Outcome& judged, RouteTestReport* rep) {
   rep->reason = judged.reason;
   rep->status = judged.status;
+  rep->failure = judged.kind;
   if (judged.disposition == router::Disposition::Bounce) {
     rep->outcome = RouteOutcome::Bounce;
     rep->verdict_line = "deliveries on this route would bounce: " + judged.reason;
@@ -428,7 +431,7 @@ std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::
     judge_lookup_failure(*plan.failure, &rep);
     return rep;
   }
-  RcptResult settled;
+  router::Outcome settled;
   if (run->job) {
     if (run->job->trace) rep.hosts = *run->job->trace;
     settled = run->job->probe_result;

@@ -82,6 +82,8 @@ struct RouteTestReport {
   RouteOutcome outcome = RouteOutcome::Defer;
   std::string status;                  // RFC 3463, as a delivery would record it
   std::string reason;                  // why not delivered, in words; empty on success
+  router::FailureKind failure = router::FailureKind::None;  // typed reason, as a delivery would record it
+  certs::TlsProblem tls_problem = certs::TlsProblem::HandshakeFailed;  // when failure is Tls
   std::string via;                     // "host[ip]:port" that would take the mail
   std::string tls_version;             // of that host; empty: plaintext
   std::string verdict_line;            // "deliveries on this route would ..."
@@ -94,7 +96,7 @@ struct RouteTestReport {
 // notes of `rep` (route, domain, candidates, hosts and verdicts already set)
 // from what the probe session settled. `settled` with outcome Pending (the
 // session never settled) is judged a deferral. Pure.
-void judge_probe(const RcptResult& settled, RouteTestReport* rep);
+void judge_probe(const router::Outcome& settled, RouteTestReport* rep);
 // Same for a destination plan whose hosts cannot be used: `judged` is the
 // planner's verdict (router::judge_plan), the one a delivery settles with.
 void judge_lookup_failure(const router::Outcome& judged, RouteTestReport* rep);

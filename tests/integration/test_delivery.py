@@ -6,6 +6,7 @@ domain where DSNs land, and the real relay whose routes point at them. Names tha
 are checked against come from a real DNS server (unbound, dns_server.py).
 """
 import email
+import re
 import time
 import unittest
 
@@ -216,6 +217,88 @@ class TlsPolicyTest(DeliveryBase):
         msgs = dest.wait_messages(1, timeout=20)
         self.assertIsNone(msgs[0]["tls_version"])
         self.assertIn("event=tls-fallback", self.relay.log_text())
+
+
+class TypedOutcomeTest(DeliveryBase):
+    """What a failure was stays typed from the session to the log, the queue and the DSN."""
+
+    def config_text(self, port):
+        return CONFIG % {"dns": self.dns.server, "sink": self.sink.port, "kind": "host",
+                         "host": 'host = "mail.test.example";', "port": port, "tls": REQUIRED, "lifetime": "5d"}
+
+    def start_relay_with_hold(self, port):
+        """Like start_relay, plus route "hold" for hold.test.example to a port that refuses
+        connections, so that a message with a recipient there stays in the queue."""
+        hold = down_port()
+        cfg = self.config_text(port)
+        cfg = cfg.replace('senders = [ "sender.test.example" ];',
+                          'senders = [ "sender.test.example" ]; hold = [ "hold.test.example" ];')
+        cfg = cfg.replace('{ name = "dest";', '{ name = "hold"; match = [ "hold" ]; kind = "host"; host = "127.0.0.1"; '
+                                              'port = %d; tls = "none"; },\n  { name = "dest";' % hold)
+        self.relay = Relay(cfg).start()
+        return self.relay
+
+    def recipient(self, qid, address, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in self.relay.queue_list():
+                for r in m["recipients"] if m["id"] == qid else []:
+                    if r["address"] == address and r["state"] == "bounced":
+                        return r
+            time.sleep(0.2)
+        self.fail("%s of %s never bounced: %s\n%s" % (address, qid, self.relay.queue_list(), self.relay.log_text()))
+
+    def test_tls_facts_kept_when_the_name_check_fails_after_the_handshake(self):
+        dest = self.peer("tls", cert="wronghost")
+        self.start_relay_with_hold(dest.port)
+        qid = self.send(to="bob@dest.test.example,carol@hold.test.example")
+        self.dsn()
+        log = self.relay.log_text()
+        self.assertRegex(log, r"event=delivery session=\S+ id=%s rcpt=<bob@dest.test.example> route=dest "
+                              r"relay=mail.test.example\[127.0.0.1\]:%d status=bounced dsn=5.7.5 tls=TLS1_3 "
+                              r"cipher=TLS_\w+ verify=Trusted reason=\"certificate host name mismatch"
+                              % (qid, dest.port))
+        r = self.recipient(qid, "bob@dest.test.example")
+        self.assertEqual(r["tls_version"], "TLS1_3", r)
+        self.assertTrue(r["tls_cipher"].startswith("TLS_"), r)
+        self.assertEqual(r["tls_verdict"], "Trusted", r)
+        self.assertEqual(r["failure"], "tls", r)
+        self.assertEqual(r["relay"], "mail.test.example[127.0.0.1]:%d" % dest.port, r)
+        self.assertIn("certificate host name mismatch", r["last_error"])
+        show = self.relay.cli("queue", "show", qid).stdout
+        bob = [l for l in show.splitlines() if l.startswith("recipient: <bob@dest.test.example>")]
+        self.assertEqual(len(bob), 1, show)
+        self.assertIn("tls=TLS1_3 verdict=Trusted failure=tls relay=mail.test.example[127.0.0.1]", bob[0])
+        self.assertEqual(dest.events("mail"), [])  # not one byte of mail over that session
+        self.assertNotIn("event=client-state", log)  # debug lines only at log.level = "debug"
+
+    def test_debug_level_logs_every_client_state_transition(self):
+        dest = self.peer("tls", cert="valid")
+        self.relay = Relay(self.config_text(dest.port) + 'log = { level = "debug"; };\n').start()
+        self.send()
+        dest.wait_messages(1, timeout=20)
+        self.wait_queue_empty()
+        log = self.relay.log_text()
+        want = ["connect -> banner", "banner -> EHLO", "EHLO -> STARTTLS", "STARTTLS -> TLS handshake",
+                "TLS handshake -> EHLO", "EHLO -> MAIL FROM"]
+        got = re.findall(r"event=client-state session=c1 transition=\"([^\"]+)\"", log)
+        self.assertEqual(got[1:1 + len(want)], want, log)  # got[0]: the session's first entry into connect
+        self.assertTrue(any(t.endswith("-> end of data") for t in got), got)
+
+    def check_remote_mta(self, dest, status):
+        self.start_relay(dest.port)
+        self.send()
+        _, fields = self.dsn()
+        self.assertEqual(fields["status"], status, fields)
+        self.assertEqual(fields.get("remote-mta"), "dns; mail.test.example", fields)
+        self.assertNotIn("diagnostic-code", fields)  # the remote sent no reply about it
+        self.wait_queue_empty()
+
+    def test_tls_failure_dsn_names_the_remote_mta(self):
+        self.check_remote_mta(self.peer("tls", cert="wronghost"), "5.7.5")
+
+    def test_starttls_not_offered_dsn_names_the_remote_mta(self):
+        self.check_remote_mta(self.peer("plain"), "5.7.4")
 
 
 class RetryTest(DeliveryBase):

@@ -43,6 +43,7 @@ TEST(ConfigLoader, MinimalFileGetsDefaults) {
   CHECK(!c.inbound_tls.ciphers.empty());
   CHECK(c.inbound_tls.default_level == config::InboundLevel::Opportunistic);
   CHECK_EQUAL(300u, c.limits.command_timeout);
+  CHECK(c.log.level == config::LogLevel::Info);
   CHECK(!c.hostname.empty());
 }
 
@@ -62,7 +63,7 @@ TEST(ConfigLoader, FullExample) {
       "queue = { path = \"/tmp/q\"; max_lifetime = \"20s\"; retry = [ \"1s\", \"2s\" ]; };\n"
       "dns = { servers = [ \"127.0.0.1@5353\", \"::1\" ]; timeout = \"2s\"; };\n"
       "limits = { connections = 10; connections_per_ip = 2; command_timeout = \"2s\"; data_timeout = \"3s\"; };\n"
-      "log = { format = \"json\"; };\n");
+      "log = { format = \"json\"; level = \"debug\"; };\n");
   auto r = load_config_text(text, "t.cfg");
   CHECK_TEXT(r.config != nullptr, joined(r).c_str());
   const auto& c = *r.config;
@@ -77,6 +78,7 @@ TEST(ConfigLoader, FullExample) {
   CHECK_EQUAL(20u, c.queue.max_lifetime);
   CHECK_EQUAL(2u, c.dns.timeout);
   CHECK(c.log.format == config::LogFormat::Json);
+  CHECK(c.log.level == config::LogLevel::Debug);
 }
 
 // Each case appends or replaces lines of kMinimal and expects one error.
@@ -99,6 +101,8 @@ TEST(ConfigLoader, ErrorClasses) {
       {"bad CIDR", "allow = [ \"10.0.0.0/33\" ];\nqueue = { path = \"/q\"; };\n"
                    "routes = ( { name = \"d\"; match = [ \"*\" ]; } );\n",
        "t.cfg:1: allow[0]: '10.0.0.0/33' has a bad prefix length (0..32 allowed)"},
+      {"bad log level", std::string(kMinimal) + "log = { level = \"trace\"; };\n",
+       "t.cfg:4: log.level: 'trace' is not allowed (use \"info\", \"debug\")"},
       {"wrong type", std::string(kMinimal) + "limits = { connections = \"many\"; };\n",
        "t.cfg:4: limits.connections: must be a whole number"},
       {"out of range", std::string(kMinimal) + "listen = ( { address = \"::\"; port = 70000; } );\n",

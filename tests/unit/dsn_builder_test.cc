@@ -38,6 +38,8 @@ Recipient tls_rcpt() {
   r.address = "bob@partner.example";
   r.route = "partners";
   r.dsn_status = "5.7.4";
+  r.failure = router::FailureKind::Tls;
+  r.tls_problem = certs::TlsProblem::NotOffered;
   r.remote_mta = "mx1.partner.example";
   r.last_error = "TLS unavailable: the receiving server mx1.partner.example did not offer STARTTLS";
   return r;
@@ -50,6 +52,7 @@ Recipient rejected_rcpt() {
   r.notify = NotifyFailure | NotifyDelay;
   r.orcpt = "rfc822;carol+2Bx@other.example";
   r.dsn_status = "5.1.1";
+  r.failure = router::FailureKind::RemoteReply;
   r.remote_mta = "mx.other.example";
   r.diagnostic = "550 5.1.1 <carol@other.example>: Recipient address rejected: User unknown";
   r.last_error = "the receiving server mx.other.example refused the recipient";
@@ -61,6 +64,7 @@ Recipient nullmx_rcpt() {
   r.address = "dave@null.example";
   r.route = "default";
   r.dsn_status = "5.1.10";
+  r.failure = router::FailureKind::NullMx;
   r.last_error = "the domain null.example accepts no mail (null MX)";
   return r;
 }
@@ -440,27 +444,34 @@ TEST(Dsn, TlsSubjectNamesTheDomain) {
 
 // The human part: host, what failed, and the advice for that failure.
 TEST(Dsn, HumanTextSaysWhatToDo) {
+  using K = router::FailureKind;
+  using P = certs::TlsProblem;
   struct {
     const char* status;
+    K kind;
+    P problem;
     const char* last_error;
     std::vector<const char*> want;
   } cases[] = {
-      {"5.7.4", "TLS unavailable: the receiving server mx1.partner.example did not offer STARTTLS",
+      {"5.7.4", K::Tls, P::NotOffered, "TLS unavailable: the receiving server mx1.partner.example did not offer STARTTLS",
        {"Check that the receiving server supports TLS", "tls = \"opportunistic\"", "tried once and not retried",
         "third-party mail relay service", "smarthost test-route partners"}},
-      {"5.7.5", "certificate host name mismatch: mx1.partner.example is not in the certificate",
+      {"5.7.5", K::Tls, P::HostnameMismatch, "certificate host name mismatch: mx1.partner.example is not in the certificate",
        {"host name that is in the", "verify_hostname = false on route \"partners\"", "tried once and not retried"}},
-      {"5.7.5", "certificate not signed by a trusted CA", {"trusted certificate", "verify_ca = false", "tls.ca_file"}},
-      {"5.7.5", "certificate expired", {"renew it", "verify_ca = false"}},
-      {"5.7.5", "TLS version too old: TLS1_1 offered, route requires 1.2", {"TLS 1.2 or TLS 1.3", "min_tls_version"}},
-      {"5.7.5", "no shared cipher", {"ciphers list", "current ciphers"}},
-      {"5.7.5", "TLS handshake failed", {"host name that is in the", "trusted certificate", "verify_hostname = false"}},
-      {"5.1.10", "the domain accepts no mail", {"null MX"}},
-      {"5.4.7", "gave up after 5 days", {"time in the queue ran out"}},
+      {"5.7.5", K::Tls, P::UnknownCa, "certificate not signed by a trusted CA", {"trusted certificate", "verify_ca = false", "tls.ca_file"}},
+      {"5.7.5", K::Tls, P::Expired, "certificate expired", {"renew it", "verify_ca = false"}},
+      {"5.7.5", K::Tls, P::NotYetValid, "certificate not yet valid", {"renew it", "verify_ca = false"}},
+      {"5.7.5", K::Tls, P::VersionTooOld, "TLS version too old: TLS1_1 offered, route requires 1.2", {"TLS 1.2 or TLS 1.3", "min_tls_version"}},
+      {"5.7.5", K::Tls, P::NoSharedCipher, "no shared cipher", {"ciphers list", "current ciphers"}},
+      {"5.7.5", K::Tls, P::HandshakeFailed, "TLS handshake failed", {"host name that is in the", "trusted certificate", "verify_hostname = false"}},
+      {"5.1.10", K::NullMx, P::HandshakeFailed, "the domain accepts no mail", {"null MX"}},
+      {"5.4.7", K::Expired, P::HandshakeFailed, "gave up after 5 days", {"time in the queue ran out"}},
   };
   for (const auto& c : cases) {
     Envelope e = sample_env();
     e.recipients[0].dsn_status = c.status;
+    e.recipients[0].failure = c.kind;
+    e.recipients[0].tls_problem = c.problem;
     e.recipients[0].last_error = c.last_error;
     bool closed;
     auto parts = parts_of(build(request(&e, {0})), &closed);
@@ -485,12 +496,17 @@ TEST(Dsn, HumanTextSaysWhatToDo) {
 TEST(Dsn, RecipientAdviceWins) {
   struct {
     const char* status;
+    router::FailureKind kind;
     size_t want_items;
     bool want_cost;
-  } cases[] = {{"5.7.4", 6, true}, {"5.7.5", 6, true}, {"5.1.1", 2, false}};
+  } cases[] = {{"5.7.4", router::FailureKind::Tls, 6, true},
+               {"5.7.5", router::FailureKind::Tls, 6, true},
+               {"5.1.1", router::FailureKind::RemoteReply, 2, false},
+               {"5.7.5", router::FailureKind::None, 6, true}};  // a record from before kinds were stored
   for (const auto& c : cases) {
     Envelope e = sample_env();
     e.recipients[0].dsn_status = c.status;
+    e.recipients[0].failure = c.kind;
     e.recipients[0].advice = "Call the partner's help desk.\r\nThen fix the certificate.\n\n";
     auto got = dsn_advice(e.recipients[0]);
     CHECK_EQUAL_TEXT(c.want_items, got.size(), c.status);
@@ -503,25 +519,52 @@ TEST(Dsn, RecipientAdviceWins) {
   }
 }
 
-// The reason comes first in last_error; library detail after it must not
-// change the advice.
-TEST(Dsn, FirstKeywordDecides) {
+// The typed TLS problem decides the advice; the words of last_error (library
+// detail that names other problems) do not. A record written before kinds
+// were stored goes by its status code alone.
+TEST(Dsn, TypedProblemDecidesNotTheWords) {
+  using P = certs::TlsProblem;
   struct {
+    router::FailureKind kind;
+    P problem;
     const char* last_error;
     const char* want;
+    const char* not_want;
   } cases[] = {
-      {"no shared cipher (TLS handshake with mx1 failed: protocol version)", "ciphers list"},
-      {"TLS version too old (TLS handshake with mx1 failed: no cipher)", "min_tls_version"},
-      {"certificate not signed by a trusted CA (TLS handshake failed: certificate host name)", "tls.ca_file"},
+      {router::FailureKind::Tls, P::NoSharedCipher, "TLS handshake with mx1 failed: protocol version", "ciphers list",
+       "min_tls_version"},
+      {router::FailureKind::Tls, P::VersionTooOld, "no cipher in common, says the library", "min_tls_version",
+       "ciphers list"},
+      {router::FailureKind::Tls, P::UnknownCa, "certificate host name checked later", "tls.ca_file",
+       "verify_hostname = false on"},
+      {router::FailureKind::None, P::HandshakeFailed, "certificate host name mismatch", "verify_ca = false, or tls",
+       "set verify_hostname = false on"},
   };
   for (const auto& c : cases) {
     Recipient r = tls_rcpt();
     r.dsn_status = "5.7.5";
+    r.failure = c.kind;
+    r.tls_problem = c.problem;
     r.last_error = c.last_error;
     std::string all;
     for (const auto& item : dsn_advice(r)) all += item + "\n";
     CHECK_TEXT(all.find(c.want) != std::string::npos, (std::string(c.last_error) + ": want \"" + c.want + "\" in:\n" + all).c_str());
+    CHECK_TEXT(all.find(c.not_want) == std::string::npos,
+               (std::string(c.last_error) + ": did not want \"" + c.not_want + "\" in:\n" + all).c_str());
   }
+}
+
+// A remote host's own 5.7.x reply is a refusal, not our TLS failure.
+TEST(Dsn, RemoteReplyWithTlsStatusIsARefusal) {
+  Envelope e = sample_env();
+  Recipient& r = e.recipients[0];
+  r.dsn_status = "5.7.5";
+  r.failure = router::FailureKind::RemoteReply;
+  r.diagnostic = "550 5.7.5 policy says no";
+  r.last_error = "host mx1.partner.example said: 550 5.7.5 policy says no";
+  std::string msg = build(request(&e, {0}));
+  CHECK(msg.find("not retried") == std::string::npos);
+  CHECK(msg.find("refused the message") != std::string::npos);
 }
 
 TEST(Dsn, Utf8ErrorTextIsQuotedPrintable) {
@@ -616,6 +659,7 @@ TEST(DsnPython, ParsesFullReportWithLongDiagnosticAndUtf8) {
   for (int i = 0; i < 300; ++i) words += "w" + std::to_string(i) + " ";
   e.recipients[1].diagnostic = "550 5.7.1 " + words;
   e.recipients[0].dsn_status = "5.7.5";
+  e.recipients[0].tls_problem = certs::TlsProblem::UnknownCa;
   e.recipients[0].last_error = "certificate not signed by a trusted CA (issuer \xe6\xa0\xaa\xe5\xbc\x8f\xe4\xbc\x9a\xe7\xa4\xbe)";
   std::string out = python_reads(build(request(&e, {0, 1})));
   want_lines(out, {

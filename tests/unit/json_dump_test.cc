@@ -112,8 +112,10 @@ TEST(JsonDump, QueueListJsonKeepsItsShape) {
   CHECK(m["size"].is_number_unsigned() && m["size"] == 42);
   check_eq("arrival", m["arrival"], "2026-11-23T00:00:00Z");
   const Json& r = m["recipients"].at(0);
+  // The pinned names first, in order; the typed outcome's fields follow (fields may be added).
   CHECK(keys(r) == std::vector<std::string>({"address", "route", "state", "attempts", "next_attempt", "last_error",
-                                             "dsn_status"}));
+                                             "dsn_status", "failure", "relay", "tls_version", "tls_cipher",
+                                             "tls_verdict"}));
   check_eq("state", r["state"], "deferred");
   CHECK(r["attempts"].is_number() && r["attempts"] == 3);
   check_eq("next_attempt", r["next_attempt"], "2026-11-23T00:05:00Z");

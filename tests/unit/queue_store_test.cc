@@ -73,6 +73,68 @@ TEST(QueueRecord, RoundTrip) {
   STRCMP_EQUAL("z@y.example", d.recipients[1].address.c_str());
 }
 
+// The typed outcome of the last attempt survives the queue: kind, TLS
+// problem (NotOffered is 0, which must still be written), relay, TLS facts.
+TEST(QueueRecord, TypedOutcomeRoundTrip) {
+  Envelope e = sample("ID1");
+  router::Outcome o;
+  o.disposition = router::Disposition::Bounce;
+  o.status = "5.7.4";
+  o.kind = router::FailureKind::Tls;
+  o.tls_problem = certs::TlsProblem::NotOffered;
+  o.reason = "TLS unavailable";
+  o.remote_host = "mx.y.example";
+  o.relay = "mx.y.example[192.0.2.1]:25";
+  o.tls = {"TLS1_3", "TLS_AES_128_GCM_SHA256", 128, "Trusted"};
+  record_outcome(&e.recipients[0], o);
+  e.recipients[0].state = RcptState::Bounced;
+  Envelope d;
+  CHECK(decode_envelope(encode_envelope(e), &d));
+  router::Outcome got = outcome_of(d.recipients[0]);
+  CHECK(got.disposition == router::Disposition::Bounce);
+  CHECK(got.kind == router::FailureKind::Tls);
+  CHECK(got.tls_problem == certs::TlsProblem::NotOffered);
+  STRCMP_EQUAL("5.7.4", got.status.c_str());
+  STRCMP_EQUAL("mx.y.example", got.remote_host.c_str());
+  STRCMP_EQUAL("mx.y.example[192.0.2.1]:25", got.relay.c_str());
+  STRCMP_EQUAL("TLS1_3", got.tls.version.c_str());
+  STRCMP_EQUAL("Trusted", got.tls.verdict.c_str());
+  CHECK(d.recipients[1].failure == router::FailureKind::None);
+}
+
+namespace {
+std::string field(uint8_t tag, const std::string& v) {
+  std::string out(1, static_cast<char>(tag));
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v.size() >> (8 * i)) & 0xff));
+  return out + v;
+}
+std::string u64(uint64_t v) {
+  std::string out;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return out;
+}
+}  // namespace
+
+// A queue written before failure kinds were stored still decodes (the kind
+// reads as none); a kind from a newer binary reads as none too.
+TEST(QueueRecord, OldAndNewerRecordsDecode) {
+  std::string rcpt = field(40, "x@y.example") + field(44, u64(3)) + field(47, "certificate expired") +
+                     field(48, "5.7.5") + field(49, "mx.y.example");
+  std::string old = std::string(1, '\x01') + field(1, "OLD1") + field(2, "a@b.example") + field(14, rcpt);
+  Envelope d;
+  CHECK(decode_envelope(old, &d));
+  STRCMP_EQUAL("OLD1", d.id.c_str());
+  CHECK_EQUAL(1u, d.recipients.size());
+  CHECK(d.recipients[0].state == RcptState::Bounced);
+  STRCMP_EQUAL("5.7.5", d.recipients[0].dsn_status.c_str());
+  CHECK(d.recipients[0].failure == router::FailureKind::None);
+  CHECK(d.recipients[0].relay.empty());
+  std::string newer = std::string(1, '\x01') + field(1, "NEW1") + field(14, rcpt + field(56, u64(200)) + field(57, u64(99)));
+  CHECK(decode_envelope(newer, &d));
+  CHECK(d.recipients[0].failure == router::FailureKind::None);
+  CHECK(d.recipients[0].tls_problem == certs::TlsProblem::HandshakeFailed);
+}
+
 TEST(QueueRecord, CorruptRecordsAreRefused) {
   std::string enc = encode_envelope(sample("ID1"));
   Envelope d;
@@ -96,13 +158,6 @@ TEST(QueueRecord, IdsAreUniqueAndSorted) {
     CHECK_TEXT(id != prev, id.c_str());
     prev = id;
   }
-}
-
-// A field as the encoding writes it: tag, length u32 LE, bytes (queue_record.cc).
-std::string field(uint8_t tag, const std::string& v) {
-  std::string f(1, static_cast<char>(tag));
-  for (int i = 0; i < 4; ++i) f.push_back(static_cast<char>((v.size() >> (8 * i)) & 0xff));
-  return f + v;
 }
 
 TEST(QueueRecord, OriginRoundTrips) {

@@ -101,7 +101,8 @@ TEST(RouteTester, HostVerdictTable) {
   no_starttls.error = "TLS unavailable: ...";
   HostTrace old_version = connected();
   old_version.tls_attempted = true;
-  old_version.handshake_error = certs::tls_failure(certs::TlsProblem::VersionTooOld).reason + ": wolfSSL error";
+  old_version.handshake_error = "TLS version too old: wolfSSL error";
+  old_version.handshake_problem = certs::TlsProblem::VersionTooOld;
   old_version.error = "TLS version too old (...)";
 
   struct Case {
@@ -138,6 +139,19 @@ TEST(RouteTester, HostVerdictTable) {
   }
 }
 
+// What a probe session settled, as the client session types it.
+router::Outcome settled(router::Disposition d, const char* status, const std::string& reason = "",
+                        router::FailureKind kind = router::FailureKind::None,
+                        certs::TlsProblem problem = certs::TlsProblem::HandshakeFailed) {
+  router::Outcome o;
+  o.disposition = d;
+  o.status = status;
+  o.reason = reason;
+  o.kind = kind;
+  o.tls_problem = problem;
+  return o;
+}
+
 TEST(RouteTester, SentUsesTheFirstHostThatWouldTakeTheMail) {
   HostTrace down;
   down.host = "mx1.test.example";
@@ -147,7 +161,7 @@ TEST(RouteTester, SentUsesTheFirstHostThatWouldTakeTheMail) {
   HostTrace ok = tls(true, true);
   ok.policy_ok = true;
   RouteTestReport rep = report(route(config::TlsMode::Required), {down, ok, ok});
-  judge_probe({RcptOutcome::Sent, "2.0.0", "", "", "", ""}, &rep);
+  judge_probe(settled(router::Disposition::Sent, "2.0.0"), &rep);
   CHECK(rep.outcome == RouteOutcome::Deliver);
   LONGS_EQUAL(0, rep.exit_code());
   check_eq("via", rep.via, "mail.test.example[127.0.0.1]:2525");
@@ -162,7 +176,7 @@ TEST(RouteTester, PlaintextSuccessIsNoted) {
   plain.starttls_offered = false;
   plain.policy_ok = true;
   RouteTestReport rep = report(route(config::TlsMode::Opportunistic, false), {plain});
-  judge_probe({RcptOutcome::Sent, "2.0.0", "", "", "", ""}, &rep);
+  judge_probe(settled(router::Disposition::Sent, "2.0.0"), &rep);
   check_eq("line", rep.verdict_line,
            "deliveries on this route would succeed without TLS (plaintext) (host mail.test.example[127.0.0.1]:2525)");
   CHECK(rep.tls_version.empty());
@@ -174,7 +188,10 @@ TEST(RouteTester, BouncedGetsSeed000Remedies) {
   t.status = "5.7.5";
   t.error = "certificate host name mismatch (mail.test.example[127.0.0.1]:2525: certificate does not name x)";
   RouteTestReport rep = report(route(config::TlsMode::Required), {t});
-  judge_probe({RcptOutcome::Bounced, "5.7.5", t.error, "advice", "", ""}, &rep);
+  router::Outcome o = settled(router::Disposition::Bounce, "5.7.5", t.error, router::FailureKind::Tls,
+                              certs::TlsProblem::HostnameMismatch);
+  o.advice = "advice";
+  judge_probe(o, &rep);
   CHECK(rep.outcome == RouteOutcome::Bounce);
   LONGS_EQUAL(1, rep.exit_code());
   check_eq("line", rep.verdict_line, "deliveries on this route would bounce: " + t.error);
@@ -187,12 +204,12 @@ TEST(RouteTester, BouncedGetsSeed000Remedies) {
 
 TEST(RouteTester, DeferredAndUnsettled) {
   RouteTestReport rep = report(route(config::TlsMode::Required), {});
-  judge_probe({RcptOutcome::Deferred, "4.4.1", "connect to x failed", "", "", ""}, &rep);
+  judge_probe(settled(router::Disposition::Defer, "4.4.1", "connect to x failed", router::FailureKind::Connect), &rep);
   CHECK(rep.outcome == RouteOutcome::Defer);
   check_eq("line", rep.verdict_line, "deliveries on this route would be deferred: connect to x failed");
   CHECK(any_contains(rep.remedies, "max_lifetime"));
   RouteTestReport none = report(route(config::TlsMode::Required), {});
-  judge_probe(RcptResult{}, &none);
+  judge_probe(router::Outcome{}, &none);
   CHECK(none.outcome == RouteOutcome::Defer);
   check_eq("status", none.status, "4.4.1");
 }
@@ -206,6 +223,12 @@ TEST(RouteTester, LookupFailuresAsTheSchedulerJudgesThem) {
   judge_lookup_failure(*router::judge_plan(plan), &rep);
   CHECK(rep.outcome == RouteOutcome::Bounce);
   check_eq("status", rep.status, "5.1.10");
+  CHECK(rep.failure == router::FailureKind::NullMx);
+  // Typed, not read from the words: a reason that mentions null MX is not one.
+  plan.candidates.null_mx = false;
+  plan.candidates.reason = "domain null-mx.example does not exist (NXDOMAIN)... null MX";
+  judge_lookup_failure(*router::judge_plan(plan), &rep);
+  check_eq("status", rep.status, "5.1.2");
   plan.candidates.status = router::CandidateStatus::TempFail;
   plan.candidates.null_mx = false;
   plan.candidates.reason = "no host resolves";
@@ -218,7 +241,7 @@ TEST(RouteTester, JsonNamesAndColour) {
   HostTrace ok = tls(true, true);
   ok.policy_ok = true;
   RouteTestReport rep = report(route(config::TlsMode::Required), {ok});
-  judge_probe({RcptOutcome::Sent, "2.0.0", "", "", "", ""}, &rep);
+  judge_probe(settled(router::Disposition::Sent, "2.0.0"), &rep);
   std::ostringstream js;
   print_test_report_json(rep, js);
   for (const char* field : {"\"route\": \"dest\"", "\"mta_sts\": {", "\"result\": \"not_checked\"", "\"hosts\": [",

@@ -123,6 +123,7 @@ TEST(RouterCandidates, NullMxIsPermanent) {
   Candidates c = run(mx_route, "nullmx.example");
   LONGS_EQUAL(static_cast<int>(CandidateStatus::PermFail), static_cast<int>(c.status));
   STRCMP_EQUAL("null MX: domain accepts no mail", c.reason.c_str());
+  CHECK(c.null_mx);  // typed: nobody has to find "null MX" in the reason
   CHECK(c.hosts.empty());
   CHECK(dns->asked() == std::vector<std::string>{"MX nullmx.example"});
 }
@@ -139,6 +140,7 @@ TEST(RouterCandidates, NxDomainIsPermanentTimeoutIsTemporary) {
   Candidates c = run(mx_route, "nonexistent.example");
   LONGS_EQUAL(static_cast<int>(CandidateStatus::PermFail), static_cast<int>(c.status));
   STRCMP_EQUAL("domain nonexistent.example does not exist (NXDOMAIN)", c.reason.c_str());
+  CHECK(!c.null_mx);
 
   dns->fail("slow.example", DnsType::MX, DnsStatus::TempFail, "timed out after 2s");
   c = run(mx_route, "slow.example");
