@@ -5,10 +5,21 @@
 
 namespace relay {
 
+// Message octets (CRLFs included, stuffing dots not): counted against the limit and kept.
+void DataReader::keep(const char* p, size_t n) {
+  size_ += n;
+  if (size_ > max_size_ && error_ != Error::TooBig) {
+    error_ = Error::TooBig;  // overrides others: the size reply is the useful one
+    body_.clear();
+    body_.shrink_to_fit();
+  }
+  if (error_ != Error::TooBig) body_.append(p, n);
+}
+
 void DataReader::text(char c) {
   if (++line_len_ > max_line_ - 2) fail(Error::LineTooLong);
-  if (error_ == Error::TooBig) return;
-  body_.push_back(c);
+  if (c == '\0') fail(Error::Nul);
+  keep(&c, 1);
 }
 
 size_t DataReader::feed(const char* data, size_t n) {
@@ -28,13 +39,9 @@ size_t DataReader::feed(const char* data, size_t n) {
         received_ += run;
         line_len_ += run;
         if (line_len_ > max_line_ - 2) fail(Error::LineTooLong);
-        if (error_ != Error::TooBig) body_.append(p, run);
+        if (memchr(p, '\0', run)) fail(Error::Nul);
+        keep(p, run);
         i += run;
-        if (received_ > max_size_ && error_ != Error::TooBig) {
-          error_ = Error::TooBig;
-          body_.clear();
-          body_.shrink_to_fit();
-        }
         continue;
       }
     }
@@ -63,7 +70,7 @@ size_t DataReader::feed(const char* data, size_t n) {
         break;
       case State::Cr:
         if (c == '\n') {
-          if (error_ != Error::TooBig) body_.append("\r\n");
+          keep("\r\n", 2);
           state_ = State::LineStart;
         } else {
           fail(Error::BareCr);
@@ -95,11 +102,6 @@ size_t DataReader::feed(const char* data, size_t n) {
       case State::Done:
         break;
     }
-    if (received_ > max_size_ && error_ != Error::TooBig) {
-      error_ = Error::TooBig;  // overrides others: the size reply is the useful one
-      body_.clear();
-      body_.shrink_to_fit();
-    }
   }
   return i;
 }
@@ -111,6 +113,7 @@ const char* data_error_name(DataReader::Error e) {
     case DataReader::Error::BareCr: return "bare CR";
     case DataReader::Error::LineTooLong: return "line too long";
     case DataReader::Error::TooBig: return "message too big";
+    case DataReader::Error::Nul: return "NUL octet";
   }
   return "?";
 }
