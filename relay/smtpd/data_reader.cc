@@ -22,6 +22,18 @@ void DataReader::text(char c) {
   keep(&c, 1);
 }
 
+// text()'s checks over a run of ordinary octets, in the order text() would meet them: the first
+// error wins, so a NUL before the octet that makes the line too long must be found first.
+void DataReader::run_checks(const char* p, size_t run) {
+  size_t room = max_line_ - 2 > line_len_ ? max_line_ - 2 - line_len_ : 0;  // octets before too long
+  const char* nul = static_cast<const char*>(memchr(p, '\0', run));
+  size_t nul_at = nul ? static_cast<size_t>(nul - p) : run;
+  if (nul_at < run && nul_at < room) fail(Error::Nul);
+  if (run > room) fail(Error::LineTooLong);
+  if (nul_at < run) fail(Error::Nul);
+  line_len_ += run;
+}
+
 size_t DataReader::feed(const char* data, size_t n) {
   size_t i = 0;
   while (i < n && state_ != State::Done) {
@@ -37,9 +49,7 @@ size_t DataReader::feed(const char* data, size_t n) {
       size_t run = static_cast<size_t>(stop - p);
       if (run > 0) {
         received_ += run;
-        line_len_ += run;
-        if (line_len_ > max_line_ - 2) fail(Error::LineTooLong);
-        if (memchr(p, '\0', run)) fail(Error::Nul);
+        run_checks(p, run);
         keep(p, run);
         i += run;
         continue;

@@ -42,6 +42,7 @@ class DataReader {
 
   void text(char c);
   void keep(const char* p, size_t n);
+  void run_checks(const char* p, size_t run);
   void fail(Error e) {
     if (error_ == Error::None) error_ = e;
   }

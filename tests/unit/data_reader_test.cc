@@ -118,3 +118,15 @@ TEST(DataReader, SizeLimitCountsTheMessageNotTheWire) {
     CHECK_EQUAL_TEXT(wire.size(), over.consumed, label.c_str());
   }
 }
+
+// The first error wins however the bytes are chunked (found by fuzz_data_reader): a NUL before
+// the octet that makes a line too long is reported as NUL, one after it as the long line.
+TEST(DataReader, FirstErrorWinsInAnyChunking) {
+  std::string nul_first = std::string("a\0", 2) + std::string(1200, 'x') + "\r\n.\r\n";
+  std::string long_first = std::string(1200, 'x') + std::string("\0", 1) + "\r\n.\r\n";
+  for (size_t chunk : {1u, 7u, 5000u}) {
+    std::string label = "chunk " + std::to_string(chunk);
+    CHECK_TEXT(feed(nul_first, chunk).error == DataReader::Error::Nul, label.c_str());
+    CHECK_TEXT(feed(long_first, chunk).error == DataReader::Error::LineTooLong, label.c_str());
+  }
+}
