@@ -35,6 +35,9 @@ std::optional<std::string> fail(std::string* err, std::string text) {
   return std::nullopt;
 }
 
+// The key an address entry is stored and looked up under: lower-case local part, normalised domain.
+std::string address_key(const Recipient& r) { return ascii_lower(r.local) + "@" + r.domain; }
+
 }  // namespace
 
 std::optional<std::string> normalize_domain(const std::string& domain, std::string* err) {
@@ -81,7 +84,7 @@ AddressMatcher::AddressMatcher(const std::vector<std::string>& entries,
     std::string err;
     if (e.find('@') != std::string::npos) {
       auto r = parse_recipient(e, &err);
-      if (r) addresses_.insert(r->local + "@" + r->domain);
+      if (r) addresses_.insert(address_key(*r));
     } else if (!e.empty() && e.front() == '.') {
       auto d = normalize_domain(e.substr(1), &err);
       if (d) parents_.insert(*d);
@@ -95,7 +98,7 @@ AddressMatcher::AddressMatcher(const std::vector<std::string>& entries,
 
 bool AddressMatcher::matches(const Recipient& r) const {
   if (domains_.count(r.domain)) return true;
-  if (!addresses_.empty() && addresses_.count(r.local + "@" + r.domain)) return true;
+  if (!addresses_.empty() && addresses_.count(address_key(r))) return true;
   // Walk the strict parents: "a.b.example.com" tries "b.example.com", "example.com", "com".
   for (auto dot = r.domain.find('.'); dot != std::string::npos;
        dot = r.domain.find('.', dot + 1)) {

@@ -2,13 +2,14 @@
 //
 // Domains are compared in lower-case A-label form: a UTF-8 domain is converted with libidn2
 // (UTS #46 non-transitional mapping, NFC), an ASCII domain is only lower-cased. Local parts are
-// compared exactly (RFC 5321 section 2.4: the local part is case-sensitive).
+// compared ASCII-case-insensitively too (SPEC R-ROUTE): RFC 5321 section 2.4 lets the final host
+// treat them as case-sensitive, but a policy list must not be bypassed by writing CEO@ for ceo@.
 //
 // List entries (SPEC R-ROUTE, seed 000):
 //   "example.com"        matches example.com only;
 //   ".example.com"       matches the subdomains of example.com (a.example.com, b.a.example.com),
 //                        NOT example.com itself - list both entries to cover both;
-//   "ceo@example.com"    matches that address only (local part exact, domain case-insensitive).
+//   "ceo@example.com"    matches that address only, in any letter case (CEO@Example.COM too).
 //
 // Failures are values: a domain that is not a valid IDN gives std::nullopt from normalize_domain()
 // and an error text; such an entry never matches and such a recipient has no route.
@@ -27,7 +28,7 @@ std::optional<std::string> normalize_domain(const std::string& domain, std::stri
 
 // A recipient split at its last '@', with the domain normalised.
 struct Recipient {
-  std::string local;   // exactly as given
+  std::string local;   // exactly as given (delivery keeps it; matching lower-cases it)
   std::string domain;  // normalize_domain() of the part after '@'; an address literal as given
 };
 
@@ -47,7 +48,7 @@ class AddressMatcher {
  private:
   std::unordered_set<std::string> domains_;    // "example.com"
   std::unordered_set<std::string> parents_;    // ".example.com" stored as "example.com"
-  std::unordered_set<std::string> addresses_;  // "local@example.com" (domain normalised)
+  std::unordered_set<std::string> addresses_;  // "local@example.com" (both parts lower-cased)
 };
 
 }  // namespace router

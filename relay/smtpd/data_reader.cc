@@ -5,10 +5,33 @@
 
 namespace relay {
 
+// Message octets (CRLFs included, stuffing dots not): counted against the limit and kept.
+void DataReader::keep(const char* p, size_t n) {
+  size_ += n;
+  if (size_ > max_size_ && error_ != Error::TooBig) {
+    error_ = Error::TooBig;  // overrides others: the size reply is the useful one
+    body_.clear();
+    body_.shrink_to_fit();
+  }
+  if (error_ != Error::TooBig) body_.append(p, n);
+}
+
 void DataReader::text(char c) {
   if (++line_len_ > max_line_ - 2) fail(Error::LineTooLong);
-  if (error_ == Error::TooBig) return;
-  body_.push_back(c);
+  if (c == '\0') fail(Error::Nul);
+  keep(&c, 1);
+}
+
+// text()'s checks over a run of ordinary octets, in the order text() would meet them: the first
+// error wins, so a NUL before the octet that makes the line too long must be found first.
+void DataReader::run_checks(const char* p, size_t run) {
+  size_t room = max_line_ - 2 > line_len_ ? max_line_ - 2 - line_len_ : 0;  // octets before too long
+  const char* nul = static_cast<const char*>(memchr(p, '\0', run));
+  size_t nul_at = nul ? static_cast<size_t>(nul - p) : run;
+  if (nul_at < run && nul_at < room) fail(Error::Nul);
+  if (run > room) fail(Error::LineTooLong);
+  if (nul_at < run) fail(Error::Nul);
+  line_len_ += run;
 }
 
 size_t DataReader::feed(const char* data, size_t n) {
@@ -26,15 +49,9 @@ size_t DataReader::feed(const char* data, size_t n) {
       size_t run = static_cast<size_t>(stop - p);
       if (run > 0) {
         received_ += run;
-        line_len_ += run;
-        if (line_len_ > max_line_ - 2) fail(Error::LineTooLong);
-        if (error_ != Error::TooBig) body_.append(p, run);
+        run_checks(p, run);
+        keep(p, run);
         i += run;
-        if (received_ > max_size_ && error_ != Error::TooBig) {
-          error_ = Error::TooBig;
-          body_.clear();
-          body_.shrink_to_fit();
-        }
         continue;
       }
     }
@@ -63,7 +80,7 @@ size_t DataReader::feed(const char* data, size_t n) {
         break;
       case State::Cr:
         if (c == '\n') {
-          if (error_ != Error::TooBig) body_.append("\r\n");
+          keep("\r\n", 2);
           state_ = State::LineStart;
         } else {
           fail(Error::BareCr);
@@ -95,11 +112,6 @@ size_t DataReader::feed(const char* data, size_t n) {
       case State::Done:
         break;
     }
-    if (received_ > max_size_ && error_ != Error::TooBig) {
-      error_ = Error::TooBig;  // overrides others: the size reply is the useful one
-      body_.clear();
-      body_.shrink_to_fit();
-    }
   }
   return i;
 }
@@ -111,6 +123,7 @@ const char* data_error_name(DataReader::Error e) {
     case DataReader::Error::BareCr: return "bare CR";
     case DataReader::Error::LineTooLong: return "line too long";
     case DataReader::Error::TooBig: return "message too big";
+    case DataReader::Error::Nul: return "NUL octet";
   }
   return "?";
 }

@@ -1,8 +1,9 @@
 // smtp_command.cc - SMTP command and parameter parsing (see smtp_command.h).
 //
 // Strict where strictness protects the queue (addresses must be in <>, no
-// control characters, known parameters only), lenient only where RFC 5321
-// asks (case of verbs and parameter names).
+// control characters, no 8-bit octets without SMTPUTF8, RFC 5321 length
+// limits, known parameters only), lenient only where RFC 5321 asks (case of
+// verbs and parameter names).
 #include "relay/smtpd/smtp_command.h"
 
 #include <algorithm>
@@ -28,7 +29,6 @@ Reply syntax(const std::string& text) { return {501, "5.5.4", text}; }
 // Address inside <...>; RFC 5321 4.1.2 Mailbox with a generous character set
 // (quoted local parts pass, controls and spaces outside quotes do not).
 bool valid_mailbox(const std::string& a) {
-  if (a.size() > 254) return false;
   auto at = a.rfind('@');
   if (at == std::string::npos || at == 0 || at + 1 == a.size()) return false;
   bool quoted = a.front() == '"';
@@ -42,9 +42,39 @@ bool valid_mailbox(const std::string& a) {
   std::string dom = a.substr(at + 1);
   if (dom.front() == '[') return dom.back() == ']' && dom.find_first_of(" <>") == std::string::npos;
   for (unsigned char c : dom) {
-    if (!(std::isalnum(c) || c == '-' || c == '.' || c >= 0x80)) return false;
+    if (!(std::isalnum(c) || c == '-' || c == '.')) return false;
   }
   return dom.front() != '.' && dom.back() != '.' && dom.find("..") == std::string::npos;
+}
+
+bool has_8bit(const std::string& s) {
+  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c >= 0x80; });
+}
+
+// RFC 5321 4.5.3.1.1-3: local part 64 octets, domain 255, path 256 with its "<>"; answered with
+// 501 as 4.5.3.1.10 says ("Path too long"). nullopt when the address is within the limits.
+std::optional<std::string> length_problem(const std::string& a) {
+  auto at = a.rfind('@');
+  size_t local = at == std::string::npos ? a.size() : at;
+  size_t domain = at == std::string::npos ? 0 : a.size() - at - 1;
+  if (local > 64) return "local part longer than 64 octets (RFC 5321 4.5.3.1.1)";
+  if (domain > 255) return "domain longer than 255 octets (RFC 5321 4.5.3.1.2)";
+  if (a.size() + 2 > 256) return "path longer than 256 octets (RFC 5321 4.5.3.1.3)";
+  return std::nullopt;
+}
+
+// The reply for an address that cannot be taken, nullopt when it can. `role` is "sender" or
+// "recipient"; `syntax_status` the enhanced code for that role (5.1.7 sender, 5.1.3 recipient).
+std::optional<Reply> address_problem(const std::string& a, const char* role, const char* syntax_status) {
+  // RFC 6531 3.5: without SMTPUTF8 (not offered yet, SPEC R-INTL) a UTF-8 address is refused,
+  // never relayed raw.
+  if (has_8bit(a)) {
+    return Reply{553, "5.6.7", std::string("Non-ASCII ") + role +
+                                   " address needs SMTPUTF8, which this server does not offer"};
+  }
+  if (auto why = length_problem(a)) return Reply{501, syntax_status, "Bad " + std::string(role) + " address: " + *why};
+  if (!valid_mailbox(a)) return Reply{553, syntax_status, "Bad " + std::string(role) + " address syntax"};
+  return std::nullopt;
 }
 
 // Splits "<addr> P1=V1 P2" into the address and the parameter words.
@@ -118,8 +148,8 @@ std::optional<MailFrom> parse_mail_from(const std::string& arg, Reply* error) {
     *error = syntax("Syntax: MAIL FROM:<address> [parameters]");
     return std::nullopt;
   }
-  if (!m.address.empty() && !valid_mailbox(m.address)) {
-    *error = {553, "5.1.7", "Bad sender address syntax"};
+  if (auto bad = m.address.empty() ? std::nullopt : address_problem(m.address, "sender", "5.1.7")) {
+    *error = *bad;
     return std::nullopt;
   }
   for (const auto& p : params) {
@@ -166,8 +196,8 @@ std::optional<RcptTo> parse_rcpt_to(const std::string& arg, Reply* error) {
     *error = syntax("Syntax: RCPT TO:<address> [parameters]");
     return std::nullopt;
   }
-  if (!valid_mailbox(r.address)) {
-    *error = {553, "5.1.3", "Bad recipient address syntax"};
+  if (auto bad = address_problem(r.address, "recipient", "5.1.3")) {
+    *error = *bad;
     return std::nullopt;
   }
   for (const auto& p : params) {

@@ -132,29 +132,31 @@ void SmtpServerSession::process() {
   }
 }
 
-// One command line without its line end; false when none is complete yet.
+// One command line without its CRLF; false when none is complete yet. Only CRLF ends a line
+// (RFC 5321 2.3.8): "MAIL FROM:<a>\nRCPT TO:<b>\r\n" is one line, which dispatch() refuses for
+// its bare LF, never two commands.
 bool SmtpServerSession::read_line(std::string* line) {
   evbuffer* in = conn_->input();
   for (;;) {
-    evbuffer_ptr eol = evbuffer_search_eol(in, nullptr, nullptr, EVBUFFER_EOL_LF);
+    evbuffer_ptr eol = evbuffer_search_eol(in, nullptr, nullptr, EVBUFFER_EOL_CRLF_STRICT);
     if (eol.pos < 0) {
       size_t len = evbuffer_get_length(in);
       if (len > kMaxCommandLine) {
-        evbuffer_drain(in, len);
+        // The last octet stays: it may be the CR whose LF comes in the next read.
+        evbuffer_drain(in, len - 1);
         if (!skip_to_eol_) reply(500, "5.5.2", "Error: line too long");
         skip_to_eol_ = true;
       }
       return false;
     }
     size_t len = static_cast<size_t>(eol.pos);
-    std::string raw(len + 1, '\0');
-    evbuffer_remove(in, raw.data(), len + 1);
+    std::string raw(len + 2, '\0');
+    evbuffer_remove(in, raw.data(), len + 2);
     if (skip_to_eol_) {
       skip_to_eol_ = false;
       continue;
     }
-    raw.pop_back();
-    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+    raw.resize(len);
     if (raw.size() + 2 > kMaxCommandLine) {
       reply(500, "5.5.2", "Error: line too long");
       continue;
@@ -181,6 +183,10 @@ bool SmtpServerSession::command_too_slow() {
 }
 
 void SmtpServerSession::dispatch(const std::string& line) {
+  // SPEC R-INTL: a NUL, or a CR or LF that is not the line's CRLF, makes the line no command.
+  if (line.find_first_of(std::string("\0\r\n", 3)) != std::string::npos) {
+    return command_error("Error: bare <CR>, bare <LF> or NUL in command line; lines end with <CR><LF>");
+  }
   Command c = parse_command(line);
   switch (c.verb) {
     case Verb::Helo: return cmd_helo(c, false);
@@ -201,16 +207,16 @@ void SmtpServerSession::dispatch(const std::string& line) {
     case Verb::Expn: return reply(502, "5.5.1", "EXPN is not available");
     case Verb::Bdat: return reply(502, "5.5.1", "BDAT (CHUNKING) is not offered; use DATA");
     case Verb::Auth: return reply(502, "5.5.1", "AUTH is not offered: relaying is allowed by client address");
-    case Verb::Unknown: return cmd_unknown();
+    case Verb::Unknown: return command_error("Error: command not recognized");
   }
 }
 
-void SmtpServerSession::cmd_unknown() {
+void SmtpServerSession::command_error(const char* text) {
   if (++errors_ >= kMaxErrors) {
     reply(421, "4.7.0", rt_->config->hostname + " Error: too many errors");
     return close("too many errors");
   }
-  reply(500, "5.5.2", "Error: command not recognized");
+  reply(500, "5.5.2", text);
 }
 
 void SmtpServerSession::reset_transaction() {
@@ -326,6 +332,8 @@ void SmtpServerSession::finish_data() {
         return reply(554, "5.5.2", "Message refused: bare <LF> in message data; lines must end with <CR><LF>");
       case DataReader::Error::BareCr:
         return reply(554, "5.5.2", "Message refused: bare <CR> in message data; lines must end with <CR><LF>");
+      case DataReader::Error::Nul:
+        return reply(554, "5.5.2", "Message refused: NUL octet in message data (RFC 5321 4.1.1.4)");
       case DataReader::Error::None:
         break;
     }

@@ -58,7 +58,8 @@ class SmtpServerSession : public base::Conn::Handler {
   void cmd_rcpt(const Command& c);
   void cmd_data(const Command& c);
   void cmd_starttls(const Command& c);
-  void cmd_unknown();
+  // 500 5.5.2 for a line that is no command; 421 and close after too many.
+  void command_error(const char* text);
   void read_data();
   void finish_data();
   void stored(StoreStatus status);

@@ -3,7 +3,7 @@
 // The first bytes pick a chunking (TCP and TLS split data anywhere); the rest is fed once whole
 // and once in those chunks. Both runs must agree on done, bytes consumed, error and body (the
 // reader's state machine may not depend on where the chunks break). A message accepted without
-// error holds no bare CR or LF, no line over 998 octets, and never more than max_size octets.
+// error holds no bare CR or LF, no NUL, no line over 998 octets, and never more than max_size octets.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -42,7 +42,7 @@ void check_clean(const std::string& body) {
       if (i + 1 >= body.size() || body[i + 1] != '\n') abort();
       ++i;
       line = 0;
-    } else if (c == '\n') {
+    } else if (c == '\n' || c == '\0') {
       abort();
     } else if (++line > 998) {
       abort();

@@ -28,6 +28,15 @@ class InboundBase(unittest.TestCase):
         self.assertNotIn("AddressSanitizer", log)
         self.assertNotIn("runtime error", log)
 
+    def session(self, mail_from=None):
+        """A raw client past the greeting and EHLO (and MAIL FROM:<mail_from> if given)."""
+        c = self.relay.client()
+        c.reply()
+        self.assertEqual(c.cmd("EHLO x")[0], 250)
+        if mail_from:
+            self.assertEqual(c.cmd("MAIL FROM:<%s>" % mail_from)[0], 250)
+        return c
+
     def body_of(self, qid):
         """The stored message, bytes exactly as queued."""
         out = subprocess.run([BIN, "queue", "-c", self.relay.config_path, "show", qid],
@@ -168,6 +177,82 @@ class SmugglingTest(InboundBase):
     def test_bare_cr(self):
         self.check_refused(b"Subject: a\r\n\r\nhi\r.\rMAIL FROM:<evil@x.example>\r\n.\r\n")
 
+    def test_nul_in_text(self):
+        self.check_refused(b"Subject: a\r\n\r\nhi\x00there\r\n.\r\n")
+
+    def test_nul_after_dot(self):
+        # The variant the smuggling scanner got through: "." NUL CRLF is no end of data.
+        self.check_refused(b"Subject: a\r\n\r\nhi\r\n.\x00\r\nMAIL FROM:<evil@x.example>\r\n"
+                           b"RCPT TO:<victim@y.example>\r\nDATA\r\nevil\r\n.\r\n")
+
+
+class CommandLineTest(InboundBase):
+    """Only CRLF ends a command line; a line with a bare CR or LF or a NUL is one 500 5.5.2, and
+    the session goes on with the next CRLF-terminated line."""
+
+    def assertRefusedLine(self, c, raw):
+        c.send(raw)
+        code, text = c.reply()
+        self.assertTrue(text.startswith("500 5.5.2 "), "%r: %s" % (raw, text))
+        # In step: the next reply answers the next line, and the bad line started no transaction.
+        self.assertEqual(c.cmd("NOOP"), (250, "250 2.0.0 Ok"))
+        self.assertEqual(c.cmd("RCPT TO:<b@example.org>")[1], "503 5.5.1 Error: need MAIL command")
+
+    def test_bare_lf_or_cr_does_not_split_a_line_into_commands(self):
+        c = self.session()  # one session: each refusal must leave it in step for the next
+        self.assertRefusedLine(c, b"MAIL FROM:<a@example.com>\nRCPT TO:<b@example.org>\r\n")
+        self.assertRefusedLine(c, b"MAIL FROM:<a@example.com>\rRCPT TO:<b@example.org>\r\n")
+        self.assertRefusedLine(c, b"MAIL FROM:<a@example.com>\nNOOP\r\n")  # LF ends no command
+        c.close()
+
+    def test_nul_in_a_command_line(self):
+        c = self.session()
+        c.send(b"HELO a\x00b\r\n")
+        code, text = c.reply()
+        self.assertTrue(text.startswith("500 5.5.2 "), text)
+        self.assertRefusedLine(c, b"MAIL FROM:<a@example.com>\x00\r\n")
+        c.close()
+
+    def test_pipelined_bad_line_between_good_ones(self):
+        c = self.session()
+        c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<x@example.org>\nRCPT TO:<y@example.org>\r\n"
+               b"RCPT TO:<b@example.org>\r\nDATA\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        self.assertTrue(c.reply()[1].startswith("500 5.5.2 "))
+        self.assertEqual(c.reply()[0], 250)
+        self.assertEqual(c.reply()[0], 354)
+        c.send(b"Subject: t\r\n\r\nbody\r\n.\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        c.close()
+        rcpts = [r["address"] for m in self.relay.queue_list() for r in m["recipients"]]
+        self.assertEqual(rcpts, ["b@example.org"])
+
+
+class AddressTest(InboundBase):
+    def test_utf8_address_without_smtputf8_gets_553_5_6_7(self):
+        c = self.session()
+        code, text = c.cmd("MAIL FROM:<j\u00f6rg@example.com>")
+        self.assertTrue(text.startswith("553 5.6.7 "), text)
+        self.assertIn("SMTPUTF8", text)
+        self.assertEqual(c.cmd("MAIL FROM:<a@example.com>")[0], 250)
+        for rcpt in ("b@b\u00fccher.example", "j\u00f6rg@example.org"):
+            code, text = c.cmd("RCPT TO:<%s>" % rcpt)
+            self.assertTrue(text.startswith("553 5.6.7 "), text)
+        self.assertEqual(c.cmd("DATA")[1], "554 5.5.1 Error: no valid recipients")
+        c.close()
+        self.assertEqual(self.relay.queue_list(), [])
+
+    def test_over_long_local_part_or_domain_gets_501(self):
+        c = self.session()
+        code, text = c.cmd("MAIL FROM:<%s@example.com>" % ("l" * 65))
+        self.assertTrue(text.startswith("501 5.1.7 "), text)
+        self.assertEqual(c.cmd("MAIL FROM:<%s@example.com>" % ("l" * 64))[0], 250)
+        code, text = c.cmd("RCPT TO:<%s@example.org>" % ("l" * 65))
+        self.assertTrue(text.startswith("501 5.1.3 "), text)
+        code, text = c.cmd("RCPT TO:<a@%s.example.org>" % ".".join(["d" * 63] * 4))
+        self.assertTrue(text.startswith("501 5.1.3 "), text)
+        c.close()
+
 
 class StartTlsInjectionTest(InboundBase):
     def test_bytes_pipelined_after_starttls_are_discarded(self):
@@ -236,6 +321,46 @@ class LimitsTest(InboundBase):
         self.assertTrue(text.startswith("552 5.3.4 "), text)
         c.close()
 
+    def send_data(self, wire, size_param=""):
+        c = self.session()
+        self.assertEqual(c.cmd("MAIL FROM:<a@example.com>" + size_param)[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<b@example.org>")[0], 250)
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        c.send(wire)
+        reply = c.reply()
+        c.close()
+        return reply
+
+    @staticmethod
+    def message_of(size):
+        """A message of `size` octets as RFC 1870 counts them, with a line that needs a stuffing dot."""
+        body = b"Subject: size\r\n\r\n.dot line\r\n"
+        while len(body) + 102 <= size:
+            body += b"z" * 100 + b"\r\n"
+        body += b"z" * (size - len(body) - 2) + b"\r\n"
+        assert len(body) == size
+        return body
+
+    @staticmethod
+    def stuffed(body):
+        return body.replace(b"\r\n.dot", b"\r\n..dot") + b".\r\n"
+
+    def test_message_of_exactly_the_advertised_size_is_accepted(self):
+        # RFC 1870: CRLFs count, the stuffing dot and the final ".CRLF" do not.
+        body = self.message_of(2048)
+        code, text = self.send_data(self.stuffed(body), " SIZE=2048")
+        self.assertEqual(code, 250, text)
+        [m] = self.relay.queue_list()
+        stored = self.body_of(m["id"])
+        # Our Received header, then the message octet for octet (the stuffing dot removed).
+        self.assertTrue(stored.startswith(b"Received: "), stored[:80])
+        self.assertTrue(stored.endswith(b"\r\n" + body), stored[-80:])
+
+    def test_one_octet_over_the_advertised_size_gets_552(self):
+        code, text = self.send_data(self.stuffed(self.message_of(2049)))
+        self.assertTrue(text.startswith("552 5.3.4 "), text)
+        self.assertEqual(self.relay.queue_list(), [])
+
     def test_oversized_data_gets_552_and_nothing_is_queued(self):
         r = self.relay.swaks("--from", "a@example.com", "--to", "b@example.org", "--body", ("y" * 70 + "\n") * 60)
         self.assertIn("552 5.3.4", r.stdout)
@@ -277,8 +402,16 @@ class LimitsTest(InboundBase):
 class NoRouteTest(InboundBase):
     config = BASE_CONFIG.replace(
         'routes = ( { name = "default"; match = [ "*" ]; kind = "host"; host = "127.0.0.1"; port = 9; } );',
-        'address_lists = { partners = [ "partner.example" ]; };\n'
+        'address_lists = { partners = [ "partner.example", "ceo@normal.example" ]; };\n'
         'routes = ( { name = "p"; match = [ "partners" ]; kind = "host"; host = "127.0.0.1"; port = 9; } );')
+
+    def test_address_entry_matches_in_any_letter_case(self):
+        # SPEC R-ROUTE: the listed route is taken whatever the case of the local part or domain.
+        c = self.session("a@example.com")
+        self.assertEqual(c.cmd("RCPT TO:<CEO@Normal.Example>")[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<ceo@normal.example>")[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<cfo@normal.example>")[0], 550)
+        c.close()
 
     def test_recipient_without_route_gets_550_5_7_1(self):
         c = self.relay.client()

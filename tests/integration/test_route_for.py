@@ -62,6 +62,7 @@ address_lists = {
   via_gw = [ "gw-customer.example" ];
   via_mx = [ "mx-customer.example" ];
   via_literal = [ "literal-customer.example" ];
+  bosses = [ "ceo@normal.test.example", "boss@bücher.test.example" ];
 };
 routes = (
   { name = "partners"; match = [ "partners" ]; kind = "mx"; tls = "required";
@@ -70,6 +71,8 @@ routes = (
   { name = "gw-mx"; match = [ "via_mx" ]; kind = "host"; host = "smarthost.test.example";
     mx_lookup = true; port = 587; },
   { name = "literal"; match = [ "via_literal" ]; kind = "host"; host = "[192.0.2.99]"; },
+  { name = "bosses"; match = [ "bosses" ]; kind = "host"; host = "gw.test.example"; port = 2527;
+    tls = "required"; },
   { name = "default"; match = [ "*" ]; kind = "mx"; tls = "opportunistic"; }
 );
 """
@@ -184,6 +187,18 @@ class RouteForTest(unittest.TestCase):
     def test_host_route_with_ip_literal(self):
         out = self.assertOk("a@literal-customer.example")
         self.assertEqual(self.hosts(out), ["192.0.2.99 (pref 0) port 25: 192.0.2.99"])
+
+    def test_address_entry_matches_in_any_case_and_label_form(self):
+        # SPEC R-ROUTE: a required-TLS route must not be bypassed by writing CEO@ for ceo@.
+        for address in ("ceo@normal.test.example", "CEO@Normal.Test.Example", "cEo@NORMAL.test.example",
+                        "BOSS@xn--bcher-kva.test.example", "Boss@BÜCHER.test.example"):
+            out = self.assertOk(address)
+            self.assertIn("route: bosses (kind host, host gw.test.example, port 2527", out, address)
+            self.assertIn("tls: required", out, address)
+            self.assertEqual(self.hosts(out), ["gw.test.example (pref 0) port 2527: 192.0.2.30"])
+        # Another local part of that domain is not on the list.
+        rc, out, err = self.route_for("cfo@normal.test.example")
+        self.assertIn("route: default (kind mx)", out)
 
     def test_no_route(self):
         cfg = os.path.join(self.tmp.name, "no-default.cfg")

@@ -89,7 +89,9 @@ TEST(RouterMatch, ParseRecipient) {
 
 TEST(RouterMatch, ListEntries) {
   std::vector<std::string> bad;
-  AddressMatcher m({"partner.example", ".bank.example", "CEO@Supplier.Example", "x@\xff"}, &bad);
+  AddressMatcher m({"partner.example", ".bank.example", "CEO@Supplier.Example", "x@\xff",
+                    "boss@Bücher.example", "BOSS@xn--mnchen-3ya.example"},
+                   &bad);
   LONGS_EQUAL(1, bad.size());
   struct Case {
     const char* addr;
@@ -103,8 +105,14 @@ TEST(RouterMatch, ListEntries) {
       {"a@x.y.bank.example", true},
       {"a@notbank.example", false},          // suffix match is by label, not by string
       {"CEO@supplier.example", true},        // address: domain case-insensitive
-      {"ceo@supplier.example", false},       // local part is case-sensitive (RFC 5321 2.4)
+      {"ceo@supplier.example", true},        // and the local part too (SPEC R-ROUTE)
+      {"cEo@SUPPLIER.EXAMPLE", true},
       {"other@supplier.example", false},
+      {"ceo2@supplier.example", false},
+      {"Boss@bücher.example", true},         // U-label entry, U-label recipient, other case
+      {"BOSS@XN--BCHER-KVA.example", true},  // U-label entry, A-label recipient
+      {"boss@xn--mnchen-3ya.example", true}, // A-label entry, A-label recipient
+      {"Boss@MÜNCHEN.example", true},        // A-label entry, U-label recipient
       {"a@partner.example.", true},          // trailing dot
   };
   for (const auto& c : cases) {
@@ -125,7 +133,9 @@ TEST(RouterMatch, RoutesInOrderWithStar) {
       {"a@partner.example", "partners"},
       {"a@x.bank.example", "partners"},
       {"CEO@supplier.example", "partners"},
-      {"ceo@supplier.example", "default"},
+      {"ceo@supplier.example", "partners"},        // no bypass of the route by letter case
+      {"Ceo@Supplier.Example", "partners"},
+      {"ceo2@supplier.example", "default"},
       {"a@bücher.example", "idn"},                 // UTF-8 recipient, UTF-8 entry
       {"a@xn--bcher-kva.example", "idn"},          // A-label recipient, UTF-8 entry
       {"a@BÜCHER.EXAMPLE", "idn"},

@@ -110,3 +110,54 @@ TEST(SmtpCommand, AddressDomain) {
   STRCMP_EQUAL("example.com", address_domain("User@Example.COM").c_str());
   STRCMP_EQUAL("", address_domain("nodomain").c_str());
 }
+
+namespace {
+
+// The reply a MAIL or RCPT argument gets; {0, ""} when it is accepted.
+Reply refusal(bool mail, const std::string& addr) {
+  Reply err;
+  bool ok = mail ? parse_mail_from("FROM:<" + addr + ">", &err).has_value()
+                 : parse_rcpt_to("TO:<" + addr + ">", &err).has_value();
+  return ok ? Reply{} : err;
+}
+
+void check_refusal(bool mail, const std::string& addr, int code, const char* status,
+                   const char* words = "") {
+  Reply got = refusal(mail, addr);
+  std::string msg = std::string(mail ? "MAIL " : "RCPT ") + addr.substr(0, 40) + "...(" +
+                    std::to_string(addr.size()) + " octets): got " + std::to_string(got.code) + " " +
+                    got.status + " " + got.text;
+  CHECK_TEXT(got.code == code, msg.c_str());
+  STRCMP_EQUAL_TEXT(status, got.status.c_str(), msg.c_str());
+  CHECK_TEXT(got.text.find(words) != std::string::npos, msg.c_str());
+}
+
+}  // namespace
+
+// RFC 6531 3.5 / SPEC R-INTL: without SMTPUTF8 (not offered yet) a UTF-8 address is refused,
+// never relayed raw, whether the 8-bit octets are in the local part or the domain.
+TEST(SmtpCommand, EightBitAddressNeedsSmtpUtf8) {
+  for (bool mail : {true, false}) {
+    check_refusal(mail, "j\xc3\xb6rg@b.example", 553, "5.6.7", "SMTPUTF8");
+    check_refusal(mail, "a@b\xc3\xbc" "cher.example", 553, "5.6.7", "SMTPUTF8");
+    check_refusal(mail, "a@\xff.example", 553, "5.6.7", "SMTPUTF8");
+    check_refusal(mail, "a@xn--bcher-kva.example", 0, "");  // the A-label form is plain ASCII
+  }
+}
+
+// RFC 5321 4.5.3.1: local part 64 octets, domain 255, path 256 (with the angle brackets).
+TEST(SmtpCommand, AddressLengthLimits) {
+  std::string local64(64, 'l');
+  std::string label63(63, 'd');
+  std::string domain_189 = label63 + "." + label63 + "." + std::string(61, 'd');
+  std::string domain_256 = label63 + "." + label63 + "." + label63 + "." + std::string(64, 'd');
+  for (bool mail : {true, false}) {
+    const char* status = mail ? "5.1.7" : "5.1.3";
+    check_refusal(mail, local64 + "@x.example", 0, "");
+    check_refusal(mail, local64 + "l@x.example", 501, status, "64");
+    check_refusal(mail, "a@" + domain_256, 501, status, "255");
+    // Each part within its limit: 254 octets (256 with "<>") is the longest path.
+    check_refusal(mail, local64 + "@" + domain_189, 0, "");
+    check_refusal(mail, local64 + "@" + domain_189 + "d", 501, status, "256");
+  }
+}
