@@ -32,4 +32,13 @@ const char* failure_kind_name(FailureKind k) {
   return "?";
 }
 
+Outcome decided(Disposition d, const std::string& status, FailureKind kind, const std::string& reason) {
+  Outcome o;
+  o.disposition = d;
+  o.status = status;
+  o.kind = kind;
+  o.reason = reason;
+  return o;
+}
+
 }  // namespace router

@@ -48,4 +48,7 @@ struct Outcome {
   certs::TlsSummary tls;    // the session's TLS facts, also when a check failed after the handshake
 };
 
+// An outcome decided without a session: a judged lookup, a removed route, an expired lifetime.
+Outcome decided(Disposition d, const std::string& status, FailureKind kind, const std::string& reason);
+
 }  // namespace router

@@ -8,34 +8,21 @@
 
 namespace router {
 
-namespace {
-
-Outcome failed(Disposition d, const char* status, FailureKind kind, const std::string& reason) {
-  Outcome o;
-  o.disposition = d;
-  o.status = status;
-  o.kind = kind;
-  o.reason = reason;
-  return o;
-}
-
-}  // namespace
-
 std::optional<Outcome> judge_plan(const StsEnforcement& sts) {
   const Candidates& c = sts.candidates;
   switch (c.status) {
     case CandidateStatus::Ok:
       return std::nullopt;
     case CandidateStatus::PermFail:
-      return c.null_mx ? failed(Disposition::Bounce, "5.1.10", FailureKind::NullMx, c.reason)
-                       : failed(Disposition::Bounce, "5.1.2", FailureKind::NoSuchDomain, c.reason);
+      return c.null_mx ? decided(Disposition::Bounce, "5.1.10", FailureKind::NullMx, c.reason)
+                       : decided(Disposition::Bounce, "5.1.2", FailureKind::NoSuchDomain, c.reason);
     case CandidateStatus::TempFail:
       break;
   }
   // Hosts were found but an enforce policy named none of them (apply_sts_policy excluded them all).
   if (sts.enforce && !sts.excluded.empty())
-    return failed(Disposition::Defer, "4.7.5", FailureKind::StsNoHost, c.reason);
-  return failed(Disposition::Defer, "4.4.3", FailureKind::DnsTemp, c.reason);
+    return decided(Disposition::Defer, "4.7.5", FailureKind::StsNoHost, c.reason);
+  return decided(Disposition::Defer, "4.4.3", FailureKind::DnsTemp, c.reason);
 }
 
 class DestinationPlanner::Impl {

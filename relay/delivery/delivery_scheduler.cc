@@ -27,17 +27,6 @@ int64_t now_s() { return static_cast<int64_t>(time(nullptr)); }
 
 bool is_final(RcptState s) { return s == RcptState::Sent || s == RcptState::Bounced; }
 
-// An outcome no session carried: a lookup, the route, the queue decided it.
-router::Outcome decided_here(router::Disposition d, router::FailureKind kind, const std::string& status,
-                             const std::string& reason) {
-  router::Outcome o;
-  o.disposition = d;
-  o.kind = kind;
-  o.status = status;
-  o.reason = reason;
-  return o;
-}
-
 }  // namespace
 
 // One destination: its candidate hosts, its waiting jobs and its sessions.
@@ -132,7 +121,7 @@ class DeliveryScheduler::Destination : public JobSource {
   }
 
   router::Outcome route_gone() const {
-    return decided_here(router::Disposition::Defer, router::FailureKind::RouteGone, "4.3.5",
+    return router::decided(router::Disposition::Defer, "4.3.5", router::FailureKind::RouteGone,
                         "route " + route_ + " no longer exists in the configuration");
   }
 

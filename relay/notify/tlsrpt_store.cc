@@ -17,14 +17,6 @@
 #include "router/base/lmdb_handles.h"
 
 namespace relay {
-using base::mdb_str;
-using base::mdb_val;
-using base::MdbCursorPtr;
-using base::MdbEnvPtr;
-using base::MdbTxn;
-}  // namespace relay
-
-namespace relay {
 namespace {
 
 constexpr size_t kMapBytes = 256u << 20;

@@ -18,8 +18,8 @@
 //   judged by the planner's judge (router::judge_plan), as for a delivery.
 //   So the tester cannot disagree with a delivery made at the same moment.
 //
-//   MTA-STS (R-MTASTS) is not implemented yet: reports carry an `mta_sts`
-//   block that says "not checked"; the MTA-STS work fills it in.
+//   MTA-STS (R-MTASTS) comes from the same destination planner: the report's
+//   `mta_sts` block says which policy applied and the route options in force.
 //
 // DIAGNOSTICS
 //   run_test_route returns 0 when deliveries would succeed, 1 when they would
@@ -63,9 +63,8 @@ HostVerdict host_verdict(const config::Route& route, const HostTrace& trace);
 enum class RouteOutcome { Deliver, Bounce, Defer };
 const char* route_outcome_name(RouteOutcome o);  // "deliver", "bounce", "defer"
 
-// R-MTASTS is not implemented yet: this is where its verdict for the tested
-// domain goes (and test_route() in route_tester.cc is where its policy must
-// be applied to the route before probing, as delivery will).
+// The MTA-STS verdict for the tested domain, as the destination planner found
+// and applied the policy (router/destination_plan.h).
 struct MtaStsVerdict {
   bool checked = false;
   std::string result = "not_checked";  // "enforce", "testing", "none", "failed", "not_applicable"
