@@ -53,8 +53,27 @@ class DeliveryScheduler::Destination : public JobSource {
 
   // A connection cache: a session with no job waits, connected, for the next.
   bool park(SmtpClientSession* s) override {
+    if (stale(s)) return false;
     idle_.push_back(s);
     return true;
+  }
+
+  bool stale(const SmtpClientSession* s) const override {
+    return stale_.count(s) != 0;
+  }
+
+  // A reload: the cached plan (route, hosts, TLS policy) and every session
+  // opened under it are of the old configuration. A plan still being made
+  // is dropped when it comes in; the next job plans again.
+  void runtime_changed() {
+    plan_.reset();
+    failure_.reset();
+    plan_expiry_ = 0;
+    replan_ = planner_ != nullptr;
+    for (const auto& s : sessions_) stale_.insert(s.first);
+    auto idle = std::move(idle_);
+    idle_.clear();
+    for (SmtpClientSession* s : idle) s->retire();
   }
 
   void session_done(SmtpClientSession* s) override {
@@ -63,6 +82,7 @@ class DeliveryScheduler::Destination : public JobSource {
     // Freed from a later loop turn: we are inside its callback now.
     base::delete_later(owner_.base_, std::move(it->second));
     sessions_.erase(it);
+    stale_.erase(s);
     idle_.erase(std::remove(idle_.begin(), idle_.end(), s), idle_.end());
     kick();
   }
@@ -108,6 +128,10 @@ class DeliveryScheduler::Destination : public JobSource {
   // The plan is in: the hosts and options a delivery may use now, or the judged failure.
   void planned(router::DestinationPlan p) {
     base::delete_later(owner_.base_, std::move(planner_));  // we are inside its callback
+    if (replan_) {  // made under the configuration a reload replaced
+      replan_ = false;
+      return kick();
+    }
     if (!p.policy.failure_type.empty()) owner_.record_policy_failure(p.policy);
     if (!owner_.rt_->config->find_route(route_)) return kick();
     plan_ = std::make_shared<const router::StsEnforcement>(std::move(p.sts));
@@ -139,6 +163,8 @@ class DeliveryScheduler::Destination : public JobSource {
   std::deque<std::unique_ptr<DeliveryJob>> jobs_;
   std::map<SmtpClientSession*, std::unique_ptr<SmtpClientSession>> sessions_;
   std::vector<SmtpClientSession*> idle_;  // parked, in sessions_ too
+  std::set<const SmtpClientSession*> stale_;  // opened before a reload, in sessions_ too
+  bool replan_ = false;                   // the plan being made predates a reload
   std::unique_ptr<router::DestinationPlanner> planner_;
   std::shared_ptr<const router::StsEnforcement> plan_;  // sessions keep it alive
   router::PolicyResult policy_;                         // of plan_, for TLS-RPT
@@ -156,6 +182,11 @@ DeliveryScheduler::DeliveryScheduler(event_base* base, QueueStore& store, router
 }
 
 DeliveryScheduler::~DeliveryScheduler() { dests_.clear(); }
+
+void DeliveryScheduler::set_runtime(std::shared_ptr<const Runtime> rt) {
+  rt_ = std::move(rt);
+  for (auto& d : dests_) d.second->runtime_changed();
+}
 
 size_t DeliveryScheduler::active_sessions() const {
   size_t n = 0;

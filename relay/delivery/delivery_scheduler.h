@@ -2,9 +2,10 @@
 //
 // Due recipients become jobs, grouped by destination (route, and for kind
 // "mx" the recipient domain). A destination plans its hosts and MTA-STS policy
-// once (router/destination_plan.h; cached for a minute; hosts that cannot be
-// used settle every job as the planner judged), then runs up to the route's
-// max_connections sessions, which reuse their connection for further jobs.
+// once (router/destination_plan.h; cached for a minute or until a reload;
+// hosts that cannot be used settle every job as the planner judged), then runs up to the route's
+// max_connections sessions, which reuse their connection for further jobs
+// until a reload replaces the configuration they were opened under.
 // Results are written back to LMDB: sent and bounced recipients are final,
 // deferred ones get the next retry time from queue.retry; a message past
 // queue.max_lifetime bounces with 5.4.7. Bounces produce a DSN that enters the
@@ -51,7 +52,9 @@ class DeliveryScheduler {
                     std::shared_ptr<const Runtime> rt);
   ~DeliveryScheduler();
 
-  void set_runtime(std::shared_ptr<const Runtime> rt) { rt_ = std::move(rt); }
+  // A reload: every destination plans again before its next job, parked
+  // connections say QUIT, and sessions in flight take no further job.
+  void set_runtime(std::shared_ptr<const Runtime> rt);
   void set_sts(StsServices sts) { sts_ = sts; }
   // Schedules every message in the queue (start-up, and a periodic rescan
   // that notices `queue flush` and the like).

@@ -441,9 +441,9 @@ std::string SmtpClientSession::rcpt_command(const Recipient& r) const {
 
 void SmtpClientSession::begin_transaction() {
   if (job_ && job_->probe) return probe_done();
-  if (!job_) job_ = source_.next_job();
+  if (!job_ && !source_.stale(this)) job_ = source_.next_job();
   if (!job_) {
-    if (conn_ && source_.park(this)) {
+    if (conn_ && !source_.stale(this) && source_.park(this)) {
       // Connected and idle: the next job reuses this session (no new
       // connect, EHLO or TLS handshake) unless it comes too late.
       return enter(State::Idle);
@@ -657,6 +657,12 @@ bool SmtpClientSession::wake() {
   return true;
 }
 
+void SmtpClientSession::retire() {
+  if (state_ != State::Idle || !conn_ || finished_) return;
+  enter(State::Quit);
+  send("QUIT", State::Quit);
+}
+
 void SmtpClientSession::on_conn_closed(const std::string& why) {
   std::string s = client_state_name(state_);
   if (state_ == State::Quit || state_ == State::Idle) {
@@ -673,10 +679,7 @@ void SmtpClientSession::on_conn_closed(const std::string& why) {
 
 void SmtpClientSession::on_conn_timeout() {
   std::string s = client_state_name(state_);
-  if (state_ == State::Idle) {
-    enter(State::Quit);
-    return send("QUIT", State::Quit);
-  }
+  if (state_ == State::Idle) return retire();
   bool connecting = state_ == State::Connect;
   fail(delivered_any_ ? Next::Defer : Next::NextHost,
        problem(router::FailureKind::Connect, connecting ? "4.4.1" : "4.4.2",

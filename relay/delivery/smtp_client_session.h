@@ -80,6 +80,10 @@ class JobSource {
   // No job right now: true when the source keeps the connection open a
   // little (a connection cache) and will call wake() when work arrives.
   virtual bool park(SmtpClientSession*) { return false; }
+  // True when the session was opened under a configuration since replaced
+  // (a reload): it finishes its job but takes no other, so the next one
+  // goes over a connection opened under the new route and TLS policy.
+  virtual bool stale(const SmtpClientSession*) const { return false; }
 };
 
 class SmtpClientSession : public base::Conn::Handler {
@@ -101,6 +105,9 @@ class SmtpClientSession : public base::Conn::Handler {
   // A parked session takes the source's next job; false when it no longer
   // can (idle time over, connection gone).
   bool wake();
+  // A parked session whose configuration was replaced says QUIT instead of
+  // waiting for a job; any other state is left alone.
+  void retire();
 
  private:
   using State = ClientState;

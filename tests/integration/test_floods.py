@@ -58,8 +58,8 @@ class FloodBase(unittest.TestCase):
 
     def setUp(self):
         self.relay = Relay(self.config).start()
-        time.sleep(0.3)  # the fixture's readiness probe session ends
         self.socks = []
+        self.wait_sessions_gone()  # the fixture's readiness probe session ends
 
     def tearDown(self):
         for s in self.socks:
@@ -70,6 +70,18 @@ class FloodBase(unittest.TestCase):
         self.assertEqual(rc, 0, "relay exited %s; log:\n%s" % (rc, log[-3000:]))
         self.assertNotIn("AddressSanitizer", log)
         self.assertNotIn("runtime error", log)
+
+    def wait_sessions_gone(self, timeout=20):
+        """Waits until every inbound session the relay accepted has ended (as many
+        event=disconnect lines as event=connect), so a test can count slots exactly."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.relay.log_text()
+            opened, closed = log.count("event=connect "), log.count("event=disconnect ")
+            if opened == closed:
+                return
+            time.sleep(0.05)
+        self.fail("%d of %d sessions still open after %ss" % (opened - closed, opened, timeout))
 
     def held(self, source, n):
         out = []
@@ -99,7 +111,7 @@ class LimitTest(FloodBase):
         for s in self.socks:
             reset_close(s)
         self.socks = []
-        time.sleep(0.5)
+        self.wait_sessions_gone()
         ok, out = self.swaks_ok("127.0.0.2")
         self.assertTrue(ok, out)
 
@@ -238,7 +250,7 @@ class ConnectionFloodTest(FloodBase):
         self.assertGreater(seen["554"], 0, seen)
         self.assertGreater(seen["220"], 0, seen)
         # Every slot came back: a full per-IP share is served again.
-        time.sleep(1)
+        self.wait_sessions_gone()
         for s, g in self.held("127.0.0.10", 40):
             self.assertTrue(g.startswith(b"220 "), "slot leak: %r" % g)
         import sys
@@ -278,7 +290,7 @@ class DescriptorExhaustionTest(FloodBase):
         for s in self.socks:
             reset_close(s)
         self.socks = []
-        time.sleep(1.5)
+        self.wait_sessions_gone()
         ok, out = self.swaks_ok("127.0.0.1")
         self.assertTrue(ok, out)
 

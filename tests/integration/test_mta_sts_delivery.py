@@ -8,6 +8,7 @@ route: only the policy makes TLS required, so failures must defer (RFC 8461 5.1)
 import gzip
 import json
 import os
+import re
 import time
 import unittest
 
@@ -245,13 +246,24 @@ class MtaStsDeliveryTest(unittest.TestCase):
         self.wait_state(qid, "deferred")
         self.https.stop()
         self.https = None
-        # A restart forgets the in-memory plan; the LMDB cache still holds the policy.
+        # A restart forgets the in-memory plan; the LMDB cache still holds the policy. Only
+        # the log written after the restart counts: the first run fetched the policy itself.
         self.relay.stop()
+        since = len(self.relay.log_text())
         self.relay.start()
         self.relay.cli("queue", "flush")
-        time.sleep(2)
+        self.wait_log(r"event=mta-sts [^\n]*cached", since)
+        self.wait_log(r"event=delivery [^\n]*id=%s [^\n]*status=deferred" % qid, since)
         self.assertEqual(mx.messages(), [])
-        self.assertIn("cached", self.relay.log_text())
+
+    def wait_log(self, want, since, timeout=20):
+        """Waits for a line matching `want` (a regex) in the log written after offset `since`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(want, self.relay.log_text()[since:]):
+                return
+            time.sleep(0.1)
+        self.fail("no %r in the log since the restart:\n%s" % (want, self.relay.log_text()[since:]))
 
 
 if __name__ == "__main__":

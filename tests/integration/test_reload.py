@@ -8,7 +8,7 @@ import signal
 import time
 import unittest
 
-from relay_fixture import Relay, testpki
+from relay_fixture import Relay, SmtpClient, testpki
 from smtp_peer import SmtpPeer, down_port
 
 CONFIG = """
@@ -17,7 +17,7 @@ listen = ( { address = "127.0.0.1"; port = PORT; } );
 tls = { cert = "TESTPKI/valid.pem"; key = "TESTPKI/valid.key"; ca_file = "TESTPKI/ca-bundle.pem"; };
 allow = [ "127.0.0.0/8" ];
 address_lists = { known = [ "a.example" ]; };
-routes = ( { name = "default"; match = [ %(match)s ]; kind = "host"; host = "127.0.0.1"; port = %(port)d; tls = "none"; } );
+routes = ( { name = "default"; match = [ %(match)s ]; kind = "host"; host = "127.0.0.1"; port = %(port)d; tls = "%(tls)s"; } );
 queue = { path = "QUEUE_DIR"; retry = [ "1s" ]; };
 limits = { connect_timeout = "2s"; reply_timeout = "5s"; };
 """
@@ -43,8 +43,39 @@ class ReloadTest(unittest.TestCase):
         self.assertNotIn("runtime error", log)
 
     @staticmethod
-    def config(hostname, match, port):
-        return CONFIG % {"hostname": hostname, "match": match, "port": port}
+    def config(hostname, match, port, tls="none"):
+        return CONFIG % {"hostname": hostname, "match": match, "port": port, "tls": tls}
+
+    def submit(self, rcpt, subject):
+        """One message through a fresh inbound session; fails unless it is queued."""
+        c = self.client()
+        c.reply()
+        c.cmd("EHLO client.example")
+        self.assertEqual(c.cmd("MAIL FROM:<s@sender.example>")[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<%s>" % rcpt)[0], 250)
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        c.send("Subject: %s\r\n\r\n%s\r\n.\r\n" % (subject, subject))
+        code, text = c.reply()
+        self.assertEqual(code, 250, text)
+        c.cmd("QUIT")
+
+    def wait_log(self, want, timeout, since=0):
+        """Waits for a log line matching `want` (a regex) after offset `since`; returns the match."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(want, self.relay.log_text()[since:])
+            if m:
+                return m
+            time.sleep(0.05)
+        self.fail("no %r in the log within %ss:\n%s" % (want, timeout, self.relay.log_text()[since:]))
+
+    def deliver_first_to(self, peer, tls):
+        """Routes everything to `peer` and delivers one message there: the relay then holds a
+        cached plan for the route and a parked connection to the peer."""
+        self.reload(self.config("relay.test.example", '"*"', peer.port, tls), r"event=reloaded")
+        self.submit("first@a.example", "before the reload")
+        peer.wait_messages(1, timeout=20)
+        self.wait_log(r"event=delivery .*rcpt=<first@a.example>.* status=sent", 10)
 
     def client(self):
         c = self.relay.client()
@@ -100,6 +131,33 @@ class ReloadTest(unittest.TestCase):
         self.assertIn(b"first half\r\nsecond half", msgs[0]["data"])
         self.assertEqual(msgs[0]["rcpt_tos"], ["x@a.example"])
 
+    def test_route_change_governs_the_next_message_at_once(self):
+        # Issue 13 item 10: the cached plan and the parked connection to A must not carry the
+        # next message past a reload that points the route at B (the plan cache lasts 60 s).
+        peer_b = SmtpPeer("plain")
+        peer_b.start()
+        self.addCleanup(peer_b.cleanup)
+        self.deliver_first_to(self.sink, "none")
+        self.reload(self.config("relay.test.example", '"*"', peer_b.port), r"event=reloaded")
+        self.submit("second@a.example", "after the reload")
+        msgs = peer_b.wait_messages(1, timeout=10)
+        self.assertEqual(msgs[0]["rcpt_tos"], ["second@a.example"])
+        self.assertEqual(len(self.sink.messages()), 1, "the old host got mail after the reload")
+        # The connection parked under the old route was closed by QUIT, not reused.
+        self.sink.wait_events("quit", 1, timeout=10)
+
+    def test_tls_tightened_to_required_governs_the_next_attempt(self):
+        # Issue 13 item 10: opportunistic -> required against a peer without STARTTLS; the
+        # connection opened in clear under the old policy must not carry the next message.
+        self.deliver_first_to(self.sink, "opportunistic")
+        since = len(self.relay.log_text())
+        self.reload(self.config("relay.test.example", '"*"', self.sink.port, "required"), r"event=reloaded")
+        self.submit("second@a.example", "after the reload")
+        m = self.wait_log(r"event=delivery [^\n]*rcpt=<second@a.example>[^\n]*", 10, since)
+        self.assertNotIn("status=sent", m.group(0))
+        self.assertRegex(m.group(0), r"status=(bounced|deferred)")
+        self.assertEqual(len(self.sink.messages()), 1, "mail went in clear after TLS became required")
+
     def test_invalid_config_is_logged_with_file_and_line_and_old_stays(self):
         bad = self.config("relay2.test.example", '"*"', self.sink.port) + "\nlimits_typo = 1;\n"
         line = bad.count("\n", 0, bad.index("limits_typo")) + 1
@@ -135,11 +193,17 @@ class ReloadTest(unittest.TestCase):
         c.cmd("QUIT")
 
     def test_listen_change_is_named_as_needing_a_restart(self):
-        text = self.config("relay.test.example", '"known"', self.down).replace(
+        text = self.config("relay2.test.example", '"known"', self.down).replace(
             "listen = ( { address = \"127.0.0.1\"; port = PORT; } );",
             "listen = ( { address = \"127.0.0.1\"; port = PORT; }, { address = \"127.0.0.2\"; port = PORT; } );")
         log = self.reload(text, r"event=warning.*settings=listen")
         self.assertIn("event=reloaded", log)
+        # The rest of the new config took effect (the listen change waits for a restart).
+        c = self.client()
+        self.assertIn("relay2.test.example", c.reply()[1])
+        c.cmd("QUIT")
+        with self.assertRaises(OSError):
+            SmtpClient(self.relay.port, host="127.0.0.2", timeout=2).reply()
 
 
 if __name__ == "__main__":

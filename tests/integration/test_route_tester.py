@@ -188,9 +188,10 @@ class RouteTesterTest(td.DeliveryBase):
         self.assertNotEqual(h["checks"]["min_version"]["result"], "pass")
 
     def test_tls12_only_server_with_min_13_would_bounce_and_does(self):
-        doc, _ = self.check_bounce(self.peer("tls12"), "5.7.5", None, "",
+        doc, _ = self.check_bounce(self.peer("tls12"), "5.7.5", None, "TLS handshake",
                                    tls=REQUIRED + ' min_tls_version = "1.3";')
         self.assertFalse(doc["hosts"][0]["handshake_ok"])
+        self.assertNotEqual(doc["hosts"][0]["checks"]["min_version"]["result"], "pass")
 
     def test_unreachable_host_would_be_deferred_and_is(self):
         port = down_port()
