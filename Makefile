@@ -65,8 +65,12 @@ test: $(B)/san/unit_tests
 layers:
 	python3 tests/layers/check_layers.py
 
+# deps.sh installs what the tests use (image: test_image builds and boots the
+# appliance); check-tools.sh then names anything still missing, and its
+# package, before a test runs.
 check: $(B)/san/smarthost $(B)/san/unit_tests $(B)/smarthost
-	./deps.sh test
+	./deps.sh test fuzz image
+	./tests/check-tools.sh
 	./tests/run-all.sh
 
 bench: $(B)/smarthost

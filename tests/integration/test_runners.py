@@ -7,6 +7,10 @@ while its summary says 0 failed counts one failure (LeakSanitizer reports after 
 "OK (...)"); skipped tests are counted and shown as ", N skipped"; under run-all a skip is a
 failure unless SMARTHOST_ALLOW_SKIP=1; run-all's last line still starts "P passed, F failed".
 Fails when a runner prints a wrong count or exits 0 with failures.
+
+tests/check-tools.sh (item 17, run first by `make check`) runs with a fake PATH that lacks one
+tool or has a perl or python3 without one module: it must name the missing piece and the Debian
+package to install, and exit non-zero.
 """
 import os
 import re
@@ -130,6 +134,62 @@ class RunnersTest(unittest.TestCase):
         rc, last, err = self.run_all({"FAKE_RUN_ALL": "1"})
         self.assertRegex(last, r"^[0-9]+ passed, 0 failed$")
         self.assertEqual(rc, 0, err)
+
+
+class CheckToolsTest(unittest.TestCase):
+    """tests/check-tools.sh with one tool or module taken away."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="smarthost-tools-")
+        self.bin = os.path.join(self.dir, "bin")
+        os.makedirs(self.bin)
+        # Every command of the real machine, from one folder, so one can be left out.
+        for d in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+            for name in os.listdir(d) if os.path.isdir(d) else ():
+                target, link = os.path.join(d, name), os.path.join(self.bin, name)
+                if not os.path.lexists(link) and os.access(target, os.X_OK):
+                    os.symlink(target, link)
+        self.baseline = self.run_check()[1]
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def run_check(self, env=None):
+        full = dict(os.environ, PATH=self.bin, CHECK_TOOLS_SBIN="", **(env or {}))
+        p = subprocess.run([os.path.join(ROOT, "tests", "check-tools.sh")], cwd=ROOT, env=full,
+                           capture_output=True, text=True, timeout=120)
+        return p.returncode, p.stdout.splitlines(), p.stderr
+
+    def wrap(self, name, real, refuse):
+        """Replaces bin/NAME with a wrapper of REAL that fails when its arguments contain REFUSE."""
+        path = os.path.join(self.bin, name)
+        os.remove(path) if os.path.lexists(path) else None
+        write_exe(path, 'case "$*" in *"%s"*) exit 2;; esac\nexec %s "$@"\n' % (refuse, real))
+        return path
+
+    def check_missing(self, want, env=None):
+        rc, lines, err = self.run_check(env)
+        self.assertEqual(lines, self.baseline + [want], err)
+        self.assertNotEqual(rc, 0)
+
+    def test_nothing_missing_here(self):
+        self.assertEqual(self.baseline, [], "this machine lacks test tools")
+
+    def test_a_missing_tool_is_named_with_its_package(self):
+        os.remove(os.path.join(self.bin, "swaks"))
+        self.check_missing("missing: swaks (install swaks)")
+
+    def test_a_missing_sbin_tool_is_named_with_its_package(self):
+        os.remove(os.path.join(self.bin, "smtp-sink"))
+        self.check_missing("missing: smtp-sink (install postfix)")
+
+    def test_a_missing_perl_module_is_named_with_its_package(self):
+        self.wrap("perl", "/usr/bin/perl", "INET6")
+        self.check_missing("missing: perl module IO::Socket::INET6 (install libio-socket-inet6-perl)")
+
+    def test_a_missing_python_module_is_named_with_its_package(self):
+        py = self.wrap("fake-python3", "/usr/bin/python3", "import dkim")
+        self.check_missing("missing: python3 module dkim (install python3-dkim)", {"CHECK_TOOLS_PYTHON": py})
 
 
 if __name__ == "__main__":
