@@ -94,6 +94,17 @@ class DeliveryBase(unittest.TestCase):
             time.sleep(0.2)
         self.fail("queue not empty: %s\n%s" % (self.relay.queue_list(), self.relay.log_text()))
 
+    def wait_deferred(self, ids, timeout=30):
+        """Waits until every recipient of each message in `ids` was tried and deferred, so a
+        test counting connections afterwards does not race the first attempts."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = {m["id"]: {r["state"] for r in m["recipients"]} for m in self.relay.queue_list()}
+            if all(states.get(i) == {"deferred"} for i in ids):
+                return
+            time.sleep(0.1)
+        self.fail("not all deferred: %s\n%s" % (self.relay.queue_list(), self.relay.log_text()))
+
     def dsn(self, timeout=30):
         """The one DSN that reached the sender's sink, parsed by Python's email package."""
         msgs = self.sink.wait_messages(1, timeout=timeout)
@@ -355,7 +366,7 @@ class RetryTest(DeliveryBase):
         port = free_port()
         self.start_relay(port)
         ids = [self.send(body="m%d" % i) for i in range(3)]
-        time.sleep(1.5)  # attempted at least once: deferred, nothing listens yet
+        self.wait_deferred(ids)  # attempted at least once: nothing listens yet
         self.assertEqual(sorted(m["id"] for m in self.relay.queue_list()), sorted(ids))
         self.relay.kill9()
         dest = self.peer("tls", cert="valid", port=port)
@@ -370,7 +381,7 @@ class QueueToolsTest(DeliveryBase):
         port = free_port()
         self.start_relay(port, tls=REQUIRED + " max_connections = 1;")
         ids = [self.send(body="m%d" % i) for i in range(4)]
-        time.sleep(1.5)  # each tried once and deferred: nothing listens yet
+        self.wait_deferred(ids)  # each tried once: nothing listens yet
         dest = self.peer("tls", cert="valid", port=port)
         self.relay.cli("queue", "flush")  # wakes the running relay: all four are due together
         dest.wait_messages(4, timeout=30)
@@ -384,11 +395,11 @@ class QueueToolsTest(DeliveryBase):
         self.start_relay(port)
         self.relay.write_config(self.relay_config_with_retry("1h", port))
         self.relay.proc.send_signal(1)  # SIGHUP: retry is now an hour
-        time.sleep(0.5)
-        self.send()
-        time.sleep(1.5)
-        msgs = self.relay.queue_list()
-        self.assertEqual(msgs[0]["recipients"][0]["state"], "deferred")
+        deadline = time.monotonic() + 15
+        while "event=reloaded" not in self.relay.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("event=reloaded", self.relay.log_text())
+        self.wait_deferred([self.send()])
         dest = self.peer("tls", cert="valid", port=port)
         t0 = time.monotonic()
         self.relay.cli("queue", "flush")
