@@ -35,6 +35,17 @@ const AddressList* Config::find_list(const std::string& name) const {
   return nullptr;
 }
 
+std::string Config::where(const std::string& path) const {
+  std::string p = path;
+  while (!p.empty()) {
+    auto it = lines.find(p);
+    if (it != lines.end() && it->second > 0) return source + ":" + std::to_string(it->second);
+    auto cut = p.find_last_of(".[");
+    p.resize(cut == std::string::npos ? 0 : cut);
+  }
+  return source;
+}
+
 // Seed 001, "TLS negotiation": every suite Gmail's SMTP servers accept, less
 // the static-RSA suites (TLS_RSA_WITH_*, 3DES among them) that Debian's
 // wolfSSL is built without; they also lack forward secrecy.

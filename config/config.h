@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -129,6 +130,9 @@ struct Log {
 
 struct Config {
   std::string source;  // file it was loaded from
+  // Source line of every setting in the file, by path as errors name it ("tls.key",
+  // "routes[1]", "allow[0]"), so that checks made after loading can still say FILE:LINE.
+  std::map<std::string, int> lines;
   std::string hostname;
   std::vector<Listen> listen;
   TlsFiles tls;
@@ -146,6 +150,9 @@ struct Config {
 
   const Route* find_route(const std::string& name) const;
   const AddressList* find_list(const std::string& name) const;
+  // "FILE:LINE" of the setting at `path`, or of the nearest enclosing one that is in the file
+  // ("tls.ca_file" left at its default: the line of "tls"); "FILE" when none is.
+  std::string where(const std::string& path) const;
 };
 
 // Seed 001: what Gmail's servers accept (inbound default) and what its

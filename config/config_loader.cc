@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <map>
 #include <set>
 
 #include "certs/tls_context.h"
@@ -625,6 +626,18 @@ class Loader {
   Config& cfg_;
 };
 
+// Records the line of every setting under `s` by the path errors use for it.
+void record_lines(const Setting& s, const std::string& path, std::map<std::string, int>& out) {
+  if (!path.empty()) out[path] = static_cast<int>(s.getSourceLine());
+  if (!s.isAggregate()) return;
+  for (int i = 0; i < s.getLength(); ++i) {
+    const Setting& child = s[i];
+    const char* name = child.getName();
+    record_lines(child, s.isGroup() && name ? Checker::join(path, name) : path + "[" + std::to_string(i) + "]",
+                 out);
+  }
+}
+
 LoadResult finish(libconfig::Config& lc, const std::string& name) {
   LoadResult res;
   auto cfg = std::make_shared<Config>();
@@ -635,6 +648,7 @@ LoadResult finish(libconfig::Config& lc, const std::string& name) {
     res.errors = std::move(checker.errors);
     return res;
   }
+  record_lines(lc.getRoot(), "", cfg->lines);
   res.config = std::move(cfg);
   return res;
 }

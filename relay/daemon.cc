@@ -20,6 +20,7 @@
 #include "relay/delivery/delivery_scheduler.h"
 #include "relay/queue/queue_control.h"
 #include "relay/smtpd/smtp_server.h"
+#include "relay/startup_checks.h"
 #include "relay/sts_services.h"
 #include "router/dns/dns_resolver.h"
 
@@ -64,6 +65,9 @@ class Daemon {
     }
     const auto& cfg = *loaded.config;
     current_ = loaded.config;
+    auto checked = check_startup(loaded.config, CheckStage::Start);
+    for (const auto& e : checked.errors) std::cerr << e << "\n";
+    if (!checked.errors.empty()) return 1;
     std::string error;
     if (!log_open(cfg.log.format == config::LogFormat::Json ? LogStyle::Json : LogStyle::Kv, cfg.log.file,
                   &error)) {
@@ -71,16 +75,10 @@ class Daemon {
       return 1;
     }
     apply_log_level(cfg);
+    for (const auto& w : checked.warnings) log_event("warning", {{"what", w}});
     raise_fd_limit(cfg.limits.connections);
-    if (!check_user_and_key(cfg, &error)) {
-      std::cerr << path_ << ": " << error << "\n";
-      return 1;
-    }
-    auto rt = Runtime::build(loaded.config, &error);
-    if (!rt) {
-      std::cerr << path_ << ": " << error << "\n";
-      return 1;
-    }
+    run_user_ = checked.run_user;
+    auto rt = checked.runtime;
     store_ = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &error);
     if (!store_) {
       std::cerr << "smarthost: " << error << "\n";
@@ -137,27 +135,6 @@ class Daemon {
   }
 
  private:
-  // Root: the run user must exist (we drop to it once the ports are bound). Always: the private
-  // key must be private. A key the run user cannot read is loaded now, as root, but a SIGHUP
-  // reload could not load it again: said once, as a warning.
-  bool check_user_and_key(const config::Config& cfg, std::string* error) {
-    run_user_ = find_run_user(cfg.user, error);
-    if (!run_user_ && !error->empty()) return false;
-    if (run_user_ && run_user_->uid == 0) {
-      log_event("warning", {{"what", "user = \"root\": the relay keeps root privileges"}});
-      run_user_.reset();
-    }
-    if (!check_private_key(cfg.tls.key, run_user_ ? run_user_->gid : getegid(), error)) return false;
-    struct stat st{};
-    if (run_user_ && !cfg.tls.key.empty() && stat(cfg.tls.key.c_str(), &st) == 0 && st.st_uid != run_user_->uid &&
-        !(st.st_gid == run_user_->gid && (st.st_mode & S_IRGRP))) {
-      log_event("warning", {{"what", "tls.key is not readable by user " + run_user_->name +
-                                         ": a SIGHUP reload cannot load it again (restart instead)"},
-                            {"key", cfg.tls.key}});
-    }
-    return true;
-  }
-
   // Root only, once everything that needs root is open: the queue folder (with the MTA-STS cache
   // and whatever else lives in it) goes to the run user, then we become that user for good.
   bool become_run_user(const std::string& queue_dir, std::string* error) {
@@ -218,14 +195,15 @@ class Daemon {
                                   {"what", "the running configuration stays in force"}});
       return;
     }
-    std::string error;
-    std::shared_ptr<const Runtime> rt;
-    if (check_private_key(loaded.config->tls.key, getegid(), &error)) rt = Runtime::build(loaded.config, &error);
-    if (!rt) {
-      log_event("reload-failed", {{"error", path_ + ": " + error},
+    auto checked = check_startup(loaded.config, CheckStage::Reload);
+    if (!checked.runtime) {
+      for (const auto& e : checked.errors) log_event("reload-failed", {{"error", e}});
+      log_event("reload-failed", {{"config", path_}, {"errors", std::to_string(checked.errors.size())},
                                   {"what", "the running configuration stays in force"}});
       return;
     }
+    for (const auto& w : checked.warnings) log_event("warning", {{"what", w}});
+    auto rt = checked.runtime;
     std::string restart = needs_restart(*current_, *loaded.config);
     current_ = loaded.config;
     apply_log_level(*current_);  // the one log setting a reload can change

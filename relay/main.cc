@@ -2,7 +2,9 @@
 //
 // Every sub-command reads the config first (-c FILE, default
 // /etc/smarthost/smarthost.cfg) and refuses to act on a config with errors.
-// Errors go to stderr, one line each.
+// Errors go to stderr, one line each. check-config also makes every start-up
+// check of `run` (startup_checks.h), so that it passes exactly what run accepts,
+// and prints the config's warnings (exit 0 with warnings).
 #include <iostream>
 #include <string>
 
@@ -13,6 +15,7 @@
 #include "relay/cli/cmd_queue.h"
 #include "relay/cli/cmd_tlsrpt.h"
 #include "relay/daemon.h"
+#include "relay/startup_checks.h"
 #include "relay/tester/route_tester.h"
 #include "relay/cli/cmd_route_for.h"
 
@@ -98,6 +101,10 @@ int main(int argc, char** argv) {
   std::shared_ptr<const config::Config> cfg;
   if (cmd == "check-config") {
     if (load(args, &cfg) != 0) return 1;
+    auto checked = relay::check_startup(cfg, relay::CheckStage::Start);
+    for (const auto& e : checked.errors) std::cerr << e << "\n";
+    for (const auto& w : checked.warnings) std::cerr << w << "\n";
+    if (!checked.errors.empty()) return 1;
     print_summary(*cfg);
     if (args.flag("--test-routes")) return relay::run_test_routes(*cfg, std::cout, std::cerr);
     return 0;

@@ -32,19 +32,23 @@ int chown_one(const char* path, const struct stat*, int, FTW*) {
 
 }  // namespace
 
-std::optional<RunUser> find_run_user(const std::string& user, std::string* error) {
-  if (geteuid() != 0) return std::nullopt;
+std::optional<RunUser> lookup_user(const std::string& user, std::string* error) {
   std::vector<char> buf(16384);
   passwd pw{};
   passwd* found = nullptr;
   int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
   if (rc != 0 || !found) {
     *error = "user '" + user + "' does not exist" + (rc ? " (" + std::string(strerror(rc)) + ")" : "") +
-             ": started as root, the relay drops to that user after binding its ports; create it "
-             "(adduser --system --group " + user + ") or name another one with user = \"NAME\"";
+             ": the relay runs as that user (started as root, it drops to it after binding its ports); "
+             "create it (adduser --system --group " + user + ") or name another one with user = \"NAME\"";
     return std::nullopt;
   }
   return RunUser{user, found->pw_uid, found->pw_gid};
+}
+
+std::optional<RunUser> find_run_user(const std::string& user, std::string* error) {
+  if (geteuid() != 0) return std::nullopt;
+  return lookup_user(user, error);
 }
 
 bool hand_over_queue(const std::string& dir, const RunUser& u, std::string* error) {

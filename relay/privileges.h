@@ -24,6 +24,9 @@ struct RunUser {
   gid_t gid = 0;
 };
 
+// The user named `user`, whoever we run as; nullopt with *error when there is none.
+std::optional<RunUser> lookup_user(const std::string& user, std::string* error);
+
 // The user to drop to: nullopt without error when we are not root (no drop); nullopt with *error
 // when we are root and `user` does not exist.
 std::optional<RunUser> find_run_user(const std::string& user, std::string* error);

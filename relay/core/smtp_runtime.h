@@ -8,12 +8,20 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "certs/tls_context.h"
 #include "config/config.h"
 #include "router/route_table.h"
 
 namespace relay {
+
+// One TLS file or context that cannot be used: `path` is the setting to blame ("tls.cert",
+// "tls.key", "routes[2]"), `message` what is wrong.
+struct RuntimeProblem {
+  std::string path;
+  std::string message;
+};
 
 struct Runtime {
   std::shared_ptr<const config::Config> config;
@@ -29,6 +37,9 @@ struct Runtime {
   // Null with *error when the TLS files cannot be used.
   static std::shared_ptr<const Runtime> build(std::shared_ptr<const config::Config> cfg,
                                               std::string* error);
+  // Same, null with every problem (each context is tried, not only up to the first failure).
+  static std::shared_ptr<const Runtime> build(std::shared_ptr<const config::Config> cfg,
+                                              std::vector<RuntimeProblem>* problems);
   config::InboundLevel inbound_level(const config::IpAddr& ip) const;
 };
 

@@ -7,6 +7,7 @@ stops it by PID. Also: the test PKI, free ports, swaks, and a raw SMTP client
 for byte-exact conversations.
 """
 import os
+import pwd
 import re
 import signal
 import socket
@@ -70,10 +71,11 @@ class Relay:
         text = (text.replace("QUEUE_DIR", self.queue_dir)
                 .replace("TESTPKI", testpki())
                 .replace("PORT", str(self.port)))
-        if os.geteuid() == 0 and not re.search(r"^\s*user\s*=", text, re.M):
-            # As root the relay drops to `user` (default "smarthost", absent on test machines);
-            # tests that are not about privileges keep root (test_privileges.py drops to nobody).
-            text += '\nuser = "root";\n'
+        if not re.search(r"^\s*user\s*=", text, re.M):
+            # `user` must exist (default "smarthost", absent on test machines). As root the relay
+            # drops to it: tests that are not about privileges keep root (test_privileges.py drops
+            # to nobody); otherwise it is who we are.
+            text += '\nuser = "%s";\n' % pwd.getpwuid(os.geteuid()).pw_name
         with open(self.config_path, "w") as f:
             f.write(text)
 
