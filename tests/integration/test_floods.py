@@ -46,6 +46,27 @@ def read_reply(s):
     return buf.split(b"\r\n", 1)[0]
 
 
+def drip(s, data, interval):
+    """Sends data one byte every `interval` seconds until the server says 421 or closes; returns
+    what the server said."""
+    got = b""
+    for ch in data:
+        try:
+            s.sendall(bytes([ch]))
+        except OSError:
+            break
+        time.sleep(interval)
+        s.setblocking(False)
+        try:
+            got += s.recv(4096)
+        except (BlockingIOError, OSError):
+            pass
+        s.setblocking(True)
+        if b"421" in got:
+            break
+    return got
+
+
 def reset_close(s):
     """Closes with RST (no TIME_WAIT on our side)."""
     try:
@@ -137,21 +158,7 @@ class TimeoutTest(FloodBase):
     def test_dripping_a_byte_at_a_time_does_not_keep_a_command_alive(self):
         (s, greeting), = self.held("127.0.0.2", 1)
         t0 = time.monotonic()
-        got = b""
-        for ch in b"MAIL FROM:<" + b"a" * 40:  # 41 bytes at 0.25 s: 10 s if never stopped
-            try:
-                s.sendall(bytes([ch]))
-            except OSError:
-                break
-            time.sleep(0.25)
-            s.setblocking(False)
-            try:
-                got += s.recv(4096)
-            except (BlockingIOError, OSError):
-                pass
-            s.setblocking(True)
-            if b"421" in got:
-                break
+        got = drip(s, b"MAIL FROM:<" + b"a" * 40, 0.25)  # 41 bytes at 0.25 s: 10 s if never stopped
         self.assertIn(b"421 4.4.2 ", got)
         self.assertLess(time.monotonic() - t0, 7, "a dripping client held its slot %.1fs" % (time.monotonic() - t0))
 
@@ -170,21 +177,7 @@ class DataDeadlineTest(FloodBase):
     def test_dripping_data_gets_421_4_4_2_and_nothing_is_queued(self):
         s = self.open_data()
         t0 = time.monotonic()
-        got = b""
-        for ch in b"Subject: drip\r\n\r\n" + b"a" * 20:  # a byte every 0.5 s: 19 s if never stopped
-            try:
-                s.sendall(bytes([ch]))
-            except OSError:
-                break
-            time.sleep(0.5)
-            s.setblocking(False)
-            try:
-                got += s.recv(4096)
-            except (BlockingIOError, OSError):
-                pass
-            s.setblocking(True)
-            if b"421" in got:
-                break
+        got = drip(s, b"Subject: drip\r\n\r\n" + b"a" * 20, 0.5)  # 19 s if never stopped
         elapsed = time.monotonic() - t0
         self.assertIn(b"421 4.4.2 ", got, "a client dripping DATA was never cut off (%.1fs)" % elapsed)
         self.assertLess(elapsed, 4, "a dripping client held DATA open %.1fs (data_timeout 2s)" % elapsed)
