@@ -117,6 +117,7 @@ struct Limits {
   uint64_t data_timeout = 600;
   uint64_t connect_timeout = 30;  // outbound: TCP connect
   uint64_t reply_timeout = 300;   // outbound: each server reply (RFC 5321 4.5.3.2)
+  uint64_t shutdown_timeout = 10;  // SIGTERM: how long live inbound sessions may finish
 };
 
 enum class LogFormat { Kv, Json };

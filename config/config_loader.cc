@@ -578,13 +578,14 @@ class Loader {
       const Setting& g = root["limits"];
       auto& l = cfg_.limits;
       c_.only_keys(g, "limits", {"connections", "connections_per_ip", "command_timeout", "data_timeout",
-                                 "connect_timeout", "reply_timeout"});
+                                 "connect_timeout", "reply_timeout", "shutdown_timeout"});
       c_.integer(g, "limits", "connections", l.connections, 1, 1000000);
       c_.integer(g, "limits", "connections_per_ip", l.connections_per_ip, 1, 1000000);
       c_.duration(g, "limits", "command_timeout", l.command_timeout);
       c_.duration(g, "limits", "data_timeout", l.data_timeout);
       c_.duration(g, "limits", "connect_timeout", l.connect_timeout);
       c_.duration(g, "limits", "reply_timeout", l.reply_timeout);
+      c_.duration(g, "limits", "shutdown_timeout", l.shutdown_timeout);
     }
     if (root.exists("log") && c_.is_group(root["log"], "log")) {
       const Setting& g = root["log"];

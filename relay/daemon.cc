@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 
 #include <cstdio>
 #include <iostream>
@@ -28,8 +27,6 @@ namespace relay {
 
 namespace {
 
-constexpr int kDrainSeconds = 30;
-
 // Each inbound session holds a descriptor, each delivery another: raise the soft limit towards
 // the hard one so that limits.connections fits, and warn when it cannot (accept() would fail).
 void raise_fd_limit(uint32_t connections) {
@@ -45,11 +42,6 @@ void raise_fd_limit(uint32_t connections) {
     log_event("warning", {{"what", "limits.connections does not fit the descriptor limit (ulimit -n)"},
                           {"connections", std::to_string(connections)}, {"nofile", std::to_string(rl.rlim_cur)}});
   }
-}
-
-void write_pid_file(const std::string& queue_dir) {
-  std::ofstream f(pid_file(queue_dir), std::ios::trunc);
-  f << getpid() << "\n";
 }
 
 class Daemon {
@@ -79,6 +71,12 @@ class Daemon {
     raise_fd_limit(cfg.limits.connections);
     run_user_ = checked.run_user;
     auto rt = checked.runtime;
+    // One relay per queue, locked before anything is written into it (queue_control.h).
+    lock_ = QueueLock::acquire(cfg.queue.path, &error);
+    if (!lock_) {
+      std::cerr << "smarthost: " << error << "\n";
+      return 1;
+    }
     store_ = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &error);
     if (!store_) {
       std::cerr << "smarthost: " << error << "\n";
@@ -113,7 +111,7 @@ class Daemon {
     add_signal(SIGINT);
     add_signal(SIGHUP);
     add_signal(SIGUSR1);
-    write_pid_file(cfg.queue.path);
+    lock_->write_pid_file();
     signal(SIGPIPE, SIG_IGN);
     log_event("started", {{"version", SMARTHOST_VERSION}, {"config", path_},
                           {"queue", cfg.queue.path}, {"messages", std::to_string(store_->list().size())}});
@@ -129,7 +127,7 @@ class Daemon {
     store_->detach();
     for (int i = 0; i < 3; ++i) event_base_loop(base_.get(), EVLOOP_NONBLOCK);
     store_.reset();  // joins the writer: every commit it started finishes
-    unlink(pid_file(cfg.queue.path).c_str());
+    lock_.reset();   // removes the PID file, then lets the next relay have the queue
     log_event("stopped", {});
     return 0;
   }
@@ -175,11 +173,15 @@ class Daemon {
       return;
     }
     server_->on_idle = [this] { event_base_loopexit(base_.get(), nullptr); };
-    timeval tv{kDrainSeconds, 0};
+    // Sessions get limits.shutdown_timeout to finish; then each is cut off with 421 and named in
+    // the log (event=cut-off). A commit under way still completes (SmtpServerSession::close).
+    timeval tv{static_cast<time_t>(current_->limits.shutdown_timeout), 0};
     event_base_once(
         base_.get(), -1, EV_TIMEOUT,
         [](evutil_socket_t, short, void* arg) {
           auto* self = static_cast<Daemon*>(arg);
+          log_event("shutdown-timeout", {{"sessions", std::to_string(self->server_->session_count())},
+                                         {"after", std::to_string(self->current_->limits.shutdown_timeout) + "s"}});
           self->server_->close_all("Service shutting down");
         },
         this, &tv);
@@ -240,6 +242,7 @@ class Daemon {
 
   std::string path_;
   base::EventBasePtr base_;
+  std::unique_ptr<QueueLock> lock_;  // outlives store_: nobody else opens the queue while it is open
   std::unique_ptr<QueueStore> store_;
   std::unique_ptr<router::DnsResolver> dns_;
   std::unique_ptr<StsRuntime> sts_;  // outlives scheduler_: sessions use its cache and counters

@@ -1,12 +1,41 @@
-// queue_control.cc - PID file and SIGUSR1 to the running relay (see queue_control.h).
+// queue_control.cc - the queue lock, the PID file and SIGUSR1 to the running relay (see
+// queue_control.h). Failures to lock are values (nullptr with the reason).
 #include "relay/queue/queue_control.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string>
 
 namespace relay {
+
+namespace {
+
+std::string lock_file(const std::string& queue_dir) { return queue_dir + "/smarthost.lock"; }
+
+// The holder's PID, which it writes into the lock file right after locking; 0 when not (yet) there.
+long lock_holder(int fd) {
+  char buf[32] = {};
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  return n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+}
+
+// Our PID over the old text, then cut to length: a reader never sees the file empty.
+void record_holder(int fd) {
+  std::string text = std::to_string(getpid()) + "\n";
+  if (pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size())) {
+    (void)ftruncate(fd, static_cast<off_t>(text.size()));
+  }
+}
+
+}  // namespace
 
 std::string pid_file(const std::string& queue_dir) { return queue_dir + "/smarthost.pid"; }
 
@@ -20,6 +49,44 @@ bool poke_relay(const std::string& queue_dir) {
   std::string name;
   if (!(comm >> name) || name != "smarthost") return false;
   return kill(static_cast<pid_t>(pid), SIGUSR1) == 0;
+}
+
+std::unique_ptr<QueueLock> QueueLock::acquire(const std::string& queue_dir, std::string* error) {
+  if (mkdir(queue_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    *error = "cannot create queue folder " + queue_dir + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  std::string path = lock_file(queue_dir);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    *error = "cannot open the queue lock " + path + ": " + std::strerror(errno);
+    return nullptr;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    long holder = e == EWOULDBLOCK ? lock_holder(fd) : 0;
+    close(fd);
+    if (e != EWOULDBLOCK) {
+      *error = "cannot lock " + path + ": " + std::strerror(e);
+    } else {
+      *error = "queue " + queue_dir + " is in use by " +
+               (holder > 0 ? "pid " + std::to_string(holder) : std::string("another process"));
+    }
+    return nullptr;
+  }
+  record_holder(fd);
+  return std::make_unique<QueueLock>(Key{}, queue_dir, fd);
+}
+
+QueueLock::~QueueLock() {
+  if (pid_written_) unlink(pid_file(dir_).c_str());
+  close(fd_);
+}
+
+void QueueLock::write_pid_file() {
+  std::ofstream f(pid_file(dir_), std::ios::trunc);
+  f << getpid() << "\n";
+  pid_written_ = true;
 }
 
 }  // namespace relay

@@ -1,10 +1,18 @@
-// queue_control.h - how the queue tools reach a running relay.
+// queue_control.h - who owns a queue folder, and how the queue tools reach the relay that does.
 //
-// The relay writes its PID into QUEUE/smarthost.pid; after `queue flush` or
-// `queue bounce` the tools send it SIGUSR1 so it rescans the queue at once
-// instead of at its next periodic rescan. No relay running: nothing to do.
+// One relay per queue: `smarthost run` holds an exclusive flock(2) on QUEUE/smarthost.lock for
+// its whole life (QueueLock), taken before it writes anything into the queue. A second relay on
+// the same queue.path gets "queue PATH is in use by pid N" and must exit; the lock goes with the
+// process, so a relay killed with SIGKILL leaves nothing stale behind. The lock file is never
+// removed (removing it would let two relays lock two different files of one name).
+//
+// The relay writes its PID into QUEUE/smarthost.pid once it runs, and only the lock's holder
+// writes or removes that file. After `queue flush` or `queue bounce` the tools send the relay
+// SIGUSR1 so it rescans the queue at once; the tools never take the lock. No relay running:
+// nothing to do.
 #pragma once
 
+#include <memory>
 #include <string>
 
 namespace relay {
@@ -12,5 +20,32 @@ namespace relay {
 std::string pid_file(const std::string& queue_dir);
 // True when a live relay was signalled.
 bool poke_relay(const std::string& queue_dir);
+
+class QueueLock {
+  struct Key {  // only acquire() makes a QueueLock
+    explicit Key() = default;
+  };
+
+ public:
+  // Locks queue_dir (created with mode 0700 when missing; its parent must exist). nullptr with
+  // *error when another process holds it ("queue PATH is in use by pid N") or the lock file
+  // cannot be opened or locked.
+  static std::unique_ptr<QueueLock> acquire(const std::string& queue_dir, std::string* error);
+  // Removes the PID file if this lock wrote it, then releases the lock.
+  ~QueueLock();
+  QueueLock(const QueueLock&) = delete;
+  QueueLock& operator=(const QueueLock&) = delete;
+
+  // Writes our PID into QUEUE/smarthost.pid (for the queue tools).
+  void write_pid_file();
+
+  QueueLock(Key, std::string dir, int fd) : dir_(std::move(dir)), fd_(fd) {}
+
+ private:
+
+  std::string dir_;
+  int fd_;  // open for our whole life: the flock lives on it (kept across the privilege drop)
+  bool pid_written_ = false;
+};
 
 }  // namespace relay

@@ -15,6 +15,9 @@ namespace {
 
 constexpr size_t kMaxCommandLine = 512;  // RFC 5321 4.5.3.1.4, with CRLF
 constexpr int kMaxErrors = 20;
+// DATA must end within data_timeout plus 1/kMinDataRate s for each octet received (Postfix's
+// smtpd_min_data_rate): a big message sent steadily is never cut, a client dripping bytes is.
+constexpr int64_t kMinDataRate = 500;  // octets per second
 
 int64_t now_us() {
   timeval tv;
@@ -44,7 +47,8 @@ SmtpServerSession::SmtpServerSession(SmtpServer& server, std::shared_ptr<const R
       peer_(peer),
       serial_(serial),
       sid_("s" + std::to_string(serial)),
-      conn_(std::make_unique<base::Conn>(server.base(), fd, this)) {
+      conn_(std::make_unique<base::Conn>(server.base(), fd, this)),
+      data_timer_(evtimer_new(server.base(), &SmtpServerSession::on_data_deadline, this)) {
   tls_required_ = rt_->inbound_level(peer_) == config::InboundLevel::Required;
 }
 
@@ -76,8 +80,20 @@ void SmtpServerSession::close(const std::string& why) {
   server_.session_done(this);
 }
 
+const char* SmtpServerSession::state_name(State s) {
+  switch (s) {
+    case State::Command: return "command";
+    case State::Data: return "data";
+    case State::Storing: return "storing";
+    case State::Tls: return "tls";
+    case State::Closed: return "closed";
+  }
+  return "?";
+}
+
 void SmtpServerSession::shutdown(const char* why) {
   if (state_ == State::Closed) return;
+  log_event("cut-off", {{"session", sid_}, {"client", peer_.str()}, {"state", state_name(state_)}});
   if (state_ != State::Storing) reply(421, "4.3.2", rt_->config->hostname + " " + why);
   close(why);
 }
@@ -180,6 +196,26 @@ bool SmtpServerSession::command_too_slow() {
     return false;
   }
   return now >= line_deadline_us_;
+}
+
+// The idle timer restarts with every byte, so DATA as a whole has its own deadline (kMinDataRate).
+// The timer is armed for the deadline as it stood; when it fires, bytes received since may have
+// moved the deadline on, and the timer waits for the rest.
+void SmtpServerSession::on_data_deadline(evutil_socket_t, short, void* self) {
+  static_cast<SmtpServerSession*>(self)->check_data_deadline();
+}
+
+void SmtpServerSession::check_data_deadline() {
+  if (state_ != State::Data) return;
+  int64_t left = data_deadline_us_ - mono_us();
+  if (left > 0) {
+    timeval tv{static_cast<time_t>(left / 1000000), static_cast<suseconds_t>(left % 1000000)};
+    evtimer_add(data_timer_.get(), &tv);
+    return;
+  }
+  log_event("reject", {{"session", sid_}, {"client", peer_.str()}, {"from", "<" + mail_.address + ">"},
+                       {"reason", "DATA too slow"}, {"size", std::to_string(data_->received())}});
+  on_conn_timeout();
 }
 
 void SmtpServerSession::dispatch(const std::string& line) {
@@ -299,6 +335,8 @@ void SmtpServerSession::cmd_data(const Command& c) {
   data_ = std::make_unique<DataReader>(rt_->config->queue.max_message_size);
   state_ = State::Data;
   conn_->set_timeout(rt_->config->limits.data_timeout);
+  data_deadline_us_ = mono_us() + static_cast<int64_t>(rt_->config->limits.data_timeout) * 1000000;
+  check_data_deadline();  // arms the timer
   reply(354, nullptr, "End data with <CR><LF>.<CR><LF>");
 }
 
@@ -309,11 +347,13 @@ void SmtpServerSession::read_data() {
     if (evbuffer_peek(in, -1, nullptr, &v, 1) < 1) break;
     size_t used = data_->feed(static_cast<const char*>(v.iov_base), v.iov_len);
     evbuffer_drain(in, used);
+    data_deadline_us_ += static_cast<int64_t>(used) * 1000000 / kMinDataRate;
   }
   if (data_->done()) finish_data();
 }
 
 void SmtpServerSession::finish_data() {
+  evtimer_del(data_timer_.get());
   conn_->set_timeout(rt_->config->limits.command_timeout);
   auto err = data_->error();
   const std::string& host = rt_->config->hostname;

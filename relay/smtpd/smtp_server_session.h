@@ -33,11 +33,12 @@ class SmtpServerSession : public base::Conn::Handler {
   void start();
   const config::IpAddr& peer() const { return peer_; }
   uint64_t serial() const { return serial_; }
-  // Server shutdown: say 421 and close.
+  // Server shutdown: log the session as cut off (event=cut-off), say 421 and close.
   void shutdown(const char* why);
 
  private:
   enum class State { Command, Data, Storing, Tls, Closed };
+  static const char* state_name(State s);
 
   void on_conn_read() override;
   void on_conn_tls_ready(bool ok, const std::string& error) override;
@@ -47,6 +48,8 @@ class SmtpServerSession : public base::Conn::Handler {
   void process();
   bool read_line(std::string* line);
   bool command_too_slow();
+  static void on_data_deadline(evutil_socket_t, short, void* self);
+  void check_data_deadline();
   void dispatch(const std::string& line);
   void reply(int code, const char* status, const std::string& text);
   void close(const std::string& why);
@@ -79,6 +82,8 @@ class SmtpServerSession : public base::Conn::Handler {
   TlsInfo tls_;
   bool skip_to_eol_ = false;  // after an over-long command line
   int64_t line_deadline_us_ = 0;  // a started command line must be complete by then (0: none)
+  int64_t data_deadline_us_ = 0;  // DATA must end by then; each octet received moves it on
+  base::EventPtr data_timer_;     // fires at data_deadline_us_ (re-armed when it has moved)
   int errors_ = 0;
   bool closing_after_store_ = false;
 

@@ -21,7 +21,7 @@ import threading
 import time
 import unittest
 
-from relay_fixture import Relay
+from relay_fixture import BASE_CONFIG, BIN, Relay
 from smtp_peer import DownPeer, SmtpPeer
 
 CONFIG = """
@@ -92,6 +92,44 @@ class Base(unittest.TestCase):
                           % (timeout, len(missing), sorted(missing)[:10], len(queue),
                              self.relay.log_text()[-4000:]))
             time.sleep(0.25)
+
+
+class QueueLockTest(Base):
+    """One relay per queue: a second `run` on the same queue.path exits 1 naming the holder's PID,
+    leaves its PID file alone, and the queue tools work beside the running relay."""
+
+    def test_second_relay_on_the_same_queue_exits_1_and_queue_tools_still_work(self):
+        self.relay = Relay(BASE_CONFIG).start()
+        pid_path = os.path.join(self.relay.queue_dir, "smarthost.pid")
+        deadline = time.monotonic() + 10
+        while not os.path.exists(pid_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(pid_path) as f:
+            self.assertEqual(f.read().strip(), str(self.relay.proc.pid))
+        # Same queue, another port: only the queue is shared.
+        second = Relay(BASE_CONFIG.replace("QUEUE_DIR", self.relay.queue_dir))
+        try:
+            r = subprocess.run([BIN, "run", "-c", second.config_path], capture_output=True,
+                               text=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("a second relay on the same queue kept running")
+        finally:
+            second.cleanup()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("queue %s is in use by pid %d" % (self.relay.queue_dir, self.relay.proc.pid), r.stderr)
+        with open(pid_path) as f:
+            self.assertEqual(f.read().strip(), str(self.relay.proc.pid), "the running relay's PID file changed")
+        self.assertEqual(self.relay.queue_list(), [])
+        self.assertEqual(send_one(self.relay.port, 1)[0], 250)
+        self.assertEqual(len(self.relay.queue_list()), 1)
+        relay, self.relay = self.relay, None
+        rc = relay.stop()
+        log = relay.log_text()
+        pid_left = os.path.exists(pid_path)
+        relay.cleanup()
+        self.assertEqual(rc, 0, log[-3000:])
+        self.assertFalse(pid_left, "the PID file outlived the relay")
+        self.assertNotIn("AddressSanitizer", log)
 
 
 class KillTest(Base):

@@ -8,8 +8,10 @@ allowlisted client. Every loop is bounded in count and time.
 """
 import os
 import resource
+import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 import unittest
@@ -42,6 +44,27 @@ def read_reply(s):
             break
         buf += chunk
     return buf.split(b"\r\n", 1)[0]
+
+
+def drip(s, data, interval):
+    """Sends data one byte every `interval` seconds until the server says 421 or closes; returns
+    what the server said."""
+    got = b""
+    for ch in data:
+        try:
+            s.sendall(bytes([ch]))
+        except OSError:
+            break
+        time.sleep(interval)
+        s.setblocking(False)
+        try:
+            got += s.recv(4096)
+        except (BlockingIOError, OSError):
+            pass
+        s.setblocking(True)
+        if b"421" in got:
+            break
+    return got
 
 
 def reset_close(s):
@@ -147,23 +170,43 @@ class TimeoutTest(FloodBase):
     def test_dripping_a_byte_at_a_time_does_not_keep_a_command_alive(self):
         (s, greeting), = self.held("127.0.0.2", 1)
         t0 = time.monotonic()
-        got = b""
-        for ch in b"MAIL FROM:<" + b"a" * 40:  # 41 bytes at 0.25 s: 10 s if never stopped
-            try:
-                s.sendall(bytes([ch]))
-            except OSError:
-                break
-            time.sleep(0.25)
-            s.setblocking(False)
-            try:
-                got += s.recv(4096)
-            except (BlockingIOError, OSError):
-                pass
-            s.setblocking(True)
-            if b"421" in got:
-                break
+        got = drip(s, b"MAIL FROM:<" + b"a" * 40, 0.25)  # 41 bytes at 0.25 s: 10 s if never stopped
         self.assertIn(b"421 4.4.2 ", got)
         self.assertLess(time.monotonic() - t0, 7, "a dripping client held its slot %.1fs" % (time.monotonic() - t0))
+
+
+class DataDeadlineTest(FloodBase):
+    """data_timeout bounds the whole DATA phase, not only the gap between two bytes; each octet
+    buys 2 ms more (500 octets/s, Postfix's smtpd_min_data_rate), so a steady sender is never cut."""
+
+    def open_data(self):
+        (s, greeting), = self.held("127.0.0.2", 1)
+        for line in (b"EHLO x", b"MAIL FROM:<a@example.com>", b"RCPT TO:<b@example.org>", b"DATA"):
+            s.sendall(line + b"\r\n")
+            read_reply(s)
+        return s
+
+    def test_dripping_data_gets_421_4_4_2_and_nothing_is_queued(self):
+        s = self.open_data()
+        t0 = time.monotonic()
+        got = drip(s, b"Subject: drip\r\n\r\n" + b"a" * 20, 0.5)  # 19 s if never stopped
+        elapsed = time.monotonic() - t0
+        self.assertIn(b"421 4.4.2 ", got, "a client dripping DATA was never cut off (%.1fs)" % elapsed)
+        self.assertLess(elapsed, 4, "a dripping client held DATA open %.1fs (data_timeout 2s)" % elapsed)
+        self.assertEqual(self.relay.queue_list(), [])
+
+    def test_steady_message_longer_than_data_timeout_is_queued(self):
+        s = self.open_data()
+        t0 = time.monotonic()
+        s.sendall(b"Subject: steady\r\n\r\n")
+        line = b"x" * 98 + b"\r\n"
+        while time.monotonic() - t0 < 3:  # 4 KB every 0.25 s: 16 KB/s, well over 500 octets/s
+            s.sendall(line * 40)
+            time.sleep(0.25)
+        s.sendall(b".\r\n")
+        reply = read_reply(s)
+        self.assertTrue(reply.startswith(b"250 2.0.0 "), reply)
+        self.assertEqual(len(self.relay.queue_list()), 1)
 
 
 class SlowlorisTest(FloodBase):
@@ -293,6 +336,41 @@ class DescriptorExhaustionTest(FloodBase):
         self.wait_sessions_gone()
         ok, out = self.swaks_ok("127.0.0.1")
         self.assertTrue(ok, out)
+
+
+class ShutdownTest(unittest.TestCase):
+    """SIGTERM waits limits.shutdown_timeout for live sessions, then cuts them off and names each
+    one in the log (session, client, state)."""
+    config = limits_config('command_timeout = "30s"; shutdown_timeout = "1s";')
+
+    def setUp(self):
+        self.relay = Relay(self.config).start()
+        time.sleep(0.3)  # the fixture's readiness probe session ends
+
+    def tearDown(self):
+        self.relay.cleanup()
+
+    def test_sigterm_cuts_off_an_idle_session_after_shutdown_timeout(self):
+        s = connect(self.relay.port, "127.0.0.2")
+        self.assertTrue(read_reply(s).startswith(b"220 "))
+        s.sendall(b"EHLO x\r\n")
+        read_reply(s)
+        t0 = time.monotonic()
+        self.relay.proc.send_signal(signal.SIGTERM)
+        try:
+            self.relay.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        elapsed = time.monotonic() - t0
+        rc = self.relay.stop()
+        s.close()
+        log = self.relay.log_text()
+        self.assertEqual(rc, 0, "relay exited %s; log:\n%s" % (rc, log[-3000:]))
+        self.assertLess(elapsed, 2.5, "SIGTERM took %.1fs with shutdown_timeout 1s" % elapsed)
+        self.assertGreater(elapsed, 0.8, "the live session was not given shutdown_timeout")
+        self.assertRegex(log, r"event=cut-off session=s\d+ client=127\.0\.0\.2 state=command")
+        self.assertNotIn("AddressSanitizer", log)
+        self.assertNotIn("runtime error", log)
 
 
 if __name__ == "__main__":

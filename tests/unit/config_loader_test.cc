@@ -43,6 +43,7 @@ TEST(ConfigLoader, MinimalFileGetsDefaults) {
   CHECK(!c.inbound_tls.ciphers.empty());
   CHECK(c.inbound_tls.default_level == config::InboundLevel::Opportunistic);
   CHECK_EQUAL(300u, c.limits.command_timeout);
+  CHECK_EQUAL(10u, c.limits.shutdown_timeout);
   CHECK(c.log.level == config::LogLevel::Info);
   CHECK(!c.hostname.empty());
 }
@@ -62,7 +63,8 @@ TEST(ConfigLoader, FullExample) {
       "             port = 587; mx_lookup = true; tls = \"none\"; } );\n"
       "queue = { path = \"/tmp/q\"; max_lifetime = \"20s\"; retry = [ \"1s\", \"2s\" ]; };\n"
       "dns = { servers = [ \"127.0.0.1@5353\", \"::1\" ]; timeout = \"2s\"; };\n"
-      "limits = { connections = 10; connections_per_ip = 2; command_timeout = \"2s\"; data_timeout = \"3s\"; };\n"
+      "limits = { connections = 10; connections_per_ip = 2; command_timeout = \"2s\"; data_timeout = \"3s\";\n"
+      "           shutdown_timeout = \"1s\"; };\n"
       "log = { format = \"json\"; level = \"debug\"; };\n");
   auto r = load_config_text(text, "t.cfg");
   CHECK_TEXT(r.config != nullptr, joined(r).c_str());
@@ -77,6 +79,8 @@ TEST(ConfigLoader, FullExample) {
   CHECK_EQUAL(587, c.routes[1].port);
   CHECK_EQUAL(20u, c.queue.max_lifetime);
   CHECK_EQUAL(2u, c.dns.timeout);
+  CHECK_EQUAL(3u, c.limits.data_timeout);
+  CHECK_EQUAL(1u, c.limits.shutdown_timeout);
   CHECK(c.log.format == config::LogFormat::Json);
   CHECK(c.log.level == config::LogLevel::Debug);
 }
