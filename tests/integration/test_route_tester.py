@@ -192,6 +192,48 @@ class RouteTesterTest(td.DeliveryBase):
                                    tls=REQUIRED + ' min_tls_version = "1.3";')
         self.assertFalse(doc["hosts"][0]["handshake_ok"])
 
+    # -- issue 13: the words of two certificate and cipher failures -------------------------
+
+    def check_words_everywhere(self, doc, text, words, not_words=()):
+        """The tester (JSON and text), the delivery log and the DSN all say `words`."""
+        dsn_text, _ = self.dsn()
+        log = self.relay.log_text()
+        for where, got in (("json", doc["verdict"]["reason"]), ("text", text), ("log", log),
+                           ("dsn", " ".join(dsn_text.split()))):
+            self.assertIn(words, got, where)
+            for w in not_words:
+                self.assertNotIn(w, got, where)
+        return dsn_text
+
+    def test_cn_only_certificate_would_bounce_and_does(self):
+        # RFC 9525 / RFC 8461 4.2: the CN names mx1.test.example, but only a DNS subjectAltName counts.
+        dest = self.peer("tls", cert="cn-only", host="::1")
+        self.make_relay(dest.port, host="mx1.test.example")
+        doc, text = self.check_bounce(dest, "5.7.5", "hostname", "only in its subject CN",
+                                      advice_words=("subjectAltName", "verify_hostname = false"))
+        h = doc["hosts"][0]
+        self.assertEqual(h["checks"]["ca"]["result"], "pass")
+        self.assertIn("only in its subject CN, not in a subjectAltName (RFC 9525)", h["checks"]["hostname"]["detail"])
+        self.assertEqual(h["tls"]["chain"][0]["san"], [])
+        self.assertEqual(h["tls"]["verdict"], "Trusted")
+        self.check_words_everywhere(doc, text, "certificate names the host only in its subject CN, not in a "
+                                    "subjectAltName (RFC 9525)")
+
+    def test_cipher_list_without_tls13_against_tls13_only_server_names_the_cipher_list(self):
+        dest = self.peer("tls13")
+        doc, text = self.check_bounce(dest, "5.7.5", "cipher", "cipher list offers nothing the server accepts",
+                                      tls=REQUIRED + ' ciphers = [ "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" ];',
+                                      advice_words=("TLS_AES_128_GCM_SHA256",))
+        h = doc["hosts"][0]
+        self.assertFalse(h["handshake_ok"])
+        self.assertIn("no TLS 1.3 suite", h["checks"]["cipher"]["detail"])
+        self.assertNotEqual(h["checks"]["min_version"]["result"], "fail")
+        self.assertFalse(any("lower min_tls_version" in r for r in doc["verdict"]["remedies"]),
+                         doc["verdict"]["remedies"])
+        dsn_text = self.check_words_everywhere(doc, text, "cipher list offers nothing the server accepts",
+                                               not_words=("TLS version too old",))
+        self.assertNotIn("lower min_tls_version", " ".join(dsn_text.split()))
+
     def test_unreachable_host_would_be_deferred_and_is(self):
         port = down_port()
         self.make_relay(port)
