@@ -3,8 +3,9 @@
 // Certificate verification is recorded, not enforced: the client context's
 // verify callback notes the first chain error per session and always lets the
 // handshake go on. The host name is checked after the handshake against the
-// leaf's subjectAltNames by our own RFC 6125 matcher (wolfSSL 5.5.4's is too
-// lax, see name_matches), so the verdict does not depend on callback order.
+// leaf's subjectAltNames only (RFC 9525: the subject CN is never a name) by our
+// own matcher (wolfSSL 5.5.4's is too lax and falls back to the CN, with no flag
+// to stop it; see dns_id_matches), so the verdict does not depend on callback order.
 // The record lives in the session's ex_data and is freed by SslDeleter.
 //
 // Failures are reported as described in tls_context.h: builders return null
@@ -195,9 +196,8 @@ bool has_tls13_suite(const std::vector<std::string>& names) {
 // wolfSSL client offers TLS 1.3 with no suite for it (the server then fails
 // the handshake), and a wolfSSL server picks TLS 1.3 with a suite the admin
 // never listed.
-bool set_versions(WOLFSSL_CTX* ctx, std::optional<config::TlsVersion> v,
-                  const std::vector<std::string>& ciphers, std::string* error) {
-  const config::TlsVersion floor = v.value_or(config::TlsVersion::V1_1);
+bool set_versions(WOLFSSL_CTX* ctx, config::TlsVersion floor, const std::vector<std::string>& ciphers,
+                  std::string* error) {
   if (!has_tls13_suite(ciphers)) {
     if (floor == config::TlsVersion::V1_3) {
       *error =
@@ -287,13 +287,19 @@ CtxPtr new_context(WOLFSSL_METHOD* method, std::string* error) {
 
 }  // namespace
 
+// The floors when the config sets none. Our listener's clients are our own
+// upstream (TLS 1.3) and current MTAs, so TLS 1.1 would only cost the grade;
+// routes keep 1.1 for old partner servers (seed 001's Gmail does the same).
+constexpr config::TlsVersion kInboundFloor = config::TlsVersion::V1_2;
+constexpr config::TlsVersion kOutboundFloor = config::TlsVersion::V1_1;
+
 CtxPtr make_server_context(const ServerContextOptions& opts, std::string* error) {
   ensure_init();
   const auto& ciphers = opts.ciphers.empty() ? config::default_inbound_ciphers() : opts.ciphers;
   CtxPtr ctx = new_context(wolfSSLv23_server_method(), error);
   if (!ctx) return nullptr;
   if (!set_ciphers(ctx.get(), ciphers, error) ||
-      !set_versions(ctx.get(), opts.min_version, ciphers, error) ||
+      !set_versions(ctx.get(), opts.min_version.value_or(kInboundFloor), ciphers, error) ||
       !load_cert_and_key(ctx.get(), opts.cert_file, opts.key_file, error))
     return nullptr;
   wolfSSL_CTX_set_verify(ctx.get(), WOLFSSL_VERIFY_NONE, nullptr);
@@ -314,7 +320,7 @@ CtxPtr make_client_context(const ClientContextOptions& opts, std::string* error)
   CtxPtr ctx = new_context(wolfSSLv23_client_method(), error);
   if (!ctx) return nullptr;
   if (!set_ciphers(ctx.get(), ciphers, error) ||
-      !set_versions(ctx.get(), opts.min_version, ciphers, error))
+      !set_versions(ctx.get(), opts.min_version.value_or(kOutboundFloor), ciphers, error))
     return nullptr;
   if (!opts.ca_file.empty() && !load_trust_anchors(ctx.get(), opts.ca_file, error)) return nullptr;
   if (!opts.client_cert_file.empty() &&
@@ -550,16 +556,20 @@ bool ip_matches(const std::vector<AltName>& names, const std::string& ip) {
   return false;
 }
 
-// The subject CN counts only when the certificate has no DNS name at all.
-bool name_matches(WOLFSSL_X509* leaf, const PeerRecord& rec) {
-  const std::vector<AltName> names = alt_names(leaf);
+// RFC 9525 section 6.3 (and RFC 8461 section 4.2 for MTA-STS): only DNS-ID
+// subjectAltNames name a host; the subject CN is not consulted, even when the
+// certificate has no subjectAltName at all.
+bool name_matches(const std::vector<AltName>& names, const PeerRecord& rec) {
   if (rec.name_is_ip) return ip_matches(names, rec.name);
-  bool any_dns = false;
-  for (const auto& a : names) {
-    if (a.is_ip) continue;
-    any_dns = true;
-    if (dns_id_matches(a.value, rec.name)) return true;
-  }
+  return std::any_of(names.begin(), names.end(),
+                     [&](const AltName& a) { return !a.is_ip && dns_id_matches(a.value, rec.name); });
+}
+
+// The case worth its own words: no DNS-ID at all, and the CN would have matched
+// under the old rule, so the admin learns that the certificate needs a SAN.
+bool named_only_in_cn(WOLFSSL_X509* leaf, const std::vector<AltName>& names, const PeerRecord& rec) {
+  if (rec.name_is_ip) return false;
+  const bool any_dns = std::any_of(names.begin(), names.end(), [](const AltName& a) { return !a.is_ip; });
   return !any_dns && dns_id_matches(common_name(leaf), rec.name);
 }
 
@@ -586,7 +596,9 @@ void certificate_facts(WOLFSSL* ssl, TlsFacts* f) {
   if (rec && !rec->name.empty()) {
     f->peer_name = rec->name;
     f->hostname_checked = true;
-    f->hostname_ok = name_matches(leaf.get(), *rec);
+    const std::vector<AltName> names = alt_names(leaf.get());
+    f->hostname_ok = name_matches(names, *rec);
+    f->hostname_only_in_cn = !f->hostname_ok && named_only_in_cn(leaf.get(), names, *rec);
   }
 }
 

@@ -66,13 +66,13 @@ struct ServerContextOptions {
   std::string cert_file;                          // PEM: leaf first, then the chain
   std::string key_file;                           // PEM, unencrypted
   std::vector<std::string> ciphers;               // IANA; empty: config::default_inbound_ciphers()
-  std::optional<config::TlsVersion> min_version;  // unset: TLS 1.1
+  std::optional<config::TlsVersion> min_version;  // unset: TLS 1.2
 };
 
 // A cipher list without any TLS 1.3 suite (no "_WITH_"-less name) also caps a
 // context at TLS 1.2, on either side; with min_version 1.3 that is an error.
 
-// TLS 1.1-1.3 server; never asks for a client certificate. Returns null when a
+// TLS 1.2-1.3 server (1.1 too when min_version says so); never asks for a client certificate. Returns null when a
 // file cannot be read or parsed, the key does not match the certificate, or
 // the cipher list is refused.
 CtxPtr make_server_context(const ServerContextOptions& opts, std::string* error);
@@ -139,6 +139,9 @@ struct TlsFacts {
   std::string peer_name;  // the name checked; empty: none
   bool hostname_checked = false;
   bool hostname_ok = false;
+  // hostname_ok is false although the subject CN names the host: the leaf has
+  // no DNS subjectAltName, and RFC 9525 (as RFC 8461 4.2) ignores the CN.
+  bool hostname_only_in_cn = false;
   std::vector<CertSummary> chain;  // as sent by the peer, leaf first
   std::string spki_sha256;  // lowercase hex of SHA-256(leaf SubjectPublicKeyInfo): TLSA 3 1 1
 };
@@ -174,11 +177,14 @@ constexpr int kVerifyErrorUnspecified = 1;  // OpenSSL's X509_V_ERR_UNSPECIFIED
 // returned non-success; alert_received is the last received alert description
 // (wolfSSL_get_alert_history last_rx.code; 0 or negative when none).
 TlsFailure describe_handshake_error(int err, int alert_received);
-// Same, reading the error and alert from the session.
+// Same, reading the error and alert from the session. A client whose context
+// has no TLS 1.3 suite (capped at 1.2, see above) and whose peer refused the
+// version gets NoTls13Suite: the cipher list, not the version, is to blame.
 TlsFailure describe_handshake_failure(WOLFSSL* ssl, int ret);
 
 // The route's certificate checks on an established session: nullopt when they
-// pass. verify_ca needs ca_ok; verify_hostname needs hostname_ok; either needs
+// pass. verify_ca needs ca_ok; verify_hostname needs hostname_ok (a name only
+// in the subject CN fails as HostnameOnlyInCn); either needs
 // a certificate. With neither, any established session passes; a session
 // that is not established fails with HandshakeFailed.
 std::optional<TlsFailure> check_peer(const TlsFacts& facts, bool verify_ca, bool verify_hostname);

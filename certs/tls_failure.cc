@@ -59,6 +59,18 @@ constexpr ProblemText kProblems[] = {
      "logs, and run smarthost test-route."},
     {TlsProblem::HandshakeFailed, "TLS handshake failed", "5.7.5",
      "Check the receiving server's TLS configuration and logs, and run smarthost test-route."},
+    {TlsProblem::HostnameOnlyInCn,
+     "certificate names the host only in its subject CN, not in a subjectAltName (RFC 9525)", "5.7.5",
+     "Have the receiving server's certificate reissued with its host name as a DNS subjectAltName "
+     "(every public certificate authority does this; RFC 9525 no longer accepts the subject CN), "
+     "or turn off verify_hostname on this route."},
+    {TlsProblem::NoTls13Suite,
+     "the route's cipher list offers nothing the server accepts: it has no TLS 1.3 suite, and the "
+     "server refused TLS 1.2",
+     "5.7.5",
+     "Add TLS 1.3 suites (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, "
+     "TLS_CHACHA20_POLY1305_SHA256) to this route's ciphers, or remove its ciphers setting to use "
+     "the defaults. Lowering min_tls_version does not help: the server wants TLS 1.3."},
 };
 
 const ProblemText& text_of(TlsProblem p) {
@@ -186,7 +198,14 @@ TlsFailure describe_handshake_failure(WOLFSSL* ssl, int ret) {
   const int err = wolfSSL_get_error(ssl, ret);
   WOLFSSL_ALERT_HISTORY h{};
   const int alert = wolfSSL_get_alert_history(ssl, &h) == WOLFSSL_SUCCESS ? h.last_rx.code : 0;
-  return describe_handshake_error(err, alert);
+  TlsFailure f = describe_handshake_error(err, alert);
+  // A peer that answers our highest version with protocol_version wants a
+  // newer one. When our highest was 1.2 only because the route lists no TLS
+  // 1.3 suite (make_client_context caps such a context), the list is at fault.
+  if (f.problem == TlsProblem::VersionTooOld && alert == protocol_version && !wolfSSL_is_server(ssl) &&
+      wolfSSL_CTX_get_max_proto_version(wolfSSL_get_SSL_CTX(ssl)) == TLS1_2_VERSION)
+    return tls_failure(TlsProblem::NoTls13Suite, f.detail);
+  return f;
 }
 
 std::optional<TlsFailure> check_peer(const TlsFacts& facts, bool verify_ca, bool verify_hostname) {
@@ -195,6 +214,9 @@ std::optional<TlsFailure> check_peer(const TlsFacts& facts, bool verify_ca, bool
   if (!facts.has_certificate) return tls_failure(TlsProblem::NoCertificate);
   if (verify_ca && !facts.ca_ok)
     return tls_failure(verify_error_problem(facts.ca_error_code), facts.ca_error);
+  if (verify_hostname && facts.hostname_only_in_cn)
+    return tls_failure(TlsProblem::HostnameOnlyInCn,
+                       "the certificate has no DNS subjectAltName; its CN names " + facts.peer_name);
   if (verify_hostname && !facts.hostname_ok) {
     const std::string name = facts.peer_name.empty() ? "(no host name to check)" : facts.peer_name;
     return tls_failure(TlsProblem::HostnameMismatch, "certificate does not name " + name);

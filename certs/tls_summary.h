@@ -28,6 +28,9 @@ enum class TlsProblem {
   PeerRejectedUs,   // the peer refused our certificate or parameters
   ConnectionLost,   // transport closed during the handshake
   HandshakeFailed,  // anything else
+  // Added later; stored in queue records by number, so new values go at the end.
+  HostnameOnlyInCn,  // the host is named only in the subject CN, which RFC 9525 ignores
+  NoTls13Suite,      // the route's cipher list has no TLS 1.3 suite; the server wants TLS 1.3
 };
 
 }  // namespace certs

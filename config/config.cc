@@ -48,7 +48,9 @@ std::string Config::where(const std::string& path) const {
 
 // Seed 001, "TLS negotiation": every suite Gmail's SMTP servers accept, less
 // the static-RSA suites (TLS_RSA_WITH_*, 3DES among them) that Debian's
-// wolfSSL is built without; they also lack forward secrecy.
+// wolfSSL is built without; they also lack forward secrecy. The listener
+// picks by its own order, so every AEAD suite (GCM, ChaCha20-Poly1305) comes
+// before any CBC one: CBC is kept only for TLS 1.1 clients, when allowed.
 const std::vector<std::string>& default_inbound_ciphers() {
   static const std::vector<std::string> list = {
       "TLS_AES_128_GCM_SHA256",
@@ -58,6 +60,8 @@ const std::vector<std::string>& default_inbound_ciphers() {
       "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
       "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+      "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+      "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
       "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
       "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
       "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",

@@ -41,7 +41,7 @@ struct InboundPeer {
 struct InboundTls {
   InboundLevel default_level = InboundLevel::Opportunistic;
   bool has_min_version = false;
-  TlsVersion min_version = TlsVersion::V1_1;
+  TlsVersion min_version = TlsVersion::V1_2;  // when !has_min_version: the listener's default floor
   std::vector<std::string> ciphers;  // IANA names; default: seed 001 negotiation list
   std::vector<InboundPeer> peers;
 };

@@ -73,7 +73,8 @@ std::optional<certs::TlsFailure> check_sts_session(const certs::TlsFacts& facts)
 const char* tlsrpt_result_type(certs::TlsProblem p) {
   switch (p) {
     case certs::TlsProblem::NotOffered: return "starttls-not-supported";
-    case certs::TlsProblem::HostnameMismatch: return "certificate-host-mismatch";
+    case certs::TlsProblem::HostnameMismatch:
+    case certs::TlsProblem::HostnameOnlyInCn: return "certificate-host-mismatch";
     case certs::TlsProblem::Expired: return "certificate-expired";
     case certs::TlsProblem::UnknownCa:
     case certs::TlsProblem::NoCertificate:
@@ -85,6 +86,7 @@ const char* tlsrpt_result_type(certs::TlsProblem p) {
     case certs::TlsProblem::PeerRejectedUs:
     case certs::TlsProblem::ConnectionLost:
     case certs::TlsProblem::HandshakeFailed:
+    case certs::TlsProblem::NoTls13Suite:
       return "validation-failure";
   }
   return "validation-failure";

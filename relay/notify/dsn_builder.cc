@@ -76,7 +76,7 @@ bool contains(const std::string& hay, const char* needle) { return hay.find(need
 
 // ---- advice ---------------------------------------------------------------
 
-enum class Failure { NoStartTls, HostName, UntrustedCa, CertExpired, OldVersion, NoCipher, OtherTls, NullMx, Lifetime, RemoteReject, Other };
+enum class Failure { NoStartTls, HostName, HostNameInCn, UntrustedCa, CertExpired, OldVersion, NoCipher, NoTls13Suite, OtherTls, NullMx, Lifetime, RemoteReject, Other };
 
 // Which advice a TLS problem gets; problems without their own advice get
 // seed 000's whole list.
@@ -94,6 +94,8 @@ Failure tls_failure_of(certs::TlsProblem p) {
     case certs::TlsProblem::PeerRejectedUs:
     case certs::TlsProblem::ConnectionLost:
     case certs::TlsProblem::HandshakeFailed: return Failure::OtherTls;
+    case certs::TlsProblem::HostnameOnlyInCn: return Failure::HostNameInCn;
+    case certs::TlsProblem::NoTls13Suite: return Failure::NoTls13Suite;
   }
   return Failure::OtherTls;
 }
@@ -186,6 +188,15 @@ TlsAdvice tls_host_name(const Names& n) {
           "pose as " + n.host + " and receive the mail."};
 }
 
+// RFC 9525: the name must be a DNS subjectAltName; the CN no longer counts.
+TlsAdvice tls_host_name_in_cn(const Names& n) {
+  TlsAdvice a = tls_host_name(n);
+  a.fixes = {"The certificate of " + n.host + " names the host only in its subject CN, not in a subjectAltName, "
+             "and RFC 9525 ignores the CN. Ask the mail administrator of " + n.domain + " to have it reissued with " +
+             n.host + " as a DNS subjectAltName (every public certificate authority issues certificates that way)."};
+  return a;
+}
+
 TlsAdvice tls_untrusted(const Names& n) {
   return {{"Ask the mail administrator of " + n.domain + " to install a new certificate from a trusted certificate "
            "authority on " + n.host + ", with the correct host name in it.",
@@ -212,6 +223,17 @@ TlsAdvice tls_no_cipher(const Names& n) {
           "weaker ciphers protect the mail less."};
 }
 
+// Our side's mistake: the route's list caps the offer at TLS 1.2 and the
+// server wants 1.3. The fix costs nothing, so it is also the "relax" item.
+TlsAdvice tls_no_tls13_suite(const Names& n) {
+  return {{"The ciphers list of " + n.route + " has no TLS 1.3 suite, so this relay can offer TLS 1.2 at most, and " +
+           n.host + " accepts only TLS 1.3. Add TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384 and "
+           "TLS_CHACHA20_POLY1305_SHA256 to that list, or remove the ciphers setting to use the defaults. Lowering "
+           "min_tls_version does not help."},
+          "add the TLS 1.3 suites to the ciphers list of " + n.route,
+          "nothing: the TLS 1.3 suites are at least as strong as the TLS 1.2 suites on the list."};
+}
+
 // Seed 000's whole troubleshooting list, for a TLS failure we cannot narrow.
 TlsAdvice tls_other(const Names& n) {
   return {{"If the receiving server has several host names, make sure the route uses the host name that is in the "
@@ -227,10 +249,12 @@ std::optional<TlsAdvice> tls_advice(Failure f, const Names& n) {
   switch (f) {
     case Failure::NoStartTls: return tls_no_starttls(n);
     case Failure::HostName: return tls_host_name(n);
+    case Failure::HostNameInCn: return tls_host_name_in_cn(n);
     case Failure::UntrustedCa: return tls_untrusted(n);
     case Failure::CertExpired: return tls_expired(n);
     case Failure::OldVersion: return tls_old_version(n);
     case Failure::NoCipher: return tls_no_cipher(n);
+    case Failure::NoTls13Suite: return tls_no_tls13_suite(n);
     case Failure::OtherTls: return tls_other(n);
     case Failure::NullMx:
     case Failure::Lifetime:
@@ -253,10 +277,12 @@ std::vector<std::string> other_advice(Failure f, const Names& n) {
               "If it is right, forward this report to the mail administrator of " + n.domain + "."};
     case Failure::NoStartTls:
     case Failure::HostName:
+    case Failure::HostNameInCn:
     case Failure::UntrustedCa:
     case Failure::CertExpired:
     case Failure::OldVersion:
     case Failure::NoCipher:
+    case Failure::NoTls13Suite:
     case Failure::OtherTls:
     case Failure::Other:
       return {"Check the address for typing errors. If the problem persists, forward this report to your mail administrator."};

@@ -29,7 +29,7 @@ enum Tag : uint8_t {
 };
 
 constexpr uint64_t kLastFailureKind = static_cast<uint64_t>(router::FailureKind::Admin);
-constexpr uint64_t kLastTlsProblem = static_cast<uint64_t>(certs::TlsProblem::HandshakeFailed);
+constexpr uint64_t kLastTlsProblem = static_cast<uint64_t>(certs::TlsProblem::NoTls13Suite);
 
 class Writer {
  public:

@@ -79,6 +79,9 @@ void judge_certificate(const certs::TlsFacts& f, HostVerdict* v) {
     v->hostname = {CheckResult::NotChecked, v->hostname.enforced, "no host name to check the certificate against"};
   } else if (f.hostname_ok) {
     v->hostname = {CheckResult::Pass, v->hostname.enforced, "the certificate names " + f.peer_name};
+  } else if (f.hostname_only_in_cn) {
+    v->hostname = {CheckResult::Fail, v->hostname.enforced,
+                   certs::tls_failure(certs::TlsProblem::HostnameOnlyInCn).reason + ": " + f.peer_name};
   } else {
     v->hostname = {CheckResult::Fail, v->hostname.enforced, "the certificate does not name " + f.peer_name};
   }
@@ -120,6 +123,13 @@ void judge_no_session(const config::Route& r, const HostTrace& t, HostVerdict* v
   }
   if (handshake_problem(t, certs::TlsProblem::NoSharedCipher)) {
     v->cipher = {CheckResult::Fail, v->cipher.enforced, "the server accepts none of the route's ciphers"};
+  }
+  if (handshake_problem(t, certs::TlsProblem::NoTls13Suite)) {
+    // The version is not what failed: the route's list cannot offer the one the server speaks.
+    v->min_version.detail = "not the cause: the route's cipher list limits this relay to TLS 1.2";
+    v->cipher = {CheckResult::Fail, v->cipher.enforced,
+                 "the route's cipher list offers nothing the server accepts: it has no TLS 1.3 suite and "
+                 "the server refused TLS 1.2"};
   }
 }
 

@@ -331,6 +331,57 @@ inbound_tls = { default = "opportunistic"; min_version = "1.1"; };
         self.assertIn("Protocol version: TLSv1.1", out)
 
 
+def s_client(port, *args):
+    """openssl s_client through STARTTLS: (handshake completed, protocol, output). Python's ssl
+    cannot speak TLS 1.1 on Debian 12, openssl can with @SECLEVEL=0."""
+    r = subprocess.run(["openssl", "s_client", "-starttls", "smtp", "-connect", "127.0.0.1:%d" % port,
+                        "-servername", "relay.test.example", "-brief"] + list(args),
+                       input=b"QUIT\r\n", capture_output=True, timeout=30)
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    proto = ""
+    for line in out.splitlines():
+        if line.startswith("Protocol version:"):
+            proto = line.split(":", 1)[1].strip()
+    return "CONNECTION ESTABLISHED" in out, proto, out
+
+
+TLS11 = ("-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0")
+
+
+class InboundTlsDefaultsTest(InboundBase):
+    """Issue 13 item 8: no min_version set: TLS 1.1 is refused, 1.2 and 1.3 work, AEAD first."""
+
+    def test_tls11_client_is_refused_by_default(self):
+        ok, proto, out = s_client(self.relay.port, *TLS11)
+        self.assertFalse(ok, out)
+        self.assertNotEqual(proto, "TLSv1.1", out)
+
+    def test_tls12_client_gets_an_aead_suite_before_cbc(self):
+        ok, proto, out = s_client(self.relay.port, "-tls1_2", "-cipher",
+                                  "ECDHE-RSA-AES128-SHA:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256")
+        self.assertTrue(ok, out)
+        self.assertEqual(proto, "TLSv1.2", out)
+        self.assertNotIn("Ciphersuite: ECDHE-RSA-AES128-SHA\n", out)
+        self.assertRegex(out, r"Ciphersuite: ECDHE-RSA-(AES128-GCM-SHA256|CHACHA20-POLY1305)")
+
+    def test_tls13_client_is_accepted(self):
+        ok, proto, out = s_client(self.relay.port, "-tls1_3")
+        self.assertTrue(ok, out)
+        self.assertEqual(proto, "TLSv1.3", out)
+
+
+class InboundTls11AllowedTest(InboundBase):
+    config = BASE_CONFIG + """
+inbound_tls = { default = "opportunistic"; min_version = "1.1"; };
+"""
+
+    def test_tls11_client_is_accepted_when_min_version_is_1_1(self):
+        # Proves the refusal above is the relay's floor, not the client's inability.
+        ok, proto, out = s_client(self.relay.port, *TLS11)
+        self.assertTrue(ok, out)
+        self.assertEqual(proto, "TLSv1.1", out)
+
+
 class LimitsTest(InboundBase):
     config = BASE_CONFIG.replace(
         'queue = { path = "QUEUE_DIR"; };',

@@ -10,15 +10,74 @@ usage errors.
 import json
 import os
 import pty
+import socket
+import ssl
 import subprocess
+import threading
 import time
 
 import test_delivery as td
-from relay_fixture import BIN, Relay
+from relay_fixture import BIN, Relay, testpki
 from smtp_peer import down_port
 
 REQUIRED = td.REQUIRED
 ANSI = "\x1b["
+
+
+class Tls13OnlyPeer:
+    """A STARTTLS server that accepts only TLS 1.3 and, like Postfix, answers an older ClientHello
+    with a protocol_version alert. (SmtpPeer("tls13") runs on asyncio, whose TLS layer drops the
+    connection without sending the alert.) It never takes mail: messages() and events() stay empty."""
+
+    def __init__(self):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        self.ctx.load_cert_chain(os.path.join(testpki(), "valid.pem"), os.path.join(testpki(), "valid.key"))
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.handshakes = []                      # ("ok", version) or ("failed", error text)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(10)
+                try:
+                    self._session(conn)
+                except (OSError, ssl.SSLError) as e:
+                    self.handshakes.append(("failed", str(e)))
+
+    def _session(self, conn):
+        f = conn.makefile("rb")
+        conn.sendall(b"220 tls13.test.example ESMTP\r\n")
+        while True:
+            line = f.readline().strip().upper()
+            if not line or line == b"QUIT":
+                return
+            if line.startswith(b"EHLO"):
+                conn.sendall(b"250-tls13.test.example\r\n250 STARTTLS\r\n")
+            elif line == b"STARTTLS":
+                conn.sendall(b"220 go ahead\r\n")
+                tls = self.ctx.wrap_socket(conn, server_side=True)   # blocking: the alert is sent
+                self.handshakes.append(("ok", tls.version()))
+                return
+            else:
+                conn.sendall(b"502 5.5.2 not here\r\n")
+
+    def events(self, kind=None):
+        return []
+
+    def messages(self):
+        return []
+
+    def stop(self):
+        self.sock.close()
 
 
 class RouteTesterTest(td.DeliveryBase):
@@ -73,9 +132,9 @@ class RouteTesterTest(td.DeliveryBase):
         self.assertEqual(dest.events("mail"), [])
         self.assertEqual(dest.messages(), [])
 
-    def check_bounce(self, dest, status, check, reason_words, tls=REQUIRED, advice_words=()):
+    def check_bounce(self, dest, status, check, reason_words, tls=REQUIRED, advice_words=(), host="mail.test.example"):
         """A required-TLS failure: the tester says bounce, and so does a real delivery."""
-        self.make_relay(dest.port, tls=tls)
+        self.make_relay(dest.port, tls=tls, host=host)
         doc, text, rc = self.run_tester()
         self.assertEqual(rc, 1)
         v = doc["verdict"]
@@ -192,6 +251,51 @@ class RouteTesterTest(td.DeliveryBase):
                                    tls=REQUIRED + ' min_tls_version = "1.3";')
         self.assertFalse(doc["hosts"][0]["handshake_ok"])
         self.assertNotEqual(doc["hosts"][0]["checks"]["min_version"]["result"], "pass")
+
+    # -- issue 13: the words of two certificate and cipher failures -------------------------
+
+    def check_words_everywhere(self, doc, text, words, not_words=()):
+        """The tester (JSON and text), the delivery log and the DSN all say `words`."""
+        dsn_text, _ = self.dsn()
+        log = self.relay.log_text()
+        for where, got in (("json", doc["verdict"]["reason"]), ("text", text), ("log", log),
+                           ("dsn", " ".join(dsn_text.split()))):
+            self.assertIn(words, got, where)
+            for w in not_words:
+                self.assertNotIn(w, got, where)
+        return dsn_text
+
+    def test_cn_only_certificate_would_bounce_and_does(self):
+        # RFC 9525 / RFC 8461 4.2: the CN names mx1.test.example, but only a DNS subjectAltName counts.
+        dest = self.peer("tls", cert="cn-only", host="::1")
+        doc, text = self.check_bounce(dest, "5.7.5", "hostname", "only in its subject CN",
+                                      advice_words=("subjectAltName", "verify_hostname = false"),
+                                      host="mx1.test.example")
+        h = doc["hosts"][0]
+        self.assertEqual(h["checks"]["ca"]["result"], "pass")
+        self.assertIn("only in its subject CN, not in a subjectAltName (RFC 9525)", h["checks"]["hostname"]["detail"])
+        self.assertEqual(h["tls"]["chain"][0]["san"], [])
+        self.assertEqual(h["tls"]["verdict"], "Trusted")
+        self.check_words_everywhere(doc, text, "certificate names the host only in its subject CN, not in a "
+                                    "subjectAltName (RFC 9525)")
+
+    def test_cipher_list_without_tls13_against_tls13_only_server_names_the_cipher_list(self):
+        dest = Tls13OnlyPeer()
+        self.addCleanup(dest.stop)
+        doc, text = self.check_bounce(dest, "5.7.5", "cipher", "cipher list offers nothing the server accepts",
+                                      tls=REQUIRED + ' ciphers = [ "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" ];',
+                                      advice_words=("TLS_AES_128_GCM_SHA256",))
+        h = doc["hosts"][0]
+        self.assertFalse(h["handshake_ok"])
+        self.assertIn("no TLS 1.3 suite", h["checks"]["cipher"]["detail"])
+        self.assertNotEqual(h["checks"]["min_version"]["result"], "fail")
+        self.assertFalse(any("lower min_tls_version" in r for r in doc["verdict"]["remedies"]),
+                         doc["verdict"]["remedies"])
+        dsn_text = self.check_words_everywhere(doc, text, "cipher list offers nothing the server accepts",
+                                               not_words=("TLS version too old",))
+        self.assertNotIn("lower min_tls_version", " ".join(dsn_text.split()))
+        self.assertTrue(dest.handshakes, "the peer saw no handshake")
+        self.assertEqual([h for h in dest.handshakes if h[0] != "failed"], [])
 
     def test_unreachable_host_would_be_deferred_and_is(self):
         port = down_port()

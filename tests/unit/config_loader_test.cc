@@ -42,6 +42,9 @@ TEST(ConfigLoader, MinimalFileGetsDefaults) {
   CHECK(!c.routes[0].ciphers.empty());
   CHECK(!c.inbound_tls.ciphers.empty());
   CHECK(c.inbound_tls.default_level == config::InboundLevel::Opportunistic);
+  // Issue 13 item 8: the listener defaults to TLS 1.2; routes keep no minimum (1.1).
+  CHECK(c.inbound_tls.min_version == config::TlsVersion::V1_2);
+  CHECK(!c.routes[0].has_min_tls_version);
   CHECK_EQUAL(300u, c.limits.command_timeout);
   CHECK_EQUAL(10u, c.limits.shutdown_timeout);
   CHECK(c.log.level == config::LogLevel::Info);

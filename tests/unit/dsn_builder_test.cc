@@ -464,6 +464,11 @@ TEST(Dsn, HumanTextSaysWhatToDo) {
       {"5.7.5", K::Tls, P::VersionTooOld, "TLS version too old: TLS1_1 offered, route requires 1.2", {"TLS 1.2 or TLS 1.3", "min_tls_version"}},
       {"5.7.5", K::Tls, P::NoSharedCipher, "no shared cipher", {"ciphers list", "current ciphers"}},
       {"5.7.5", K::Tls, P::HandshakeFailed, "TLS handshake failed", {"host name that is in the", "trusted certificate", "verify_hostname = false"}},
+      {"5.7.5", K::Tls, P::HostnameOnlyInCn, "certificate names the host only in its subject CN, not in a subjectAltName (RFC 9525)",
+       {"reissued with mx1.partner.example as a DNS subjectAltName", "verify_hostname = false on route \"partners\""}},
+      {"5.7.5", K::Tls, P::NoTls13Suite, "the route's cipher list offers nothing the server accepts",
+       {"has no TLS 1.3 suite", "TLS_AES_128_GCM_SHA256", "ciphers list of route \"partners\"",
+        "Lowering min_tls_version does not help"}},
       {"5.1.10", K::NullMx, P::HandshakeFailed, "the domain accepts no mail", {"null MX"}},
       {"5.4.7", K::Expired, P::HandshakeFailed, "gave up after 5 days", {"time in the queue ran out"}},
   };

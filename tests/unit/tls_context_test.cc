@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "certs/tls_context.h"
+#include "router/mta_sts_enforce.h"
 #include "config/config.h"
 
 // Last: CppUTest's leak-detector macros redefine `new`, which breaks standard
@@ -285,6 +286,10 @@ const char* problem_name(TlsProblem p) {
       return "ConnectionLost";
     case TlsProblem::HandshakeFailed:
       return "HandshakeFailed";
+    case TlsProblem::HostnameOnlyInCn:
+      return "HostnameOnlyInCn";
+    case TlsProblem::NoTls13Suite:
+      return "NoTls13Suite";
   }
   return "?";
 }
@@ -529,7 +534,9 @@ TEST(TlsContext, VerdictTable) {
        TlsProblem::HostnameMismatch},
       {"sloppy", "sloppy.test.example", Verdict::Trusted, true, false, "", false,  // CN ignored
        TlsProblem::HostnameMismatch},
-      {"cn-only", "mx1.test.example", Verdict::Verified, true, true, "", true, {}},
+      // RFC 9525: the subject CN is never a name, even without any subjectAltName.
+      {"cn-only", "mx1.test.example", Verdict::Trusted, true, false, "", false,
+       TlsProblem::HostnameOnlyInCn},
       {"cn-only", "mx2.test.example", Verdict::Trusted, true, false, "", false,
        TlsProblem::HostnameMismatch},
   };
@@ -756,7 +763,91 @@ TEST(TlsContext, ServerMinimumVersion) {
   std::string msg =
       "server got '" + r.server_failure.reason + "' (" + r.server_failure.detail + ")";
   CHECK_TEXT(r.server_failure.problem == TlsProblem::VersionTooOld, msg.c_str());
-  CHECK_TEXT(r.client_failure.problem == TlsProblem::VersionTooOld, msg.c_str());
+  // Our side knows better: its list had no TLS 1.3 suite (issue 13 item 3).
+  CHECK_TEXT(r.client_failure.problem == TlsProblem::NoTls13Suite, msg.c_str());
+}
+
+// A route whose cipher list has no TLS 1.3 suite, against a TLS 1.3-only
+// server: the diagnosis names the cipher list, and its advice does not say to
+// lower min_tls_version. A capped client against a server that is too old
+// still hears that the version is too old.
+TEST(TlsContext, CipherListWithoutTls13AgainstTls13OnlyServer) {
+  certs::CtxPtr tls13 = server_ctx("valid", TlsVersion::V1_3);
+  certs::ClientContextOptions o = client_options();
+  o.ciphers = {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"};
+  certs::CtxPtr capped = client_ctx(o);
+  Outcome r = handshake(capped.get(), tls13.get(), "mx1.test.example");
+  std::string msg = "client got " + std::string(problem_name(r.client_failure.problem)) + " '" +
+                    r.client_failure.reason + "' (" + r.client_failure.detail + ")";
+  CHECK_TEXT(r.client_failed, msg.c_str());
+  CHECK_TEXT(r.client_failure.problem == TlsProblem::NoTls13Suite, msg.c_str());
+  CHECK_TEXT(contains(r.client_failure.reason, "cipher list offers nothing the server accepts"),
+             msg.c_str());
+  CHECK_TEXT(contains(r.client_failure.advice, "TLS_AES_128_GCM_SHA256"), msg.c_str());
+  CHECK_TEXT(!contains(r.client_failure.reason, "version too old"), msg.c_str());
+  STRCMP_EQUAL("5.7.5", r.client_failure.status.c_str());
+
+  o.min_version = TlsVersion::V1_2;
+  o.ciphers.push_back("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA");  // one the 1.1 server can pick
+  certs::CtxPtr capped_min12 = client_ctx(o);
+  certs::CtxPtr tls11 = legacy_server_ctx(wolfTLSv1_1_server_method());
+  r = handshake(capped_min12.get(), tls11.get(), "mx1.test.example");
+  msg = "vs 1.1 server: client got " + std::string(problem_name(r.client_failure.problem)) + " (" +
+        r.client_failure.detail + ")";
+  CHECK_TEXT(r.client_failed && r.client_failure.problem == TlsProblem::VersionTooOld, msg.c_str());
+}
+
+// RFC 9525 / RFC 8461 4.2: a certificate naming the host only in its subject
+// CN fails verify_hostname, in words that say why, for routes and MTA-STS alike.
+TEST(TlsContext, CnOnlyCertificateFailsWithItsOwnReason) {
+  certs::CtxPtr cctx = client_ctx(client_options());
+  certs::CtxPtr sctx = server_ctx("cn-only");
+  Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
+  CHECK_TEXT(r.ok, r.client_failure.detail.c_str());
+  CHECK(!r.client.hostname_ok);
+  CHECK(r.client.hostname_only_in_cn);
+  auto bad = certs::check_peer(r.client, false, true);
+  CHECK(bad.has_value());
+  CHECK(bad->problem == TlsProblem::HostnameOnlyInCn);
+  STRCMP_EQUAL("certificate names the host only in its subject CN, not in a subjectAltName (RFC 9525)",
+               bad->reason.c_str());
+  CHECK_TEXT(contains(bad->advice, "subjectAltName"), bad->advice.c_str());
+  auto sts = router::check_sts_session(r.client);
+  CHECK(sts.has_value() && sts->problem == TlsProblem::HostnameOnlyInCn);
+  STRCMP_EQUAL("certificate-host-mismatch", router::tlsrpt_result_type(sts->problem));
+  // A CN that does not name the host is an ordinary mismatch.
+  r = handshake(cctx.get(), sctx.get(), "mx2.test.example");
+  CHECK(r.ok && !r.client.hostname_only_in_cn);
+  bad = certs::check_peer(r.client, false, true);
+  CHECK(bad.has_value() && bad->problem == TlsProblem::HostnameMismatch);
+}
+
+// Issue 13 item 8: the listener defaults to TLS 1.2 at least, and prefers its
+// own AEAD suites over CBC ones whatever order the client sends.
+TEST(TlsContext, InboundDefaults) {
+  const auto& list = config::default_inbound_ciphers();
+  auto is_cbc = [](const std::string& n) { return contains(n, "_CBC_"); };
+  auto first_cbc = std::find_if(list.begin(), list.end(), is_cbc);
+  for (auto it = first_cbc; it != list.end(); ++it)
+    CHECK_TEXT(is_cbc(*it), ("AEAD suite after a CBC suite: " + *it).c_str());
+  CHECK(std::count(list.begin(), list.end(), "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256") == 1);
+  CHECK(std::count(list.begin(), list.end(), "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256") == 1);
+
+  std::string err;
+  certs::CtxPtr sctx =
+      certs::make_server_context({pki().path("valid.pem"), pki().path("valid.key"), {}, {}}, &err);
+  CHECK_TEXT(sctx != nullptr, err.c_str());
+  certs::ClientContextOptions o = client_options();
+  o.ciphers = {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"};
+  Outcome r = handshake(client_ctx(o).get(), sctx.get(), "mx1.test.example");
+  CHECK_TEXT(r.ok, r.client_failure.detail.c_str());
+  STRCMP_EQUAL("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", r.client.cipher.c_str());
+
+  certs::CtxPtr tls11 = client_ctx(client_options());
+  CHECK(wolfSSL_CTX_set_max_proto_version(tls11.get(), TLS1_1_VERSION) == WOLFSSL_SUCCESS);
+  r = handshake(tls11.get(), sctx.get(), "mx1.test.example");
+  CHECK_TEXT(!r.ok, ("a TLS 1.1 client got " + r.client.version).c_str());
+  CHECK(r.server_failure.problem == TlsProblem::VersionTooOld);
 }
 
 TEST(TlsContext, RouteCipherListIsHonoured) {
