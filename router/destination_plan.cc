@@ -54,8 +54,8 @@ class DestinationPlanner::Impl {
   // No policy: does the domain want TLS reports anyway ("no-policy-found")?
   void look_for_tlsrpt(DnsService& dns) {
     tlsrpt_txt_ = dns.lookup("_smtp._tls." + policy_.domain, DnsType::TXT, [this](DnsAnswer a) {
-      for (const auto& t : a.txt) {
-        if (a.status == DnsStatus::Ok && t.compare(0, 10, "v=TLSRPTv1") == 0) tlsrpt_published_ = true;
+      if (a.status == DnsStatus::Ok) {
+        for (const auto& t : a.txt) tlsrpt_published_ = tlsrpt_published_ || t.compare(0, 10, "v=TLSRPTv1") == 0;
       }
       policy_pending_ = false;
       planned();

@@ -15,9 +15,9 @@
 //   any other temporary failure                       -> defer 4.4.3   (FailureKind::DnsTemp)
 //
 // Two things only the delivery asks for (route-for and test-route leave them off):
-//   - services.tlsrpt: when the policy domain has no MTA-STS policy, `_smtp._tls.DOMAIN` TXT is
-//     looked up too (asynchronously; libunbound caches it for its TTL and the scheduler caches the
-//     plan), and tlsrpt_published says whether a "v=TLSRPTv1" record is there: sessions to such
+//   - services.tlsrpt: when MTA-STS applies and the policy domain has no policy,
+//     `_smtp._tls.DOMAIN` TXT is looked up too (asynchronously; libunbound caches it for its TTL
+//     and the scheduler caches the plan), and tlsrpt_published says whether a "v=TLSRPTv1" record is there: sessions to such
 //     a domain are counted under policy-type "no-policy-found" (RFC 8460 4.4).
 //   - services.report_mail: the plan is for a TLS-RPT report. RFC 8460 5.3.1: a report SHOULD be
 //     sent even when the rua domain's own TLS requirements fail, so an enforce policy is applied

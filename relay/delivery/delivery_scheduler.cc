@@ -121,7 +121,8 @@ class DeliveryScheduler::Destination : public JobSource {
   // The plan is in: the hosts and options a delivery may use now, or the judged failure.
   void planned(router::DestinationPlan p) {
     base::delete_later(owner_.base_, std::move(planner_));  // we are inside its callback
-    if (!p.policy.failure_type.empty()) owner_.record_policy_failure(p.policy);
+    // A report's own delivery is never reported on (RFC 8460 section 3: no report loops).
+    if (!p.policy.failure_type.empty() && !report_) owner_.record_policy_failure(p.policy);
     if (!owner_.rt_->config->find_route(route_)) return kick();
     plan_ = std::make_shared<const router::StsEnforcement>(std::move(p.sts));
     policy_ = std::move(p.policy);

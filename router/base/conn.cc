@@ -125,10 +125,10 @@ std::string Conn::local_address() const {
   evutil_socket_t fd = bufferevent_getfd(bev_.get());
   if (fd < 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
   char buf[INET6_ADDRSTRLEN] = "";
-  const void* addr = ss.ss_family == AF_INET6 ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr)
-                                              : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr);
-  if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) return "";
-  return inet_ntop(ss.ss_family, addr, buf, sizeof buf) ? buf : "";
+  const void* addr = nullptr;
+  if (ss.ss_family == AF_INET) addr = &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr;
+  if (ss.ss_family == AF_INET6) addr = &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+  return addr && inet_ntop(ss.ss_family, addr, buf, sizeof buf) ? buf : "";
 }
 
 int Conn::tls_recv(WOLFSSL*, char* buf, int sz, void* arg) {
