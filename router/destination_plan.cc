@@ -40,19 +40,34 @@ class DestinationPlanner::Impl {
     StsOptions o;
     o.https_port = s.mta_sts.https_port;
     o.timeout = s.mta_sts.fetch_timeout;
-    policy_lookup_ = PolicyLookup::start(base, dns, s.https_ctx, s.cache, o, policy_domain, [this](PolicyResult p) {
-      policy_ = std::move(p);
+    report_mail_ = s.report_mail;
+    policy_lookup_ = PolicyLookup::start(base, dns, s.https_ctx, s.cache, o, policy_domain,
+                                         [this, &dns, tlsrpt = s.tlsrpt](PolicyResult p) {
+                                           policy_ = std::move(p);
+                                           if (tlsrpt && !policy_.policy) return look_for_tlsrpt(dns);
+                                           policy_pending_ = false;
+                                           planned();
+                                         });
+  }
+
+ private:
+  // No policy: does the domain want TLS reports anyway ("no-policy-found")?
+  void look_for_tlsrpt(DnsService& dns) {
+    tlsrpt_txt_ = dns.lookup("_smtp._tls." + policy_.domain, DnsType::TXT, [this](DnsAnswer a) {
+      if (a.status == DnsStatus::Ok) {
+        for (const auto& t : a.txt) tlsrpt_published_ = tlsrpt_published_ || t.compare(0, 10, "v=TLSRPTv1") == 0;
+      }
       policy_pending_ = false;
       planned();
     });
   }
 
- private:
   // Both answers are in: the hosts and options a delivery may use now.
   void planned() {
     if (!candidates_ || policy_pending_) return;
     DestinationPlan plan;
-    plan.sts = apply_sts_policy(route_, *candidates_, policy_);
+    plan.sts = apply_sts_policy(route_, *candidates_, applied_policy());
+    plan.tlsrpt_published = tlsrpt_published_;
     plan.failure = judge_plan(plan.sts);
     plan.candidates = std::move(*candidates_);
     plan.policy = std::move(policy_);
@@ -60,14 +75,26 @@ class DestinationPlanner::Impl {
     done(std::move(plan));  // may destroy us: nothing after this line
   }
 
+  // The policy as applied: a report's delivery takes enforce as testing (see the header).
+  PolicyResult applied_policy() const {
+    if (!report_mail_ || !policy_.enforce()) return policy_;
+    PolicyResult p = policy_;
+    p.policy->mode = StsMode::Testing;
+    p.notes.push_back("a TLS-RPT report: the enforce policy is applied as testing (RFC 8460 5.3.1)");
+    return p;
+  }
+
   config::Route route_;  // a copy: a reload may free the caller's while we wait
   Done done_;
   std::optional<Candidates> candidates_;
   PolicyResult policy_;
   bool policy_pending_ = false;
+  bool report_mail_ = false;
+  bool tlsrpt_published_ = false;
   // Last: cancelled first when we die (the candidate lookup holds a reference to route_).
   std::unique_ptr<CandidateLookup> lookup_;
   std::unique_ptr<PolicyLookup> policy_lookup_;
+  DnsLookup tlsrpt_txt_;
 };
 
 std::unique_ptr<DestinationPlanner> DestinationPlanner::start(DnsService& dns, event_base* base,

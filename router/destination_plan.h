@@ -14,6 +14,16 @@
 //                                                        RFC 8461 5.1: policy failures defer)
 //   any other temporary failure                       -> defer 4.4.3   (FailureKind::DnsTemp)
 //
+// Two things only the delivery asks for (route-for and test-route leave them off):
+//   - services.tlsrpt: when MTA-STS applies and the policy domain has no policy,
+//     `_smtp._tls.DOMAIN` TXT is looked up too (asynchronously; libunbound caches it for its TTL
+//     and the scheduler caches the plan), and tlsrpt_published says whether a "v=TLSRPTv1" record is there: sessions to such
+//     a domain are counted under policy-type "no-policy-found" (RFC 8460 4.4).
+//   - services.report_mail: the plan is for a TLS-RPT report. RFC 8460 5.3.1: a report SHOULD be
+//     sent even when the rua domain's own TLS requirements fail, so an enforce policy is applied
+//     as testing (every MX host, failures delivered anyway). The route's own tls = "required"
+//     still holds: that is the admin's rule, not the domain's. `policy` stays as found.
+//
 // The policy cache. The daemon owns one (StsRuntime creates QUEUE_PATH/mta-sts) and passes it in
 // PlanServices. A one-shot tool (route-for, test-route) calls open_tool_sts(): it uses the relay's
 // cache only when that folder already exists and is readable and writable by the caller, and
@@ -51,6 +61,8 @@ struct PlanServices {
   WOLFSSL_CTX* https_ctx = nullptr;  // from make_https_context()
   StsCache* cache = nullptr;         // may be null: no policy cache
   config::MtaSts mta_sts;            // enabled, https_port, fetch_timeout
+  bool tlsrpt = false;               // TLS-RPT counts: ask for _smtp._tls when there is no policy
+  bool report_mail = false;          // plans a TLS-RPT report's delivery: enforce applied as testing
 };
 
 struct DestinationPlan {
@@ -58,6 +70,7 @@ struct DestinationPlan {
   PolicyResult policy;             // domain "" when MTA-STS does not apply; TLS-RPT reads it
   StsEnforcement sts;              // the policy applied: hosts, effective route, bounce_on_tls_failure
   std::optional<Outcome> failure;  // judge_plan(sts): set exactly when sts.candidates is not Ok
+  bool tlsrpt_published = false;   // no policy, but the domain publishes _smtp._tls (no-policy-found)
 };
 
 // The judge (see the header block). nullopt when the plan's hosts can be used. Pure.

@@ -32,8 +32,9 @@ bool is_final(RcptState s) { return s == RcptState::Sent || s == RcptState::Boun
 // One destination: its candidate hosts, its waiting jobs and its sessions.
 class DeliveryScheduler::Destination : public JobSource {
  public:
-  Destination(DeliveryScheduler& owner, std::string route, std::string domain)
-      : owner_(owner), route_(std::move(route)), domain_(std::move(domain)) {}
+  // `report`: this destination carries TLS-RPT reports only (their MTA-STS rule differs).
+  Destination(DeliveryScheduler& owner, std::string route, std::string domain, bool report)
+      : owner_(owner), route_(std::move(route)), domain_(std::move(domain)), report_(report) {}
 
   void add(std::unique_ptr<DeliveryJob> job) {
     jobs_.push_back(std::move(job));
@@ -49,7 +50,10 @@ class DeliveryScheduler::Destination : public JobSource {
     return j;
   }
 
-  void job_done(std::unique_ptr<DeliveryJob> job) override { owner_.job_done(std::move(job)); }
+  void job_done(std::unique_ptr<DeliveryJob> job) override {
+    if (sts_deferred(*job)) plan_expiry_ = 0;  // RFC 8461 5.1: the policy is looked up again first
+    owner_.job_done(std::move(job));
+  }
 
   // A connection cache: a session with no job waits, connected, for the next.
   bool park(SmtpClientSession* s) override {
@@ -93,7 +97,12 @@ class DeliveryScheduler::Destination : public JobSource {
     const config::Route* route = owner_.rt_->config->find_route(route_);
     if (!route) return fail_all(route_gone());
     if (!plan_ || now_s() >= plan_expiry_) return start_plan(*route);
-    if (failure_) return fail_all(*failure_);
+    if (failure_) {
+      fail_all(*failure_);
+      // The policy named no MX host: the next attempt re-checks the TXT id (RFC 8461 5.1).
+      if (failure_->kind == router::FailureKind::StsNoHost) plan_expiry_ = 0;
+      return;
+    }
     // Idle connections first (most recently parked first: the others may
     // time out); new ones only for the work that is left.
     while (!jobs_.empty() && !idle_.empty()) {
@@ -107,7 +116,9 @@ class DeliveryScheduler::Destination : public JobSource {
       s->set_single_attempt(plan_->bounce_on_tls_failure);
       auto plan = plan_;
       auto policy = policy_;
-      s->set_sts(plan_, [this, plan, policy](const TlsReportEvent& e) { owner_.record_tls(*plan, policy, e); });
+      std::function<void(const TlsReportEvent&)> report;
+      if (counted()) report = [this, plan, policy](const TlsReportEvent& e) { owner_.record_tls(*plan, policy, e); };
+      s->set_sts(plan_, std::move(report));
       SmtpClientSession* raw = s.get();
       sessions_.emplace(raw, std::move(s));
       raw->start();
@@ -121,6 +132,8 @@ class DeliveryScheduler::Destination : public JobSource {
     services.https_ctx = owner_.sts_.https_ctx;
     services.cache = owner_.sts_.cache;
     services.mta_sts = owner_.rt_->config->mta_sts;
+    services.tlsrpt = owner_.sts_.tlsrpt && !report_;
+    services.report_mail = report_;
     planner_ = router::DestinationPlanner::start(owner_.dns_, owner_.base_, route, domain_, services,
                                                  [this](router::DestinationPlan p) { planned(std::move(p)); });
   }
@@ -132,16 +145,32 @@ class DeliveryScheduler::Destination : public JobSource {
       replan_ = false;
       return kick();
     }
-    if (!p.policy.failure_type.empty()) owner_.record_policy_failure(p.policy);
+    // A report's own delivery is never reported on (RFC 8460 section 3: no report loops).
+    if (!p.policy.failure_type.empty() && !report_) owner_.record_policy_failure(p.policy);
     if (!owner_.rt_->config->find_route(route_)) return kick();
     plan_ = std::make_shared<const router::StsEnforcement>(std::move(p.sts));
     policy_ = std::move(p.policy);
     failure_ = std::move(p.failure);
+    tlsrpt_published_ = p.tlsrpt_published;
+    if (failure_ && failure_->kind == router::FailureKind::StsNoHost && !report_)
+      owner_.record_mx_mismatch(*plan_, policy_);
     if (plan_->enforce || plan_->testing) {
       log_event("mta-sts", {{"route", route_}, {"domain", plan_->policy_domain}, {"policy", plan_->summary}});
     }
     plan_expiry_ = now_s() + (p.candidates.status == router::CandidateStatus::Ok ? kCandidateCacheSeconds : 5);
     kick();
+  }
+
+  // Sessions are counted for TLS-RPT under a policy, or with none when the domain asks for
+  // reports anyway (no-policy-found); never a report's own delivery.
+  bool counted() const { return !report_ && (plan_->enforce || plan_->testing || tlsrpt_published_); }
+
+  // A job deferred because the enforce policy's TLS requirement failed.
+  bool sts_deferred(const DeliveryJob& job) const {
+    if (!plan_ || !plan_->enforce) return false;
+    return std::any_of(job.results.begin(), job.results.end(), [](const router::Outcome& o) {
+      return o.disposition == router::Disposition::Defer && o.kind == router::FailureKind::Tls;
+    });
   }
 
   router::Outcome route_gone() const {
@@ -160,6 +189,8 @@ class DeliveryScheduler::Destination : public JobSource {
   DeliveryScheduler& owner_;
   std::string route_;
   std::string domain_;
+  bool report_;
+  bool tlsrpt_published_ = false;                       // of plan_
   std::deque<std::unique_ptr<DeliveryJob>> jobs_;
   std::map<SmtpClientSession*, std::unique_ptr<SmtpClientSession>> sessions_;
   std::vector<SmtpClientSession*> idle_;  // parked, in sessions_ too
@@ -223,8 +254,7 @@ void DeliveryScheduler::schedule(const std::string& id) {
 void DeliveryScheduler::expire(Live& live, int64_t now) {
   const auto& q = rt_->config->queue;
   // Reports are worth a day's retries at most (RFC 8460 section 3).
-  int64_t lifetime = live.env.origin == Origin::TlsReport ? std::min<int64_t>(kTlsrptLifetime, q.max_lifetime)
-                                                        : static_cast<int64_t>(q.max_lifetime);
+  int64_t lifetime = queue_lifetime(live.env.origin == Origin::TlsReport, static_cast<int64_t>(q.max_lifetime));
   if (now - live.env.arrival_us / 1000000 < lifetime) return;
   std::vector<size_t> failed;
   for (size_t i = 0; i < live.env.recipients.size(); ++i) {
@@ -235,7 +265,7 @@ void DeliveryScheduler::expire(Live& live, int64_t now) {
     o.disposition = router::Disposition::Bounce;
     o.status = "5.4.7";
     o.kind = router::FailureKind::Expired;
-    o.reason = "delivery time expired after " + std::to_string(q.max_lifetime / 3600) + "h" +
+    o.reason = "delivery time expired after " + std::to_string(lifetime / 3600) + "h" +
                (r.last_error.empty() ? "" : "; last error: " + r.last_error);
     r.state = RcptState::Bounced;
     record_outcome(&r, o);
@@ -260,7 +290,7 @@ void DeliveryScheduler::dispatch(Live& live, int64_t now) {
     if (!route) route = rt_->routes->route_for(r.address);  // renamed by a reload
     if (!route) continue;  // no route any more: waits for the config to be fixed
     std::string domain = route->kind == config::RouteKind::Mx ? address_domain(r.address) : "";
-    auto& job = jobs[{route->name, domain}];
+    auto& job = jobs[{route->name, domain}];  // one message: one origin
     if (!job) {
       if (!live.body) {
         std::string body;
@@ -286,14 +316,15 @@ void DeliveryScheduler::dispatch(Live& live, int64_t now) {
   for (auto& kv : jobs) {
     ++live.jobs;
     const config::Route* route = rt_->config->find_route(kv.first.first);
-    destination(*route, kv.first.second).add(std::move(kv.second));
+    destination(*route, kv.first.second, live.env.origin == Origin::TlsReport).add(std::move(kv.second));
   }
 }
 
-DeliveryScheduler::Destination& DeliveryScheduler::destination(const config::Route& route, const std::string& domain) {
-  std::string key = route.name + "|" + domain;
+DeliveryScheduler::Destination& DeliveryScheduler::destination(const config::Route& route, const std::string& domain,
+                                                               bool report) {
+  std::string key = route.name + "|" + domain + (report ? "|report" : "");
   auto& d = dests_[key];
-  if (!d) d = std::make_unique<Destination>(*this, route.name, domain);
+  if (!d) d = std::make_unique<Destination>(*this, route.name, domain, report);
   return *d;
 }
 
@@ -396,19 +427,20 @@ void DeliveryScheduler::record_tls(const router::StsEnforcement& plan, const rou
     sts_.tlsrpt->record_success(plan.policy_domain, p, e.host);
     return;
   }
-  FailureDetail d;
-  d.result_type = e.result_type;
-  d.receiving_mx_hostname = e.host;
-  d.receiving_ip = e.ip;
-  d.additional_information = e.detail;
-  sts_.tlsrpt->record_failure(plan.policy_domain, p, d);
+  sts_.tlsrpt->record_failure(plan.policy_domain, p,
+                              session_failure_detail(e.result_type, e.sending_ip, e.host, e.ip, e.detail));
+}
+
+void DeliveryScheduler::record_mx_mismatch(const router::StsEnforcement& plan, const router::PolicyResult& policy) {
+  if (!sts_.tlsrpt || plan.policy_domain.empty()) return;
+  sts_.tlsrpt->record_failure(plan.policy_domain, tlsrpt_policy(policy), mx_mismatch_detail(plan.excluded));
 }
 
 void DeliveryScheduler::record_policy_failure(const router::PolicyResult& policy) {
   if (!sts_.tlsrpt) return;
   FailureDetail d;
   d.result_type = policy.failure_type;
-  d.additional_information = policy.error;
+  d.failure_reason_code = policy.error;  // words; additional-information is for a URI
   sts_.tlsrpt->record_failure(policy.domain, tlsrpt_policy(policy), d);
 }
 

@@ -3,9 +3,11 @@
 // Due recipients become jobs, grouped by destination (route, and for kind
 // "mx" the recipient domain). A destination plans its hosts and MTA-STS policy
 // once (router/destination_plan.h; cached for a minute or until a reload;
-// hosts that cannot be used settle every job as the planner judged), then runs up to the route's
-// max_connections sessions, which reuse their connection for further jobs
-// until a reload replaces the configuration they were opened under.
+// hosts that cannot be used settle every job as the planner judged; after a
+// deferral an MTA-STS enforce policy caused, the next attempt plans afresh so
+// that the policy's TXT id is checked again, RFC 8461 5.1), then runs up to
+// the route's max_connections sessions, which reuse their connection for
+// further jobs until a reload replaces the configuration they were opened under.
 // Results are written back to LMDB: sent and bounced recipients are final,
 // deferred ones get the next retry time from queue.retry; a message past
 // queue.max_lifetime bounces with 5.4.7. Bounces produce a DSN that enters the
@@ -15,6 +17,12 @@
 // The in-memory copy of a message being worked on is authoritative (two jobs
 // of one message may finish in either order); LMDB is written after each
 // change, so a restart resumes from the last committed state.
+//
+// TLS-RPT reports (Envelope origin TlsReport) go through destinations of
+// their own: they are never counted, and an enforce policy of the rua domain
+// is applied to them as testing (RFC 8460 5.3.1: a report is sent even when
+// the domain's TLS requirements fail; router/destination_plan.h). A report
+// waits in the queue a day at most (queue_lifetime, tlsrpt_report.h).
 #pragma once
 
 #include <event2/event.h>
@@ -76,7 +84,7 @@ class DeliveryScheduler {
   void schedule(const std::string& id);
   Live* load(const std::string& id);
   void dispatch(Live& live, int64_t now);
-  Destination& destination(const config::Route& route, const std::string& domain);
+  Destination& destination(const config::Route& route, const std::string& domain, bool report);
   void job_done(std::unique_ptr<DeliveryJob> job);
   void apply(Live& live, const DeliveryJob& job, int64_t now);
   void expire(Live& live, int64_t now);
@@ -85,6 +93,7 @@ class DeliveryScheduler {
   void release(const std::string& id);
   void record_tls(const router::StsEnforcement& plan, const router::PolicyResult& policy, const TlsReportEvent& e);
   void record_policy_failure(const router::PolicyResult& policy);
+  void record_mx_mismatch(const router::StsEnforcement& plan, const router::PolicyResult& policy);
   void wake_at(int64_t when, const std::string& id);
   void arm_timer();
   static void on_timer(evutil_socket_t, short, void* self);

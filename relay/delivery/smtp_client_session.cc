@@ -369,6 +369,8 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
     auto sts_bad = router::check_sts_session(f);
     report_tls(!sts_bad, sts_bad ? router::tlsrpt_result_type(sts_bad->problem) : "",
                sts_bad ? sts_bad->reason : "");
+  } else {
+    report_tls(true, "", "");  // no policy (no-policy-found): the TLS session is the success
   }
   if (HostTrace* t = trace()) {
     t->handshake_ok = true;
@@ -629,12 +631,13 @@ void SmtpClientSession::probe_done() {
 }
 
 void SmtpClientSession::report_tls(bool ok, const std::string& result_type, const std::string& detail) {
-  if (!report_ || !sts_ || !(sts_->enforce || sts_->testing)) return;
+  if (!report_ || !sts_) return;  // the destination decides which sessions count
   if (job_ && job_->no_tlsrpt) return;  // never report on a report's own delivery
   TlsReportEvent e;
   e.ok = ok;
   e.result_type = result_type;
   e.detail = detail;
+  if (conn_) e.sending_ip = conn_->local_address();
   if (host_ < cand_.hosts.size()) {
     e.host = cand_.hosts[host_].name;
     if (addr_ < cand_.hosts[host_].addresses.size()) e.ip = cand_.hosts[host_].addresses[addr_];

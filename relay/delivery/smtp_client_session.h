@@ -66,7 +66,8 @@ struct TlsReportEvent {
   std::string result_type;  // failures: "certificate-expired", "starttls-not-supported", ...
   std::string host;         // receiving MX host name
   std::string ip;           // receiving address
-  std::string detail;       // words for additional-information
+  std::string detail;       // the error in words: failure-reason-code
+  std::string sending_ip;   // our address on the connection: sending-mta-ip
 };
 
 // The destination that feeds a session jobs and takes back the results.
@@ -96,7 +97,11 @@ class SmtpClientSession : public base::Conn::Handler {
   // tls = "required") or defers (TLS required only by an MTA-STS policy).
   void set_single_attempt(bool on) { single_attempt_ = on; }
   // The MTA-STS plan this session's route and hosts came from (kept alive
-  // here: route_ may refer into it), and where TLS-RPT events go.
+  // here: route_ may refer into it), and where TLS-RPT events go (null: the
+  // sessions are not counted). Under a policy in enforce or testing mode a
+  // session counts as the policy's checks say; without one (the domain only
+  // publishes _smtp._tls) a completed TLS handshake is a success, a missing
+  // STARTTLS or a failed handshake a failure.
   void set_sts(std::shared_ptr<const router::StsEnforcement> sts,
                std::function<void(const TlsReportEvent&)> report) {
     sts_ = std::move(sts);

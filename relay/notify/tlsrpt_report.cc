@@ -3,6 +3,8 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <random>
 
@@ -11,6 +13,7 @@
 #include "relay/core/json_dump.h"
 #include "router/base/utc_time.h"
 #include "relay/notify/mime_text.h"
+#include "router/mta_sts_enforce.h"
 
 namespace relay {
 namespace {
@@ -44,6 +47,17 @@ void add_opt(Json* obj, const char* name, const std::string& value) {
   if (!value.empty()) (*obj)[name] = value;
 }
 
+// "scheme:..." with an RFC 3986 scheme and no white space.
+bool is_uri(const std::string& s) {
+  size_t colon = s.find(':');
+  if (colon == std::string::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+  for (size_t i = 0; i < colon; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!std::isalnum(c) && c != '+' && c != '-' && c != '.') return false;
+  }
+  return s.find_first_of(" \t\r\n") == std::string::npos;
+}
+
 Json detail_json(const FailureDetail& d) {
   Json out = {{"result-type", d.result_type}};
   add_opt(&out, "sending-mta-ip", d.sending_mta_ip);
@@ -51,8 +65,11 @@ Json detail_json(const FailureDetail& d) {
   add_opt(&out, "receiving-mx-helo", d.receiving_mx_helo);
   add_opt(&out, "receiving-ip", d.receiving_ip);
   out["failed-session-count"] = d.count;
-  add_opt(&out, "additional-information", d.additional_information);
-  add_opt(&out, "failure-reason-code", d.failure_reason_code);
+  // additional-information is a URI (RFC 8460 4.4). Counts stored by older versions kept their
+  // words there: such text is reported as the failure-reason-code it is.
+  if (is_uri(d.additional_information)) add_opt(&out, "additional-information", d.additional_information);
+  bool legacy_words = d.failure_reason_code.empty() && !is_uri(d.additional_information);
+  add_opt(&out, "failure-reason-code", legacy_words ? d.additional_information : d.failure_reason_code);
   return out;
 }
 
@@ -230,6 +247,8 @@ std::string build_report_mail(const ReportMail& m) {
   out += fold_field("Message-ID", "<tlsrpt." + t + "." + std::to_string(m.now) + "@" + m.meta.submitter + ">");
   out += fold_field("TLS-Report-Domain", m.domain);
   out += fold_field("TLS-Report-Submitter", m.meta.submitter);
+  // RFC 8689: the report goes out even when the rua domain's own TLS policy fails (RFC 8460 5.3.1).
+  out += "TLS-Required: No\r\n";
   out += "MIME-Version: 1.0\r\n";
   out += fold_field("Content-Type", "multipart/report; report-type=\"tlsrpt\"; boundary=\"" + boundary + "\"");
   out += "\r\nThis is a MIME-encapsulated message.\r\n";
@@ -246,6 +265,28 @@ std::string build_report_mail(const ReportMail& m) {
   for (size_t i = 0; i < b64.size(); i += 76) out += b64.substr(i, 76) + "\r\n";
   out += "\r\n--" + boundary + "--\r\n";
   return out;
+}
+
+FailureDetail session_failure_detail(const std::string& result_type, const std::string& sending_ip,
+                                     const std::string& mx, const std::string& ip, const std::string& words) {
+  FailureDetail d;
+  d.result_type = result_type;
+  d.sending_mta_ip = sending_ip;
+  d.receiving_mx_hostname = mx;
+  d.receiving_ip = ip;
+  d.failure_reason_code = words;
+  return d;
+}
+
+FailureDetail mx_mismatch_detail(const std::vector<std::string>& excluded) {
+  std::string names;
+  for (const auto& x : excluded) names += (names.empty() ? "" : ", ") + x;
+  return session_failure_detail(router::kTlsrptMxMismatch, "", excluded.empty() ? "" : excluded[0], "",
+                                "MX host(s) " + names + " not named by the MTA-STS policy");
+}
+
+int64_t queue_lifetime(bool tls_report, int64_t max_lifetime) {
+  return tls_report ? std::min<int64_t>(kTlsrptLifetime, max_lifetime) : max_lifetime;
 }
 
 TlsrptPolicy tlsrpt_policy(const router::PolicyResult& r) {

@@ -6,12 +6,14 @@
 // policy-domain, mx-host[]}, summary {total-successful-session-count,
 // total-failure-session-count} and failure-details[] (result-type, sending-mta-ip,
 // receiving-mx-hostname, receiving-mx-helo, receiving-ip, failed-session-count,
-// additional-information, failure-reason-code; empty optional fields are left out).
+// additional-information, failure-reason-code; empty optional fields are left out; words are
+// always failure-reason-code, additional-information only ever a URI).
 // tlsrpt_report_doc() is the same report as a JSON value (tlsrpt show --json embeds it).
 // gzip_compress() / gzip_decompress() use zlib's gzip framing. build_report_mail() makes the
 // section 5.3 message: multipart/report; report-type="tlsrpt" with a text part and the
 // application/tlsrpt+gzip attachment named "SUBMITTER!DOMAIN!BEGIN!END.json.gz" (Unix seconds),
-// headers TLS-Report-Domain, TLS-Report-Submitter, and Subject "Report Domain: D Submitter: S
+// headers TLS-Report-Domain, TLS-Report-Submitter, TLS-Required: No (RFC 8689: a report must
+// get through even when the rua domain's TLS is broken, RFC 8460 5.3.1), and Subject "Report Domain: D Submitter: S
 // Report-ID: <ID>". DKIM signing is a separate step (dkim_signer.h).
 // parse_tlsrpt_txt() reads the `_smtp._tls.DOMAIN` record ("v=TLSRPTv1; rua=mailto:a@b,https://...").
 //
@@ -77,10 +79,21 @@ std::string build_report_mail(const ReportMail& m);
 // patterns, or "no-policy-found").
 TlsrptPolicy tlsrpt_policy(const router::PolicyResult& r);
 
+// One failed session as a report lists it (section 4.4): our address `sending_ip`, the MX host
+// and address, and the error in words as failure-reason-code (additional-information is for a
+// URI, and stays empty).
+FailureDetail session_failure_detail(const std::string& result_type, const std::string& sending_ip,
+                                     const std::string& mx, const std::string& ip, const std::string& words);
+// An enforce policy named none of the MX hosts and the delivery was deferred: one failed session
+// of result-type validation-failure (router::kTlsrptMxMismatch), naming the first excluded host.
+FailureDetail mx_mismatch_detail(const std::vector<std::string>& excluded);
+
 // Report messages are queued with Origin::TlsReport (Envelope::origin), which delivery goes by:
 // never counted or reported on (RFC 8460 section 3: no report loops), and this lifetime.
 // How long a report may wait in the queue before it is given up (issue: "retried for a day").
 constexpr int64_t kTlsrptLifetime = 86400;
+// How long a message may stay queued: queue.max_lifetime, and for a report no more than a day.
+int64_t queue_lifetime(bool tls_report, int64_t max_lifetime);
 
 std::string base64_encode(const std::string& data);
 

@@ -1,6 +1,10 @@
 // conn.cc - bufferevent + wolfSSL plumbing (see conn.h).
 #include "router/base/conn.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstring>
 
 namespace base {
@@ -114,6 +118,18 @@ void Conn::close_after_flush() {
 }
 
 size_t Conn::output_pending() const { return evbuffer_get_length(bufferevent_get_output(bev_.get())); }
+
+std::string Conn::local_address() const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  evutil_socket_t fd = bufferevent_getfd(bev_.get());
+  if (fd < 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  char buf[INET6_ADDRSTRLEN] = "";
+  const void* addr = nullptr;
+  if (ss.ss_family == AF_INET) addr = &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr;
+  if (ss.ss_family == AF_INET6) addr = &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+  return addr && inet_ntop(ss.ss_family, addr, buf, sizeof buf) ? buf : "";
+}
 
 int Conn::tls_recv(WOLFSSL*, char* buf, int sz, void* arg) {
   auto* self = static_cast<Conn*>(arg);

@@ -65,6 +65,9 @@ class Conn {
   // the Conn afterwards still delivers what is buffered.
   void close_after_flush();
   size_t output_pending() const;
+  // Our end of the connection as numeric IP text ("192.0.2.7", "2001:db8::7"): TLS-RPT's
+  // sending-mta-ip. "" when the socket has no local address (not connected, closed).
+  std::string local_address() const;
 
  private:
   enum class State { Plain, Handshake, Tls, Closing };

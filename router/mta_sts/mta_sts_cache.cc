@@ -6,6 +6,7 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sstream>
@@ -24,6 +25,11 @@ class StsCache::Env {
 };
 
 std::string sts_cache_dir(const std::string& queue_path) { return queue_path + "/mta-sts"; }
+
+bool sts_refresh_due(const CachedPolicy& c, int64_t now) {
+  int64_t ahead = std::min<int64_t>((c.expires - c.fetched) / 4, kStsRefreshMaxAhead);
+  return now >= c.expires - ahead;
+}
 
 std::string encode_cached_policy(const CachedPolicy& c) {
   return "sts-cache 1\nid " + c.id + "\nfetched " + std::to_string(c.fetched) + "\nexpires " +

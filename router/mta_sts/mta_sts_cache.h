@@ -36,6 +36,13 @@ struct CachedPolicy {
 
 std::string sts_cache_dir(const std::string& queue_path);  // QUEUE_PATH/mta-sts
 
+// Proactive refresh (RFC 8461 5.1 and 10.2: refresh before a policy expires, so an attacker who
+// blocks the fetch later finds a fresh policy still cached): a cached policy that has less than
+// a quarter of its max_age left (and at most a day) is fetched anew when it is next used, even
+// though the TXT id is unchanged. A failed refresh keeps the cached policy until it expires.
+constexpr int64_t kStsRefreshMaxAhead = 86400;
+bool sts_refresh_due(const CachedPolicy& c, int64_t now);
+
 // Encoding, exposed for tests.
 std::string encode_cached_policy(const CachedPolicy& c);
 std::optional<CachedPolicy> decode_cached_policy(const std::string& data);

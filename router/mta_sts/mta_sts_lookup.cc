@@ -55,7 +55,8 @@ class PolicyLookup::Impl {
       return use_cache_or_none();
     }
     res_.id = *id;
-    if (cached_ && cached_->id == *id && !opts_.always_fetch) return use_cache_or_none();
+    bool fresh = cached_ && cached_->id == *id && !sts_refresh_due(*cached_, now_);
+    if (fresh && !opts_.always_fetch) return use_cache_or_none();
     HttpsRequest req;
     req.host = "mta-sts." + res_.domain;
     req.port = opts_.https_port;

@@ -1,7 +1,8 @@
 // mta_sts_lookup.h - the MTA-STS policy in force for a domain (RFC 8461 sections 3 and 5).
 //
 // PolicyLookup::start() asks DNS for `_mta-sts.DOMAIN` TXT and then:
-//   - a valid "v=STSv1; id=X" whose X equals the cached entry's id, cache not expired
+//   - a valid "v=STSv1; id=X" whose X equals the cached entry's id, cache not expired and not
+//     yet due for a refresh (sts_refresh_due)
 //                                          -> the cached policy (source Cached), no fetch;
 //   - otherwise a valid record            -> fetch https://mta-sts.DOMAIN/.well-known/mta-sts.txt,
 //                                             parse it, cache it for max_age (source Fetched);

@@ -110,12 +110,13 @@ class DnsServer:
                       "  forward-addr: 127.0.0.1@%d" % self._blackhole.getsockname()[1]]
         return "\n".join(lines) + "\n"
 
-    def start(self):
+    def start(self, port=None):
+        """`port`: serve on this port again (a restart with changed records)."""
         self.dir = tempfile.mkdtemp(prefix="smarthost-dns-")
         if self.blackhole_zones:
             self._blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._blackhole.bind(("127.0.0.1", 0))  # bound, never read: queries vanish
-        self.port = free_port()
+        self.port = port or free_port()
         conf = os.path.join(self.dir, "unbound.conf")
         with open(conf, "w") as f:
             f.write(self._config())

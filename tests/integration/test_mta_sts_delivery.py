@@ -27,6 +27,9 @@ RECORDS = [
     "mta-sts.%s. A 127.0.0.1" % DOMAIN,
     "%s. MX 10 mx1.test.example." % DOMAIN,
     "mx1.test.example. A 127.0.0.1",
+    # No MTA-STS policy, but TLS reports wanted: sessions count as "no-policy-found".
+    "nosts.test.example. MX 10 mx1.test.example.",
+    '_smtp._tls.nosts.test.example. TXT "v=TLSRPTv1; rua=mailto:tlsrpt@nosts.test.example"',
 ]
 
 CONFIG = """
@@ -93,13 +96,13 @@ class MtaStsDeliveryTest(unittest.TestCase):
         self.https.policy = text
         self.https.start()
 
-    def start(self, mx):
-        cfg = CONFIG % {"sink": self.sink.port, "mx_port": mx.port, "dns": self.dns.server,
+    def start(self, mx, dns=None):
+        cfg = CONFIG % {"sink": self.sink.port, "mx_port": mx.port, "dns": (dns or self.dns).server,
                         "https": self.https_port}
         self.relay = Relay(cfg).start()
 
-    def send(self):
-        r = self.relay.swaks("--from", "alice@sender.test.example", "--to", "bob@%s" % DOMAIN)
+    def send(self, domain=DOMAIN):
+        r = self.relay.swaks("--from", "alice@sender.test.example", "--to", "bob@%s" % domain)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         return r.stdout.split("queued as ")[1].split()[0]
 
@@ -114,10 +117,11 @@ class MtaStsDeliveryTest(unittest.TestCase):
             time.sleep(0.2)
         self.fail("message %s never %s: %s\n%s" % (qid, state, self.relay.queue_list(), self.relay.log_text()))
 
-    def tlsrpt(self):
+    def tlsrpt(self, domain=DOMAIN):
         day = time.strftime("%Y-%m-%d", time.gmtime())
         r = self.relay.cli("tlsrpt", "show", "--date", day, "--json")
-        reports = json.loads(r.stdout)["reports"]
+        reports = [rep for rep in json.loads(r.stdout)["reports"]
+                   if rep["policies"][0]["policy"]["policy-domain"] == domain]
         return reports[0] if reports else None
 
     def test_enforce_with_a_valid_certificate_delivers_and_counts_success(self):
@@ -179,6 +183,66 @@ class MtaStsDeliveryTest(unittest.TestCase):
         self.assertEqual(r["dsn_status"], "4.7.5")
         self.assertEqual(mx.connections(), [])
         self.assertEqual(self.sink.messages(), [])  # deferred, not bounced
+        # Counted as a failed session (RFC 8460 4.3.2.3 validation-failure), naming the MX.
+        rep = self.tlsrpt()
+        self.assertEqual(rep["policies"][0]["summary"]["total-failure-session-count"], 1, rep)
+        detail = rep["policies"][0]["failure-details"][0]
+        self.assertEqual(detail["result-type"], "validation-failure", detail)
+        self.assertEqual(detail["receiving-mx-hostname"], "mx1.test.example", detail)
+        self.assertIn("not named by the MTA-STS policy", detail["failure-reason-code"])
+
+    def test_a_new_txt_id_after_an_enforce_deferral_is_used_by_the_next_retry(self):
+        """RFC 8461 5.1: after a policy failure the TXT record is checked again before the next
+        attempt; a new id fetches the new policy, and that retry uses it (not a cached plan)."""
+        records = [r for r in RECORDS if not r.startswith("_mta-sts.")]
+        txt = '_mta-sts.%s. 1 TXT "v=STSv1; id=%s"'
+        dns = DnsServer(zones=[("test.example.", "static")], records=records + [txt % (DOMAIN, "old1")])
+        dns.start()
+        self.addCleanup(dns.stop)
+        mx = self.peer("tls", cert="valid")
+        self.serve(policy("enforce", "mx9.test.example"))
+        self.start(mx, dns)
+        qid = self.send()
+        self.assertEqual(self.wait_state(qid, "deferred")["dsn_status"], "4.7.5")
+        # The domain fixes its policy and publishes a new id (the record's TTL is 1 s).
+        self.https.policy = policy("enforce", "mx1.test.example")
+        port = dns.port
+        dns.stop()
+        dns.records[-1] = txt % (DOMAIN, "new2")
+        dns.start(port=port)
+        time.sleep(1.5)
+        self.relay.cli("queue", "flush")
+        msgs = mx.wait_messages(1, timeout=20)
+        self.assertEqual(msgs[0]["rcpt_tos"], ["bob@%s" % DOMAIN])
+        self.wait_state(qid, "gone")
+
+    def test_domain_with_tlsrpt_but_no_policy_counts_as_no_policy_found(self):
+        mx = self.peer("tls", cert="valid")
+        self.serve(policy("enforce", "mx1.test.example"))
+        self.start(mx)
+        self.wait_state(self.send("nosts.test.example"), "gone")
+        rep = self.tlsrpt("nosts.test.example")
+        self.assertIsNotNone(rep, self.relay.log_text())
+        self.assertEqual(rep["policies"][0]["policy"]["policy-type"], "no-policy-found", rep)
+        self.assertEqual(rep["policies"][0]["summary"]["total-successful-session-count"], 1, rep)
+
+    def test_tlsrpt_report_is_delivered_despite_the_rua_domains_enforce_policy(self):
+        """RFC 8460 5.3.1: the report is sent even when the rua domain's TLS fails; for a report the
+        enforce policy is applied as testing. The message says TLS-Required: No (RFC 8689)."""
+        mx = self.peer("tls", cert="untrusted")
+        self.serve(policy("enforce", "mx1.test.example"))
+        self.start(mx)
+        qid = self.send()
+        self.wait_state(qid, "deferred")  # ordinary mail: the policy holds
+        r = self.relay.cli("tlsrpt", "send", check=False)
+        self.assertIn("report to <tlsrpt@%s> queued as " % DOMAIN, r.stdout, r.stdout + r.stderr)
+        rid = r.stdout.split("report to <tlsrpt@%s> queued as " % DOMAIN)[1].split()[0]
+        self.relay.cli("queue", "flush")
+        msgs = mx.wait_messages(1, timeout=20)
+        self.assertEqual(msgs[0]["rcpt_tos"], ["tlsrpt@%s" % DOMAIN])
+        self.assertIn(b"\nTLS-Required: No", msgs[0]["data"])
+        self.wait_state(rid, "gone")
+        self.assertEqual(self.wait_state(qid, "deferred")["dsn_status"][:4], "4.7.")  # still held
 
     def test_enforce_with_an_untrusted_certificate_defers_and_counts_the_failure(self):
         mx = self.peer("tls", cert="untrusted")
@@ -194,6 +258,10 @@ class MtaStsDeliveryTest(unittest.TestCase):
         rep = self.tlsrpt()
         details = rep["policies"][0]["failure-details"]
         self.assertEqual(details[0]["result-type"], "certificate-not-trusted")
+        self.assertEqual(details[0]["sending-mta-ip"], "127.0.0.1", details)  # our end of the session
+        self.assertEqual(details[0]["receiving-ip"], "127.0.0.1", details)
+        self.assertIn("failure-reason-code", details[0])  # words there, not in additional-information
+        self.assertNotIn("additional-information", details[0])
 
     def test_testing_mode_delivers_and_reports_the_failure(self):
         mx = self.peer("tls", cert="untrusted")

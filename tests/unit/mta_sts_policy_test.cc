@@ -307,3 +307,16 @@ TEST(MtaStsPolicy, HttpResponses) {
     if (complete) STRCMP_EQUAL_TEXT(c.body, r.body.c_str(), msg.c_str());
   }
 }
+
+// RFC 8461 10.2: a policy is fetched anew ahead of its expiry (a quarter of max_age, a day at most).
+TEST(MtaStsPolicy, RefreshAheadOfExpiry) {
+  router::CachedPolicy c;
+  c.fetched = 1000000;
+  c.expires = c.fetched + 86400;  // max_age one day: refresh in its last 6 h
+  CHECK_FALSE(router::sts_refresh_due(c, c.fetched));
+  CHECK_FALSE(router::sts_refresh_due(c, c.expires - 21601));
+  CHECK(router::sts_refresh_due(c, c.expires - 21600));
+  c.expires = c.fetched + 86400 * 365;  // a year: the last day only
+  CHECK_FALSE(router::sts_refresh_due(c, c.expires - 86401));
+  CHECK(router::sts_refresh_due(c, c.expires - 86400));
+}

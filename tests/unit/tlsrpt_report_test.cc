@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "relay/notify/tlsrpt_report.h"
 #include "relay/notify/tlsrpt_store.h"
 
@@ -228,4 +230,59 @@ TEST(Tlsrpt, ReportMessage) {
     CHECK(eol - pos <= 998);
     pos = eol + 2;
   }
+}
+
+// RFC 8460 4.4: words go in failure-reason-code, additional-information is only ever a URI; our
+// own address is the sending-mta-ip; an excluded MX is a validation-failure.
+TEST(Tlsrpt, FailureDetailFields) {
+  TlsrptEntry e;
+  e.day = "2026-11-23";
+  e.domain = "test.example";
+  e.policy = sts_policy();
+  e.failure = 3;
+  e.details.push_back(session_failure_detail("certificate-not-trusted", "192.0.2.7", "mx1.test.example",
+                                             "198.51.100.1", "certificate not trusted: unknown CA"));
+  FailureDetail legacy;  // as stored before: the words in additional_information
+  legacy.result_type = "starttls-not-supported";
+  legacy.additional_information = "STARTTLS not offered";
+  e.details.push_back(legacy);
+  e.details.push_back(mx_mismatch_detail({"mx1.test.example", "mx2.test.example"}));
+  FailureDetail uri;
+  uri.result_type = "validation-failure";
+  uri.additional_information = "https://example.com/why";
+  e.details.push_back(uri);
+  ReportMeta m{"Example Corp", "mailto:postmaster@example.com", "example.com", "id-1", kDay, kDay + 86399};
+  auto doc = tlsrpt_report_doc(m, "test.example", {e});
+  const auto& d = doc["policies"][0]["failure-details"];
+  STRCMP_EQUAL("192.0.2.7", d[0]["sending-mta-ip"].get<std::string>().c_str());
+  STRCMP_EQUAL("certificate not trusted: unknown CA", d[0]["failure-reason-code"].get<std::string>().c_str());
+  CHECK_FALSE(d[0].contains("additional-information"));
+  STRCMP_EQUAL("STARTTLS not offered", d[1]["failure-reason-code"].get<std::string>().c_str());
+  CHECK_FALSE(d[1].contains("additional-information"));
+  STRCMP_EQUAL("validation-failure", d[2]["result-type"].get<std::string>().c_str());
+  STRCMP_EQUAL("mx1.test.example", d[2]["receiving-mx-hostname"].get<std::string>().c_str());
+  CHECK(d[2]["failure-reason-code"].get<std::string>().find("mx2.test.example") != std::string::npos);
+  STRCMP_EQUAL("https://example.com/why", d[3]["additional-information"].get<std::string>().c_str());
+  CHECK_FALSE(d[3].contains("failure-reason-code"));
+}
+
+TEST(Tlsrpt, ReportMessageSaysTlsIsNotRequired) {
+  ReportMail m;
+  m.from = "postmaster@example.com";
+  m.to = "tlsrpt@test.example";
+  m.domain = "test.example";
+  m.meta = ReportMeta{"Example Corp", "mailto:postmaster@example.com", "example.com", "id-1", kDay, kDay + 86399};
+  m.now = kDay + 90000;
+  m.seed = "t1";
+  std::string msg = build_report_mail(m);
+  size_t body = msg.find("\r\n\r\n");
+  size_t h = msg.find("\r\nTLS-Required: No\r\n");
+  CHECK(h != std::string::npos && h < body);
+}
+
+// A report waits a day at most (RFC 8460 section 3), never longer than any message.
+TEST(Tlsrpt, ReportQueueLifetime) {
+  LONGS_EQUAL(86400, queue_lifetime(true, 5 * 86400));
+  LONGS_EQUAL(3600, queue_lifetime(true, 3600));
+  LONGS_EQUAL(5 * 86400, queue_lifetime(false, 5 * 86400));
 }
