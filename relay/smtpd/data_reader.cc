@@ -34,6 +34,13 @@ void DataReader::run_checks(const char* p, size_t run) {
   line_len_ += run;
 }
 
+// The octet just taken is ordinary text after all: read it again in state Mid.
+void DataReader::reread_in_text(size_t* i) {
+  state_ = State::Mid;
+  --*i;
+  --received_;
+}
+
 size_t DataReader::feed(const char* data, size_t n) {
   size_t i = 0;
   while (i < n && state_ != State::Done) {
@@ -84,9 +91,7 @@ size_t DataReader::feed(const char* data, size_t n) {
           state_ = State::LineStart;
         } else {
           fail(Error::BareCr);
-          state_ = State::Mid;
-          --i;
-          --received_;
+          reread_in_text(&i);
         }
         break;
       case State::Dot:
@@ -94,9 +99,7 @@ size_t DataReader::feed(const char* data, size_t n) {
           state_ = State::DotCr;
         } else {
           // RFC 5321 4.5.2: a leading dot is removed.
-          state_ = State::Mid;
-          --i;
-          --received_;
+          reread_in_text(&i);
         }
         break;
       case State::DotCr:
@@ -104,9 +107,7 @@ size_t DataReader::feed(const char* data, size_t n) {
           state_ = State::Done;
         } else {
           fail(Error::BareCr);
-          state_ = State::Mid;
-          --i;
-          --received_;
+          reread_in_text(&i);
         }
         break;
       case State::Done:

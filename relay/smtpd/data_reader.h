@@ -43,6 +43,7 @@ class DataReader {
   void text(char c);
   void keep(const char* p, size_t n);
   void run_checks(const char* p, size_t run);
+  void reread_in_text(size_t* i);
   void fail(Error e) {
     if (error_ == Error::None) error_ = e;
   }
