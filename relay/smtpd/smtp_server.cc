@@ -1,6 +1,7 @@
 // smtp_server.cc - listeners, admission control and session ownership.
 #include "relay/smtpd/smtp_server.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +19,16 @@ SmtpServer::SmtpServer(event_base* base, QueueStore& store, std::shared_ptr<cons
     : base_(base), store_(store), rt_(std::move(rt)) {
   reaper_.reset(event_new(base_, -1, 0, &SmtpServer::reap, this));
   resume_.reset(evtimer_new(base_, &SmtpServer::resume_accepting, this));
+  take_spare_fds();
+}
+
+bool SmtpServer::take_spare_fds() {
+  while (spare_fds_.size() < kSpareFds) {
+    base::UniqueFd fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!fd) return false;
+    spare_fds_.push_back(std::move(fd));
+  }
+  return true;
 }
 
 SmtpServer::~SmtpServer() {
@@ -99,6 +110,7 @@ void SmtpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* sa, in
 void SmtpServer::on_accept_error(evconnlistener*, void* arg) {
   auto* self = static_cast<SmtpServer*>(arg);
   int e = EVUTIL_SOCKET_ERROR();
+  self->spare_fds_.clear();
   log_event("accept-failed", {{"error", evutil_socket_error_to_string(e)},
                               {"sessions", std::to_string(self->sessions_.size())},
                               {"what", "not accepting for 1s (raise ulimit -n or lower limits.connections)"}});
@@ -108,7 +120,14 @@ void SmtpServer::on_accept_error(evconnlistener*, void* arg) {
 }
 
 void SmtpServer::resume_accepting(evutil_socket_t, short, void* arg) {
-  for (auto& l : static_cast<SmtpServer*>(arg)->listeners_) evconnlistener_enable(l.get());
+  auto* self = static_cast<SmtpServer*>(arg);
+  if (!self->take_spare_fds()) {
+    self->spare_fds_.clear();
+    timeval tv{1, 0};
+    evtimer_add(self->resume_.get(), &tv);
+    return;
+  }
+  for (auto& l : self->listeners_) evconnlistener_enable(l.get());
 }
 
 void SmtpServer::refuse(evutil_socket_t fd, const std::string& reply) {

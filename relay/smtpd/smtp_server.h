@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "router/base/event_handles.h"
+#include "router/base/unique_fd.h"
 #include "relay/queue/queue_store.h"
 #include "relay/core/smtp_runtime.h"
 
@@ -55,8 +56,12 @@ class SmtpServer {
   static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* sa, int len, void* self);
   // accept() failed (out of descriptors: EMFILE/ENFILE): stop accepting for a second instead
   // of spinning on a listener that stays readable.
+  // The spare descriptors are released then, so deliveries, the log and the queue can still
+  // open what they need while new clients wait in the listen backlog.
   static void on_accept_error(evconnlistener*, void* self);
+  // Takes the spares back first; while it cannot, accepting stays paused another second.
   static void resume_accepting(evutil_socket_t, short, void* self);
+  bool take_spare_fds();
   void accept(evutil_socket_t fd, sockaddr* sa);
   void refuse(evutil_socket_t fd, const std::string& reply);
   static void reap(evutil_socket_t, short, void* self);
@@ -70,6 +75,10 @@ class SmtpServer {
   std::map<std::string, uint32_t> per_ip_;
   base::EventPtr reaper_;
   base::EventPtr resume_;  // re-enables the listeners after an accept() failure
+  // Descriptors held back from clients: a flood of connections can use up every other one,
+  // never these (they are /dev/null, released when accept() runs out).
+  static constexpr int kSpareFds = 8;
+  std::vector<base::UniqueFd> spare_fds_;
   uint64_t serial_ = 0;
 };
 
