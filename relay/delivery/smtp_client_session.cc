@@ -226,6 +226,10 @@ void SmtpClientSession::on_reply(const SmtpReply& r) {
     return fail(Next::NextHost,
                 problem(router::FailureKind::Protocol, "4.4.2", "unexpected reply from " + where() + ": " + r.text()));
   }
+  // A 421 as the first answer on a reused connection is the server's idle timeout crossing
+  // our command; any other answer shows the connection works, and later failures are real.
+  if (woken_ && r.code == 421 && reconnect_if_reused(r.text())) return;
+  woken_ = false;
   switch (s) {
     case State::Banner:
       if (HostTrace* t = trace()) t->banner = r.text();
@@ -656,7 +660,23 @@ void SmtpClientSession::tls_fail(router::Outcome o) {
 
 bool SmtpClientSession::wake() {
   if (state_ != State::Idle || !conn_ || finished_) return false;
+  woken_ = true;
   begin_transaction();
+  return true;
+}
+
+// A parked connection woken for a new job failed before the server answered anything on it:
+// our idle timer, due in the loop turn that woke it, or the server dropping the idle
+// connection just as we reused it. Reusing it was our choice, no fault of the destination:
+// the job goes out at once on a fresh connection to the same address, never deferred.
+bool SmtpClientSession::reconnect_if_reused(const std::string& why) {
+  if (!woken_ || !job_) return false;
+  woken_ = false;
+  log_event("connection-reuse-failed", {{"session", sid_}, {"id", job_->id}, {"relay", where()},
+                                        {"state", client_state_name(state_)}, {"error", why},
+                                        {"what", "retrying at once on a new connection"}});
+  delivered_any_ = false;  // the new connection has carried nothing yet
+  connect_next();
   return true;
 }
 
@@ -672,6 +692,7 @@ void SmtpClientSession::on_conn_closed(const std::string& why) {
     drop_connection();
     return finish();
   }
+  if (reconnect_if_reused(why)) return;
   if (state_ == State::Connect) {
     return fail(Next::NextHost, problem(router::FailureKind::Connect, "4.4.1", "connect to " + where() + " failed: " + why));
   }
@@ -683,6 +704,7 @@ void SmtpClientSession::on_conn_closed(const std::string& why) {
 void SmtpClientSession::on_conn_timeout() {
   std::string s = client_state_name(state_);
   if (state_ == State::Idle) return retire();
+  if (reconnect_if_reused("timeout")) return;
   bool connecting = state_ == State::Connect;
   fail(delivered_any_ ? Next::Defer : Next::NextHost,
        problem(router::FailureKind::Connect, connecting ? "4.4.1" : "4.4.2",

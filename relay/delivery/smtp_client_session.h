@@ -127,6 +127,7 @@ class SmtpClientSession : public base::Conn::Handler {
   void on_conn_tls_ready(bool ok, const std::string& error) override;
   void on_conn_closed(const std::string& why) override;
   void on_conn_timeout() override;
+  bool reconnect_if_reused(const std::string& why);
   void on_conn_connected() override;
 
   void connect_next();
@@ -172,6 +173,7 @@ class SmtpClientSession : public base::Conn::Handler {
   bool tls_failed_somewhere_ = false;  // a required-TLS check failed on some host
   bool skip_host_ = false;             // this host failed TLS: its other addresses too
   bool delivered_any_ = false;   // this connection completed at least one job
+  bool woken_ = false;           // reused from Idle, no reply on it since (reconnect_if_reused)
   std::unique_ptr<base::Conn> conn_;
   State state_ = State::Connect;
   std::deque<Expect> expect_;

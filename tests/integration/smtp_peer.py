@@ -31,6 +31,10 @@ DATA after the final dot):
                                          life across connections, get fail_reply (451 4.3.0; 421 for
                                          "connect"), later ones succeed
   stall=["eod"], stall_seconds=600      never answer at that stage (for client timeouts)
+  hangup_on_reuse=True                   a second MAIL on one connection gets no reply: the server
+                                         closes the connection (an idle connection it dropped just
+                                         as the client reused it); event "hangup". "421": it
+                                         answers 421 4.4.2 (its idle timeout) and closes
   tls_min/tls_max="1.0".."1.3", ciphers="...", request_client_cert=True (logs the client cert CN)
   pipelining=True, smtputf8=True, ehlo_add=[...], ehlo_remove=["8BITMIME"], save=False (count only)
 
@@ -141,7 +145,7 @@ class SmtpPeer:
                  fail_reply=None, stall=None, stall_seconds=600.0, tls_min=None, tls_max=None,
                  ciphers=None, handshake_break=None, request_client_cert=False, pipelining=True,
                  smtputf8=True, ehlo_add=(), ehlo_remove=(), size_limit=33554432, save=True,
-                 timeout=300.0, start_timeout=15.0, keep_dir=False):
+                 hangup_on_reuse=False, timeout=300.0, start_timeout=15.0, keep_dir=False):
         if mode not in MODES:
             raise ValueError("unknown SmtpPeer mode %r (one of %s)" % (mode, ", ".join(MODES)))
         if host not in ("127.0.0.1", "::1"):
@@ -165,6 +169,7 @@ class SmtpPeer:
             "pipelining": pipelining, "smtputf8": smtputf8,
             "ehlo_add": list(ehlo_add), "ehlo_remove": list(ehlo_remove),
             "size_limit": size_limit, "save": save, "timeout": timeout,
+            "hangup_on_reuse": hangup_on_reuse,
         }
         if preset["tls"]:
             self.cfg["tls"] = {"cert_name": cert, "min": tls_min or preset.get("tls_min"),

@@ -164,6 +164,15 @@ class Handler:
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if await self.stall_if(server, "mail"):
             return "421 4.4.2 stalled too long"
+        server.mails += 1
+        how = self.cfg.get("hangup_on_reuse")
+        if how and server.mails > 1:
+            self.rec.event("hangup", conn=server.conn_id, stage="mail")
+            if how == "421":  # the server's idle-timeout 421 crossing the client's MAIL
+                asyncio.get_event_loop().call_soon(server.transport.close)
+                return "421 4.4.2 mx.test.example Error: timeout exceeded"
+            server.transport.close()
+            return "421 4.4.2 closing (never sent: the connection is gone)"
         reply = self.injected("mail") or "250 2.1.0 Ok"
         if code_of(reply) // 100 == 2:
             envelope.mail_from = address
@@ -225,6 +234,7 @@ class PeerSMTP(SMTP):
         self.cfg = cfg
         self.conn_id = None
         self.tls = None
+        self.mails = 0  # MAIL commands on this connection
         self._close_logged = False
 
     def connection_made(self, transport):

@@ -390,6 +390,30 @@ class QueueToolsTest(DeliveryBase):
         self.assertEqual(len(dest.connections()), 1, dest.events())
         self.assertEqual(len(ids), 4)
 
+    def test_reused_connection_that_dies_before_its_first_reply_is_no_deferral(self):
+        # Issue 20: a parked connection woken for a new message died before answering MAIL
+        # (the server dropped it as idle just then; the same as our idle timer firing in the
+        # wake's loop turn). Our choice to reuse it is no fault of the destination: the message
+        # goes out at once on a fresh connection, not after the retry interval (an hour here).
+        self.reuse_fails_then_fresh_connection(True)
+
+    def test_reused_connection_answered_by_an_idle_timeout_421_is_no_deferral(self):
+        self.reuse_fails_then_fresh_connection("421")
+
+    def reuse_fails_then_fresh_connection(self, how):
+        dest = self.peer("tls", cert="valid", hangup_on_reuse=how)
+        self.relay = Relay(self.relay_config_with_retry("1h", dest.port)).start()
+        self.send(body="first")
+        dest.wait_messages(1, timeout=20)
+        self.send(body="second")  # within the parked connection's idle time
+        msgs = dest.wait_messages(2, timeout=15)
+        self.assertEqual(sorted(m["data"].split(b"\r\n\r\n", 1)[1].strip() for m in msgs),
+                         [b"first", b"second"])
+        self.assertEqual(len(dest.events("hangup")), 1, "the parked connection was not reused: %s" % dest.events())
+        self.assertEqual(len(dest.connections()), 2, dest.events())
+        self.assertNotIn("status=deferred", self.relay.log_text())
+        self.wait_queue_empty()
+
     def test_queue_flush_retries_at_once(self):
         port = free_port()
         self.start_relay(port)
