@@ -8,6 +8,7 @@ its arrival is required. Never skipped: this is the one test that proves
 the image. Bounded at 15 minutes; on failure the output (with the guest's console log) is shown.
 """
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,15 +25,22 @@ class ImageTest(unittest.TestCase):
         if rel:
             cmd.append("B=" + os.path.dirname(os.path.abspath(rel)))
         t0 = time.monotonic()
+        # Its own process group: at the time limit the whole build (mmdebstrap, qemu) stops,
+        # not only make.
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace",
+                                start_new_session=True)
         try:
-            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, timeout=LIMIT, text=True,
-                               errors="replace")
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout or ""
-            if isinstance(out, bytes):
-                out = out.decode("utf-8", "replace")
-            self.fail("make image-test took more than %ds:\n%s" % (LIMIT, out[-30000:]))
+            stdout, _ = proc.communicate(timeout=LIMIT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                stdout, _ = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                stdout, _ = proc.communicate()
+            self.fail("make image-test took more than %ds:\n%s" % (LIMIT, (stdout or "")[-30000:]))
+        p = subprocess.CompletedProcess(cmd, proc.returncode, stdout)
         took = time.monotonic() - t0
         summary = [l for l in p.stdout.splitlines() if l.startswith(("image test", "build.sh: ["))]
         if p.returncode != 0 or "image test: PASS" not in p.stdout:
