@@ -134,6 +134,8 @@ struct Config {
   // Source line of every setting in the file, by path as errors name it ("tls.key",
   // "routes[1]", "allow[0]"), so that checks made after loading can still say FILE:LINE.
   std::map<std::string, int> lines;
+  // The text of every string setting as written ("60s" for queue.max_lifetime), by path.
+  std::map<std::string, std::string> texts;
   std::string hostname;
   std::vector<Listen> listen;
   TlsFiles tls;
@@ -154,6 +156,9 @@ struct Config {
   // "FILE:LINE" of the setting at `path`, or of the nearest enclosing one that is in the file
   // ("tls.ca_file" left at its default: the line of "tls"); "FILE" when none is.
   std::string where(const std::string& path) const;
+  // A duration in the words of the setting at `path` ("after 60s" for "60s", not "after 1m")
+  // when it holds `seconds`; otherwise config::format_duration(seconds).
+  std::string duration_words(const std::string& path, uint64_t seconds) const;
 };
 
 // Seed 001: what Gmail's servers accept (inbound default) and what its
