@@ -1,7 +1,7 @@
 """relay_fixture.py - start the real smarthost binary on loopback for tests.
 
 Relay(config_text) writes the config into a fresh temp folder (the string
-QUEUE_DIR, TESTPKI and PORT placeholders are filled in), starts
+QUEUE_DIR, RELAY_DIR (that folder), TESTPKI and PORT placeholders are filled in), starts
 `smarthost run -c FILE` on a free 127.0.0.1 port, waits until it greets, and
 stops it by PID. Also: the test PKI, free ports, swaks, and a raw SMTP client
 for byte-exact conversations.
@@ -73,6 +73,7 @@ class Relay:
 
     def write_config(self, text):
         text = (text.replace("QUEUE_DIR", self.queue_dir)
+                .replace("RELAY_DIR", self.dir)
                 .replace("TESTPKI", testpki())
                 .replace("PORT", str(self.port)))
         if not re.search(r"^\s*user\s*=", text, re.M):
