@@ -123,10 +123,13 @@ struct Limits {
 enum class LogFormat { Kv, Json };
 enum class LogLevel { Info, Debug };
 
+// log.file = "syslog": syslog(3) with facility mail instead of a file.
+constexpr const char* kLogToSyslog = "syslog";
+
 struct Log {
   LogFormat format = LogFormat::Kv;
   LogLevel level = LogLevel::Info;  // debug: also client session state transitions
-  std::string file;  // empty: stderr
+  std::string file;  // empty: stderr; kLogToSyslog: syslog; else a file
 };
 
 struct Config {

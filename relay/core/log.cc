@@ -20,14 +20,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/config.h"
 #include "relay/core/json_dump.h"
 #include "router/base/unique_fd.h"
 
 namespace relay {
 
 namespace {
-
-constexpr const char* kSyslogTarget = "syslog";
 
 enum class Target { Stderr, File, Syslog };
 
@@ -168,7 +167,7 @@ std::string log_format(LogStyle style, const char* event, std::initializer_list<
 
 bool log_open(LogStyle style, const std::string& path, std::string* error) {
   std::lock_guard<std::mutex> lock(g_mu);
-  if (path == kSyslogTarget) {
+  if (path == config::kLogToSyslog) {
     if (g_target != Target::Syslog) openlog("smarthost", LOG_PID | LOG_NDELAY, LOG_MAIL);
     g_target = Target::Syslog;
     g_file.reset();

@@ -315,7 +315,7 @@ class TypedOutcomeTest(DeliveryBase):
         log = self.relay.log_text()
         want = ["connect -> banner", "banner -> EHLO", "EHLO -> STARTTLS", "STARTTLS -> TLS handshake",
                 "TLS handshake -> EHLO", "EHLO -> MAIL FROM"]
-        got = re.findall(r"event=client-state session=c1 transition=\"([^\"]+)\"", log)
+        got = re.findall(r"event=client-state session=c1-[0-9a-z]{6} transition=\"([^\"]+)\"", log)
         self.assertEqual(got[1:1 + len(want)], want, log)  # got[0]: the session's first entry into connect
         self.assertTrue(any(t.endswith("-> end of data") for t in got), got)
 
