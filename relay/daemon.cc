@@ -140,8 +140,7 @@ class Daemon {
     if (!hand_over_queue(queue_dir, *run_user_, error) || !log_hand_over(run_user_->uid, run_user_->gid, error) ||
         !drop_privileges(*run_user_, error))
       return false;
-    log_event("privileges", {{"user", run_user_->name}, {"uid", getuid()},
-                             {"gid", getgid()}});
+    log_event("privileges", {{"user", run_user_->name}, {"uid", getuid()}, {"gid", getgid()}});
     return true;
   }
 
@@ -182,8 +181,9 @@ class Daemon {
         base_.get(), -1, EV_TIMEOUT,
         [](evutil_socket_t, short, void* arg) {
           auto* self = static_cast<Daemon*>(arg);
+          const config::Config& c = *self->current_;
           log_event("shutdown-timeout", {{"sessions", self->server_->session_count()},
-                                         {"after", self->current_->duration_words("limits.shutdown_timeout", self->current_->limits.shutdown_timeout)}});
+                                         {"after", c.duration_words("limits.shutdown_timeout", c.limits.shutdown_timeout)}});
           self->server_->close_all("Service shutting down");
         },
         this, &tv);

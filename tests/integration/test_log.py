@@ -8,6 +8,7 @@ with facility mail.
 """
 import json
 import os
+import pwd
 import re
 import subprocess
 import time
@@ -163,6 +164,29 @@ class RotationTest(LogBase):
 
     def test_logrotate_creates_the_new_file(self):
         self.check_rotation("  create 0640 root root\n")
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root: the relay only changes user when started as root")
+    def test_run_user_reopens_the_file_it_was_given(self):
+        """Started as root with user = "nobody": the file opened as root goes to nobody, so a
+        SIGHUP (as nobody) opens it again, and after rotation nobody makes the new one."""
+        nobody = pwd.getpwnam("nobody")
+        self.relay = Relay(CONFIG % {"port": down_port()} + 'user = "nobody";\n'
+                           'log = { file = "RELAY_DIR/logs/mail.log"; };\n')
+        os.chmod(self.relay.dir, 0o755)
+        logs = os.path.join(self.relay.dir, "logs")
+        os.mkdir(logs, 0o755)
+        os.chown(logs, nobody.pw_uid, nobody.pw_gid)
+        self.relay.start()
+        log_file = os.path.join(logs, "mail.log")
+        self.relay.wait_log(r"event=privileges user=nobody", text=lambda: read(log_file))
+        self.assertEqual(os.stat(log_file).st_uid, nobody.pw_uid)
+        # As nobody the reload itself fails (the test key is root's): its lines are what we read.
+        self.relay.reload(None, r"event=reload-failed", text=lambda: read(log_file))
+        self.logrotate(log_file, "")
+        self.relay.wait_log(r"event=reload-failed", text=lambda: read(log_file))
+        qid = self.submit()
+        self.relay.wait_log(r"event=accepted .*id=%s" % qid, text=lambda: read(log_file))
+        self.assertNotIn("event=warning what=\"the log stays", read(log_file) + read(log_file + ".1"))
 
 
 class LogReloadTest(LogBase):
