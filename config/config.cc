@@ -1,6 +1,8 @@
 // config.cc - defaults and look-ups on the validated configuration.
 #include "config/config.h"
 
+#include "config/duration.h"
+
 namespace config {
 
 const char* tls_version_name(TlsVersion v) {
@@ -44,6 +46,12 @@ std::string Config::where(const std::string& path) const {
     p.resize(cut == std::string::npos ? 0 : cut);
   }
   return source;
+}
+
+std::string Config::duration_words(const std::string& path, uint64_t seconds) const {
+  auto it = texts.find(path);
+  if (it != texts.end() && parse_duration(it->second) == seconds) return it->second;
+  return format_duration(seconds);
 }
 
 // Seed 001, "TLS negotiation": every suite Gmail's SMTP servers accept, less

@@ -123,10 +123,13 @@ struct Limits {
 enum class LogFormat { Kv, Json };
 enum class LogLevel { Info, Debug };
 
+// log.file = "syslog": syslog(3) with facility mail instead of a file.
+constexpr const char* kLogToSyslog = "syslog";
+
 struct Log {
   LogFormat format = LogFormat::Kv;
   LogLevel level = LogLevel::Info;  // debug: also client session state transitions
-  std::string file;  // empty: stderr
+  std::string file;  // empty: stderr; kLogToSyslog: syslog; else a file
 };
 
 struct Config {
@@ -134,6 +137,8 @@ struct Config {
   // Source line of every setting in the file, by path as errors name it ("tls.key",
   // "routes[1]", "allow[0]"), so that checks made after loading can still say FILE:LINE.
   std::map<std::string, int> lines;
+  // The text of every string setting as written ("60s" for queue.max_lifetime), by path.
+  std::map<std::string, std::string> texts;
   std::string hostname;
   std::vector<Listen> listen;
   TlsFiles tls;
@@ -154,6 +159,9 @@ struct Config {
   // "FILE:LINE" of the setting at `path`, or of the nearest enclosing one that is in the file
   // ("tls.ca_file" left at its default: the line of "tls"); "FILE" when none is.
   std::string where(const std::string& path) const;
+  // A duration in the words of the setting at `path` ("after 60s" for "60s", not "after 1m")
+  // when it holds `seconds`; otherwise config::format_duration(seconds).
+  std::string duration_words(const std::string& path, uint64_t seconds) const;
 };
 
 // Seed 001: what Gmail's servers accept (inbound default) and what its

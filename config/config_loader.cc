@@ -627,9 +627,11 @@ class Loader {
   Config& cfg_;
 };
 
-// Records the line of every setting under `s` by the path errors use for it.
-void record_lines(const Setting& s, const std::string& path, std::map<std::string, int>& out) {
-  if (!path.empty()) out[path] = static_cast<int>(s.getSourceLine());
+// Records the line of every setting under `s` by the path errors use for it, and the text of
+// every string setting (durations are then named in the file's own words).
+void record_lines(const Setting& s, const std::string& path, Config& out) {
+  if (!path.empty()) out.lines[path] = static_cast<int>(s.getSourceLine());
+  if (!path.empty() && s.getType() == Setting::TypeString) out.texts[path] = s.c_str();
   if (!s.isAggregate()) return;
   for (int i = 0; i < s.getLength(); ++i) {
     const Setting& child = s[i];
@@ -649,7 +651,7 @@ LoadResult finish(libconfig::Config& lc, const std::string& name) {
     res.errors = std::move(checker.errors);
     return res;
   }
-  record_lines(lc.getRoot(), "", cfg->lines);
+  record_lines(lc.getRoot(), "", *cfg);
   res.config = std::move(cfg);
   return res;
 }

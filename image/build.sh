@@ -124,7 +124,8 @@ PARTUUID=$data_partuuid  /data  ext4  rw,noatime,nodev,nosuid,noexec  0 2
 /etc/smarthost/timesyncd.conf.d  /etc/systemd/timesyncd.conf.d  none  bind,x-systemd.requires-mounts-for=/etc/smarthost  0 0
 tmpfs  /tmp  tmpfs  mode=1777,nosuid,nodev,size=25%  0 0
 tmpfs  /var/tmp  tmpfs  mode=1777,nosuid,nodev,size=10%  0 0
-tmpfs  /var/log  tmpfs  mode=0755,nosuid,nodev,noexec,size=10%  0 0"
+tmpfs  /var/log  tmpfs  mode=0755,nosuid,nodev,noexec,size=10%  0 0
+/data/journal  /var/log/journal  none  bind,x-systemd.requires-mounts-for=/data  0 0"
 
 # --- the Debian root ---
 step "mmdebstrap (bookworm) from the mirror in /etc/apt"
@@ -163,6 +164,7 @@ EOF
 # --- data partition tree: /etc/smarthost, /var/lib/smarthost, /var/lib/systemd ---
 step "data partition tree, config from $config"
 mkdir -p "$datadir/lib" "$datadir/systemd"
+install -d -m 2755 "$datadir/journal"  # journald's, bounded by journald.conf.d/smarthost.conf
 cp -rT --no-preserve=ownership "$here/data" "$datadir"
 cp -a "$rootdir/etc/smarthost/." "$datadir/etc/"
 cp -a "$rootdir/var/lib/smarthost/." "$datadir/lib/"

@@ -40,7 +40,7 @@ void raise_fd_limit(uint32_t connections) {
   }
   if (rl.rlim_cur < static_cast<rlim_t>(connections) + 64) {
     log_event("warning", {{"what", "limits.connections does not fit the descriptor limit (ulimit -n)"},
-                          {"connections", std::to_string(connections)}, {"nofile", std::to_string(rl.rlim_cur)}});
+                          {"connections", connections}, {"nofile", static_cast<uint64_t>(rl.rlim_cur)}});
   }
 }
 
@@ -61,12 +61,12 @@ class Daemon {
     for (const auto& e : checked.errors) std::cerr << e << "\n";
     if (!checked.errors.empty()) return 1;
     std::string error;
-    if (!log_open(cfg.log.format == config::LogFormat::Json ? LogStyle::Json : LogStyle::Kv, cfg.log.file,
-                  &error)) {
+    if (!log_open(log_style(cfg), cfg.log.file, &error)) {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
     }
     apply_log_level(cfg);
+    bound_ = loaded.config;
     for (const auto& w : checked.warnings) log_event("warning", {{"what", w}});
     raise_fd_limit(cfg.limits.connections);
     run_user_ = checked.run_user;
@@ -114,7 +114,7 @@ class Daemon {
     lock_->write_pid_file();
     signal(SIGPIPE, SIG_IGN);
     log_event("started", {{"version", SMARTHOST_VERSION}, {"config", path_},
-                          {"queue", cfg.queue.path}, {"messages", std::to_string(store_->list().size())}});
+                          {"queue", cfg.queue.path}, {"messages", store_->list().size()}});
     event_base_dispatch(base_.get());
     server_.reset();
     scheduler_.reset();
@@ -137,9 +137,10 @@ class Daemon {
   // and whatever else lives in it) goes to the run user, then we become that user for good.
   bool become_run_user(const std::string& queue_dir, std::string* error) {
     if (!run_user_) return true;
-    if (!hand_over_queue(queue_dir, *run_user_, error) || !drop_privileges(*run_user_, error)) return false;
-    log_event("privileges", {{"user", run_user_->name}, {"uid", std::to_string(getuid())},
-                             {"gid", std::to_string(getgid())}});
+    if (!hand_over_queue(queue_dir, *run_user_, error) || !log_hand_over(run_user_->uid, run_user_->gid, error) ||
+        !drop_privileges(*run_user_, error))
+      return false;
+    log_event("privileges", {{"user", run_user_->name}, {"uid", getuid()}, {"gid", getgid()}});
     return true;
   }
 
@@ -166,7 +167,7 @@ class Daemon {
       return;
     }
     draining_ = true;
-    log_event("stopping", {{"sessions", std::to_string(server_->session_count())}});
+    log_event("stopping", {{"sessions", server_->session_count()}});
     server_->stop_listening();
     if (server_->session_count() == 0) {
       event_base_loopexit(base_.get(), nullptr);
@@ -180,42 +181,55 @@ class Daemon {
         base_.get(), -1, EV_TIMEOUT,
         [](evutil_socket_t, short, void* arg) {
           auto* self = static_cast<Daemon*>(arg);
-          log_event("shutdown-timeout", {{"sessions", std::to_string(self->server_->session_count())},
-                                         {"after", std::to_string(self->current_->limits.shutdown_timeout) + "s"}});
+          const config::Config& c = *self->current_;
+          log_event("shutdown-timeout", {{"sessions", self->server_->session_count()},
+                                         {"after", c.duration_words("limits.shutdown_timeout", c.limits.shutdown_timeout)}});
           self->server_->close_all("Service shutting down");
         },
         this, &tv);
   }
 
-  // New sessions and deliveries take the new Runtime; live ones keep theirs to the end. Settings
-  // bound at start-up (listeners, queue, DNS, user, log) need a restart: named in the log.
+  // New sessions and deliveries take the new Runtime; live ones keep theirs to the end. The log
+  // is opened again first (logrotate moved the file away, or the log section changed), so that
+  // the lines of this reload are in the new file. Settings bound at start-up (listeners, queue,
+  // DNS, user) need a restart: named in the log while they differ from what is bound.
   void reload() {
     auto loaded = config::load_config(path_);
-    if (!loaded.config) {
-      for (const auto& e : loaded.errors) log_event("reload-failed", {{"error", e}});
-      log_event("reload-failed", {{"config", path_}, {"errors", std::to_string(loaded.errors.size())},
-                                  {"what", "the running configuration stays in force"}});
-      return;
-    }
-    auto checked = check_startup(loaded.config, CheckStage::Reload);
-    if (!checked.runtime) {
-      for (const auto& e : checked.errors) log_event("reload-failed", {{"error", e}});
-      log_event("reload-failed", {{"config", path_}, {"errors", std::to_string(checked.errors.size())},
+    auto checked = loaded.config ? check_startup(loaded.config, CheckStage::Reload) : StartupCheck{};
+    bool ok = loaded.config && checked.runtime;
+    open_log(ok ? *loaded.config : *current_);
+    if (!ok) {
+      const auto& errors = loaded.config ? checked.errors : loaded.errors;
+      for (const auto& e : errors) log_event("reload-failed", {{"error", e}});
+      log_event("reload-failed", {{"config", path_}, {"errors", errors.size()},
                                   {"what", "the running configuration stays in force"}});
       return;
     }
     for (const auto& w : checked.warnings) log_event("warning", {{"what", w}});
     auto rt = checked.runtime;
-    std::string restart = needs_restart(*current_, *loaded.config);
     current_ = loaded.config;
-    apply_log_level(*current_);  // the one log setting a reload can change
+    apply_log_level(*current_);
     server_->set_runtime(rt);
     scheduler_->set_runtime(rt);
     sts_->set_runtime(rt);
-    log_event("reloaded", {{"config", path_}, {"sessions", std::to_string(server_->session_count())}});
+    log_event("reloaded", {{"config", path_}, {"sessions", server_->session_count()}});
+    std::string restart = needs_restart(*bound_, *current_);
     if (!restart.empty()) {
       log_event("warning", {{"what", "changed settings take effect only after a restart"}, {"settings", restart}});
     }
+  }
+
+  // log.file and log.format as `cfg` says: the same file is opened again under its name. When
+  // that fails, lines keep going where they went, and the log says why.
+  static void open_log(const config::Config& cfg) {
+    std::string error;
+    if (!log_open(log_style(cfg), cfg.log.file, &error)) {
+      log_event("warning", {{"what", "the log stays where it was"}, {"error", error}});
+    }
+  }
+
+  static LogStyle log_style(const config::Config& cfg) {
+    return cfg.log.format == config::LogFormat::Json ? LogStyle::Json : LogStyle::Kv;
   }
 
   static void apply_log_level(const config::Config& cfg) {
@@ -236,7 +250,6 @@ class Daemon {
     note(a.dns.servers != b.dns.servers || a.dns.dnssec != b.dns.dnssec || a.dns.trust_anchor != b.dns.trust_anchor,
          "dns");
     note(a.user != b.user, "user");
-    note(a.log.format != b.log.format || a.log.file != b.log.file, "log");
     return out;
   }
 
@@ -251,6 +264,7 @@ class Daemon {
   std::vector<base::EventPtr> signals_;
   bool draining_ = false;
   std::shared_ptr<const config::Config> current_;  // in force for new sessions
+  std::shared_ptr<const config::Config> bound_;    // the start-up one: listeners, queue, DNS, user
   std::optional<RunUser> run_user_;  // set when started as root: who we run as after start-up
 };
 

@@ -101,7 +101,8 @@ class Checks {
   void paths() {
     std::string why = queue_folder_problem(cfg_->queue.path);
     if (!why.empty()) error("queue.path", why);
-    if (!cfg_->log.file.empty() && !(why = log_file_problem(cfg_->log.file)).empty()) error("log.file", why);
+    const std::string& log = cfg_->log.file;
+    if (!log.empty() && log != config::kLogToSyslog && !(why = log_file_problem(log)).empty()) error("log.file", why);
   }
 
   // The private key must be private. One the run user cannot read is loaded now, as root, but a

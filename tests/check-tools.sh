@@ -56,6 +56,9 @@ need_cmd unbound unbound                          # dns_server.py
 need_cmd postfix smtp-sink smtp-source postfix postconf  # SinkPeer, bench
 need_cmd lmdb-utils mdb_load mdb_stat
 need_cmd mount mount umount                       # test_crash_consistency (tmpfs)
+need_cmd logrotate logrotate                      # test_log: rotation by mv + SIGHUP
+need_cmd rsyslog rsyslogd                         # syslog_server.py: log.file = "syslog"
+need_cmd util-linux unshare                       # syslog_server.py: a private /dev/log
 
 # Fuzz targets (libFuzzer from Debian 12's clang 14).
 need_cmd clang clang++

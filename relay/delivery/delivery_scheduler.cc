@@ -47,6 +47,7 @@ class DeliveryScheduler::Destination : public JobSource {
     if (jobs_.empty()) return nullptr;
     auto j = std::move(jobs_.front());
     jobs_.pop_front();
+    log_policy(*j);
     return j;
   }
 
@@ -154,11 +155,16 @@ class DeliveryScheduler::Destination : public JobSource {
     tlsrpt_published_ = p.tlsrpt_published;
     if (failure_ && failure_->kind == router::FailureKind::StsNoHost && !report_)
       owner_.record_mx_mismatch(*plan_, policy_);
-    if (plan_->enforce || plan_->testing) {
-      log_event("mta-sts", {{"route", route_}, {"domain", plan_->policy_domain}, {"policy", plan_->summary}});
-    }
     plan_expiry_ = now_s() + (p.candidates.status == router::CandidateStatus::Ok ? kCandidateCacheSeconds : 5);
     kick();
+  }
+
+  // The MTA-STS policy a message's attempt goes under, on a line of its own that names the
+  // message (the plan itself serves every message to the destination for a while).
+  void log_policy(const DeliveryJob& j) const {
+    if (!plan_ || !(plan_->enforce || plan_->testing)) return;
+    log_event("mta-sts", {{"id", j.id}, {"route", route_}, {"domain", plan_->policy_domain},
+                          {"policy", plan_->summary}});
   }
 
   // Sessions are counted for TLS-RPT under a policy, or with none when the domain asks for
@@ -265,7 +271,8 @@ void DeliveryScheduler::expire(Live& live, int64_t now) {
     o.disposition = router::Disposition::Bounce;
     o.status = "5.4.7";
     o.kind = router::FailureKind::Expired;
-    o.reason = "delivery time expired after " + std::to_string(lifetime / 3600) + "h" +
+    o.reason = "delivery time expired after " +
+               rt_->config->duration_words("queue.max_lifetime", static_cast<uint64_t>(lifetime)) +
                (r.last_error.empty() ? "" : "; last error: " + r.last_error);
     r.state = RcptState::Bounced;
     record_outcome(&r, o);
@@ -396,7 +403,7 @@ void DeliveryScheduler::send_dsn(const Live& live, const std::vector<size_t>& fa
     return;
   }
   log_event("dsn", {{"id", in.id}, {"original", live.env.id}, {"to", "<" + live.env.sender + ">"},
-                    {"recipients", std::to_string(reported.size())}});
+                    {"recipients", reported.size()}});
 }
 
 void DeliveryScheduler::write_back(Live& live) {

@@ -87,7 +87,7 @@ SmtpClientSession::SmtpClientSession(event_base* base, std::shared_ptr<const Run
       cand_(std::move(hosts)),
       job_(std::move(first)),
       source_(source),
-      sid_("c" + std::to_string(++g_serial)),
+      sid_(log_session_id('c', ++g_serial)),
       single_attempt_(route.tls == config::TlsMode::Required) {
   last_.status = "4.4.1";
   last_.kind = router::FailureKind::Connect;
@@ -361,7 +361,7 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
       return tls_fail(tls_problem(f, f.reason + " (TLS handshake with " + where() + " failed: " + error + ")"));
     }
     // Opportunistic: this host gets one more try, in plaintext.
-    log_event("tls-fallback", {{"session", sid_}, {"relay", where()}, {"error", error}});
+    log_event("tls-fallback", {{"session", sid_}, {"id", job_ ? job_->id : ""}, {"relay", where()}, {"error", error}});
     plain_retry_ = true;
     drop_connection();
     return connect_next();
@@ -600,8 +600,8 @@ void SmtpClientSession::fail(Next n, router::Outcome o) {
     t->status = o.status;
     if (t->advice.empty()) t->advice = o.advice;
   }
-  log_event("delivery-problem", {{"session", sid_}, {"relay", where()}, {"state", client_state_name(state_)},
-                                 {"error", o.reason}});
+  log_event("delivery-problem", {{"session", sid_}, {"id", job_ ? job_->id : ""}, {"relay", where()},
+                                 {"state", client_state_name(state_)}, {"error", o.reason}});
   drop_connection();
   if (n == Next::NextHost && !delivered_any_) {
     ++addr_;

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "relay/notify/mime_text.h"      // header_fields, field_name
 #include "relay/notify/tlsrpt_report.h"  // base64_encode
 
 namespace relay {
@@ -36,36 +37,6 @@ struct Rng {
     if (ok) wc_FreeRng(&rng);
   }
 };
-
-// The header fields of a message, each with its CRLF and continuation lines.
-std::vector<std::string> header_fields(const std::string& message, size_t* body_start) {
-  std::vector<std::string> fields;
-  size_t pos = 0;
-  *body_start = message.size();
-  while (pos < message.size()) {
-    size_t eol = message.find("\r\n", pos);
-    if (eol == std::string::npos) eol = message.size();
-    if (eol == pos) {  // the empty line
-      *body_start = std::min(message.size(), pos + 2);
-      break;
-    }
-    std::string line = message.substr(pos, eol - pos) + "\r\n";
-    if (is_wsp(line[0]) && !fields.empty()) {
-      fields.back() += line;
-    } else {
-      fields.push_back(line);
-    }
-    pos = eol + 2;
-  }
-  return fields;
-}
-
-std::string field_name(const std::string& field) {
-  size_t colon = field.find(':');
-  std::string n = field.substr(0, colon);
-  while (!n.empty() && is_wsp(n.back())) n.pop_back();
-  return lower(n);
-}
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // mime_text.h - small text helpers for the messages the relay writes itself
-// (DSNs, reports): RFC 5322 dates, header folding, word wrap, quoted-printable.
+// (DSNs, reports): RFC 5322 dates, header folding, word wrap, quoted-printable;
+// and for reading a message's header fields (DKIM, the Message-ID the log names).
 //
 // Pure functions over strings; they cannot fail. Their one promise is the
 // RFC 5322 line limit: no line they return is longer than 998 octets, even
@@ -32,6 +33,15 @@ std::string wrap_text(const std::string& text, size_t width, const std::string& 
 // that ends the last header line, without the empty line. The whole message
 // when it has no empty line.
 std::string header_section(const std::string& message);
+
+// The header fields of a message, each with its CRLF and continuation lines;
+// *body_start is where the body begins (after the empty line).
+std::vector<std::string> header_fields(const std::string& message, size_t* body_start);
+// A field's name in lower case ("message-id" for "Message-ID: <x>").
+std::string field_name(const std::string& field);
+// The value of the first field called `name` (any case), unfolded, without
+// the leading and trailing white space; "" when the message has none.
+std::string header_value(const std::string& message, const std::string& name);
 
 bool is_ascii(const std::string& s);
 

@@ -90,7 +90,7 @@ bool SmtpServer::listen(std::string* error) {
     }
     evconnlistener_set_error_cb(lev, &SmtpServer::on_accept_error);
     listeners_.emplace_back(lev);
-    log_event("listen", {{"address", l.address}, {"port", std::to_string(l.port)}});
+    log_event("listen", {{"address", l.address}, {"port", l.port}});
   }
   return true;
 }
@@ -112,7 +112,7 @@ void SmtpServer::on_accept_error(evconnlistener*, void* arg) {
   int e = EVUTIL_SOCKET_ERROR();
   self->spare_fds_.clear();
   log_event("accept-failed", {{"error", evutil_socket_error_to_string(e)},
-                              {"sessions", std::to_string(self->sessions_.size())},
+                              {"sessions", self->sessions_.size()},
                               {"what", "not accepting for 1s (raise ulimit -n or lower limits.connections)"}});
   for (auto& l : self->listeners_) evconnlistener_disable(l.get());
   timeval tv{1, 0};
@@ -157,7 +157,7 @@ void SmtpServer::accept(evutil_socket_t fd, sockaddr* sa) {
   auto s = std::make_unique<SmtpServerSession>(*this, rt_, fd, *ip, ++serial_);
   SmtpServerSession* raw = s.get();
   sessions_.emplace(raw, std::move(s));
-  log_event("connect", {{"session", "s" + std::to_string(serial_)}, {"client", who}});
+  log_event("connect", {{"session", raw->sid()}, {"client", who}});
   raw->start();
 }
 

@@ -46,7 +46,7 @@ SmtpServerSession::SmtpServerSession(SmtpServer& server, std::shared_ptr<const R
       rt_(std::move(rt)),
       peer_(peer),
       serial_(serial),
-      sid_("s" + std::to_string(serial)),
+      sid_(log_session_id('s', serial)),
       conn_(std::make_unique<base::Conn>(server.base(), fd, this)),
       data_timer_(evtimer_new(server.base(), &SmtpServerSession::on_data_deadline, this)) {
   tls_required_ = rt_->inbound_level(peer_) == config::InboundLevel::Required;
@@ -213,8 +213,8 @@ void SmtpServerSession::check_data_deadline() {
     evtimer_add(data_timer_.get(), &tv);
     return;
   }
-  log_event("reject", {{"session", sid_}, {"client", peer_.str()}, {"from", "<" + mail_.address + ">"},
-                       {"reason", "DATA too slow"}, {"size", std::to_string(data_->received())}});
+  log_event("reject", {{"session", sid_}, {"id", queue_id_}, {"client", peer_.str()},
+                       {"from", "<" + mail_.address + ">"}, {"reason", "DATA too slow"}, {"size", data_->received()}});
   on_conn_timeout();
 }
 
@@ -261,6 +261,8 @@ void SmtpServerSession::reset_transaction() {
   rcpts_.clear();
   rcpt_routes_.clear();
   queue_id_.clear();
+  message_id_.clear();
+  queued_size_ = 0;
   data_.reset();
 }
 
@@ -358,8 +360,8 @@ void SmtpServerSession::finish_data() {
   auto err = data_->error();
   const std::string& host = rt_->config->hostname;
   if (err != DataReader::Error::None) {
-    log_event("reject", {{"session", sid_}, {"client", peer_.str()}, {"from", "<" + mail_.address + ">"},
-                         {"reason", data_error_name(err)}, {"size", std::to_string(data_->received())}});
+    log_event("reject", {{"session", sid_}, {"id", queue_id_}, {"client", peer_.str()},
+                         {"from", "<" + mail_.address + ">"}, {"reason", data_error_name(err)}, {"size", data_->received()}});
     state_ = State::Command;
     reset_transaction();
     switch (err) {
@@ -399,9 +401,12 @@ void SmtpServerSession::finish_data() {
     r.next_attempt = env.arrival_us / 1000000;
     env.recipients.push_back(std::move(r));
   }
+  message_id_ = header_value(data_->body(), "Message-ID");
+  if (message_id_.size() > 998) message_id_.resize(998);  // folded over many lines: a log line is no place for it
   std::string body = received_header();
   body += data_->body();
   env.size = body.size();
+  queued_size_ = env.size;
   data_.reset();
   state_ = State::Storing;
   server_.store().put_message_async(std::move(env), std::move(body),
@@ -413,13 +418,14 @@ void SmtpServerSession::stored(StoreStatus status) {
   state_ = State::Command;
   if (status == StoreStatus::Ok) {
     log_event("accepted", {{"session", sid_}, {"id", queue_id_}, {"from", "<" + mail_.address + ">"},
-                           {"nrcpt", std::to_string(rcpts_.size())}, {"client", peer_.str()},
+                           {"size", queued_size_}, {"nrcpt", rcpts_.size()}, {"msgid", message_id_},
+                           {"client", peer_.str()},
                            {"tls", tls_.version.empty() ? "none" : tls_.version}});
     if (!closing) reply(250, "2.0.0", "Ok: queued as " + queue_id_);
     server_.message_queued(queue_id_);
   } else {
-    log_event("reject", {{"session", sid_}, {"client", peer_.str()}, {"from", "<" + mail_.address + ">"},
-                         {"reason", store_status_name(status)}});
+    log_event("reject", {{"session", sid_}, {"id", queue_id_}, {"client", peer_.str()},
+                         {"from", "<" + mail_.address + ">"}, {"reason", store_status_name(status)}});
     if (status == StoreStatus::Full) {
       if (!closing) reply(452, "4.3.1", "Insufficient system storage: queue is full, try again later");
     } else if (!closing) {

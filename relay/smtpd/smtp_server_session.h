@@ -33,6 +33,7 @@ class SmtpServerSession : public base::Conn::Handler {
   void start();
   const config::IpAddr& peer() const { return peer_; }
   uint64_t serial() const { return serial_; }
+  const std::string& sid() const { return sid_; }  // "s12-k3x9q2", as log lines name it
   // Server shutdown: log the session as cut off (event=cut-off), say 421 and close.
   void shutdown(const char* why);
 
@@ -93,6 +94,8 @@ class SmtpServerSession : public base::Conn::Handler {
   std::vector<RcptTo> rcpts_;
   std::vector<std::string> rcpt_routes_;
   std::string queue_id_;
+  std::string message_id_;  // the message's Message-ID header, for the accepted line
+  size_t queued_size_ = 0;  // octets stored (our Received: included)
   std::unique_ptr<DataReader> data_;
 };
 

@@ -11,6 +11,7 @@
 // inside ub_process, which therefore never sees its context deleted under it.
 #include "router/dns/dns_resolver.h"
 #include "router/base/event_handles.h"
+#include "config/duration.h"
 
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -371,7 +372,7 @@ void DnsResolver::Core::on_timer(evutil_socket_t, short, void* arg) {
   Core* core = p->core;
   if (!p->answer) {
     ub_cancel(core->ctx_.get(), p->async_id);
-    p->answer = failed(p->name, p->type, "timed out after " + std::to_string(core->timeout_) + "s");
+    p->answer = failed(p->name, p->type, "timed out after " + config::format_duration(core->timeout_));
   }
   DnsAnswer answer = std::move(*p->answer);
   DnsCallback cb = std::move(p->cb);

@@ -6,6 +6,7 @@
 // later_, never inside a Conn callback: replacing the Conn after a failed connect, and running
 // `done` (which may destroy this object and the Conn with it).
 #include "router/https/https_client.h"
+#include "config/duration.h"
 #include "router/base/conn.h"
 #include "router/base/event_handles.h"
 #include "router/base/sockaddr.h"
@@ -317,7 +318,7 @@ class HttpsFetch::Impl : public base::Conn::Handler {
   static void on_timer(evutil_socket_t, short, void* self) {
     auto* me = static_cast<Impl*>(self);
     me->finish(HttpsError::Timeout, "no complete answer from " + (me->address_.empty() ? me->req_.host : me->peer()) +
-                                        " within " + std::to_string(me->req_.timeout) + "s");
+                                        " within " + config::format_duration(me->req_.timeout));
   }
 
   void finish(HttpsError e, const std::string& reason) {

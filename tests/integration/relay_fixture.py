@@ -1,7 +1,7 @@
 """relay_fixture.py - start the real smarthost binary on loopback for tests.
 
 Relay(config_text) writes the config into a fresh temp folder (the string
-QUEUE_DIR, TESTPKI and PORT placeholders are filled in), starts
+QUEUE_DIR, RELAY_DIR (that folder), TESTPKI and PORT placeholders are filled in), starts
 `smarthost run -c FILE` on a free 127.0.0.1 port, waits until it greets, and
 stops it by PID. Also: the test PKI, free ports, swaks, and a raw SMTP client
 for byte-exact conversations.
@@ -58,7 +58,11 @@ queue = { path = "QUEUE_DIR"; };
 
 
 class Relay:
-    def __init__(self, config_text=BASE_CONFIG, port=None):
+    """`wrap`: a command line the relay's own is appended to (it must exec it, so that the PID
+    stays the relay's), e.g. to run it in a private mount namespace."""
+
+    def __init__(self, config_text=BASE_CONFIG, port=None, wrap=None):
+        self.wrap = list(wrap or [])
         self.dir = tempfile.mkdtemp(prefix="smarthost-it-")
         self.port = port or free_port()
         self.queue_dir = os.path.join(self.dir, "queue")
@@ -69,6 +73,7 @@ class Relay:
 
     def write_config(self, text):
         text = (text.replace("QUEUE_DIR", self.queue_dir)
+                .replace("RELAY_DIR", self.dir)
                 .replace("TESTPKI", testpki())
                 .replace("PORT", str(self.port)))
         if not re.search(r"^\s*user\s*=", text, re.M):
@@ -81,7 +86,7 @@ class Relay:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([BIN, "run", "-c", self.config_path],
+        self.proc = subprocess.Popen(self.wrap + [BIN, "run", "-c", self.config_path],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_port(self.port, proc=self.proc):
             self.stop()
@@ -112,6 +117,29 @@ class Relay:
                 return f.read()
         except OSError:
             return ""
+
+    def wait_log(self, want, timeout=15, since=0, text=None):
+        """Waits for `want` (a regex) in text() (default: log_text) after offset `since`;
+        returns the match."""
+        text = text or self.log_text
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(want, text()[since:])
+            if m:
+                return m
+            time.sleep(0.05)
+        raise AssertionError("no %r in the log within %ss:\n%s" % (want, timeout, text()[since:]))
+
+    def reload(self, config_text, want, text=None):
+        """Writes the new config (None: keeps it), sends SIGHUP, waits for `want` (a regex) in
+        what text() (default: log_text) adds; returns the added text."""
+        text = text or self.log_text
+        before = len(text())
+        if config_text is not None:
+            self.write_config(config_text)
+        self.proc.send_signal(signal.SIGHUP)
+        self.wait_log(want, since=before, text=text)
+        return text()[before:]
 
     def cli(self, *args, check=True):
         r = subprocess.run([BIN] + list(args[:1]) + ["-c", self.config_path] + list(args[1:]),

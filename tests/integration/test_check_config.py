@@ -103,6 +103,16 @@ class Refused(unittest.TestCase):
         text = BASE_CONFIG + 'log = {\n  file = "%s";\n};\n' % self.relay.dir
         self.assert_refused(text, "  file = ", "log.file", "is a folder")
 
+    def test_log_to_syslog_is_no_file(self):
+        """log.file = "syslog" names syslog(3), not a file in the working folder (which here
+        holds a folder of that name)."""
+        os.mkdir(os.path.join(self.relay.dir, "syslog"))
+        self.relay.write_config(BASE_CONFIG + 'log = { file = "syslog"; };\n')
+        r = subprocess.run([BIN, "check-config", "-c", self.relay.config_path], capture_output=True,
+                           text=True, timeout=60, cwd=self.relay.dir)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("configuration OK", r.stdout)
+
     def test_every_problem_is_reported_at_once(self):
         text = (BASE_CONFIG.replace("TESTPKI/valid.key", "TESTPKI/expired.key")
                 .replace('path = "QUEUE_DIR"', 'path = "%s/no/such/queue"' % self.relay.dir)

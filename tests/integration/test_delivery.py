@@ -283,6 +283,29 @@ class TypedOutcomeTest(DeliveryBase):
         self.assertEqual(dest.events("mail"), [])  # not one byte of mail over that session
         self.assertNotIn("event=client-state", log)  # debug lines only at log.level = "debug"
 
+    def test_tls_facts_kept_for_every_certificate_check_that_fails(self):
+        """Issue 14 item 2: CA, expiry and name checks run after a completed handshake; the
+        delivery line keeps tls=/cipher=/verify= and names the check that failed."""
+        cases = [("wronghost", "Trusted", "certificate host name mismatch"),
+                 ("expired", "Untrusted", "certificate expired"),
+                 ("untrusted", "Untrusted", "certificate not signed by a trusted CA")]
+        for cert, verdict, words in cases:
+            with self.subTest(cert=cert):
+                dest = self.peer("tls", cert=cert)
+                self.start_relay(dest.port)
+                qid = self.send()
+                self.dsn()
+                line = self.relay.wait_log(r"event=delivery [^\n]*id=%s [^\n]*status=bounced[^\n]*" % qid).group(0)
+                self.assertRegex(line, r" dsn=5.7.5 tls=TLS1_3 cipher=TLS_\w+ verify=%s reason=\"[^\"]*%s"
+                                       % (verdict, words))
+                self.assertEqual(dest.events("mail"), [])
+                self.relay.stop()
+                self.relay.cleanup()
+                self.relay = None
+                self.sink.cleanup()
+                self.peers.remove(self.sink)
+                self.sink = self.peer("plain")
+
     def test_debug_level_logs_every_client_state_transition(self):
         dest = self.peer("tls", cert="valid")
         self.relay = Relay(self.config_text(dest.port) + 'log = { level = "debug"; };\n').start()
@@ -292,7 +315,7 @@ class TypedOutcomeTest(DeliveryBase):
         log = self.relay.log_text()
         want = ["connect -> banner", "banner -> EHLO", "EHLO -> STARTTLS", "STARTTLS -> TLS handshake",
                 "TLS handshake -> EHLO", "EHLO -> MAIL FROM"]
-        got = re.findall(r"event=client-state session=c1 transition=\"([^\"]+)\"", log)
+        got = re.findall(r"event=client-state session=c1-[0-9a-z]{6} transition=\"([^\"]+)\"", log)
         self.assertEqual(got[1:1 + len(want)], want, log)  # got[0]: the session's first entry into connect
         self.assertTrue(any(t.endswith("-> end of data") for t in got), got)
 
@@ -358,9 +381,13 @@ class RetryTest(DeliveryBase):
         port = down_port()
         self.start_relay(port, lifetime="3s")
         self.send()
-        _, fields = self.dsn(timeout=40)
+        text, fields = self.dsn(timeout=40)
         self.assertEqual(fields["status"], "5.4.7")
         self.wait_queue_empty()
+        # Issue 14 item 4: the lifetime in the setting's own words, not "after 0h".
+        self.assertIn("delivery time expired after 3s", " ".join(text.split()))
+        self.assertRegex(self.relay.log_text(), r"event=delivery .*status=bounced dsn=5.4.7 .*"
+                                                r"reason=\"delivery time expired after 3s")
 
     def test_restart_mid_queue_resumes_without_loss(self):
         port = free_port()

@@ -368,7 +368,7 @@ class ShutdownTest(unittest.TestCase):
         self.assertEqual(rc, 0, "relay exited %s; log:\n%s" % (rc, log[-3000:]))
         self.assertLess(elapsed, 2.5, "SIGTERM took %.1fs with shutdown_timeout 1s" % elapsed)
         self.assertGreater(elapsed, 0.8, "the live session was not given shutdown_timeout")
-        self.assertRegex(log, r"event=cut-off session=s\d+ client=127\.0\.0\.2 state=command")
+        self.assertRegex(log, r"event=cut-off session=s\d+-[0-9a-z]{6} client=127\.0\.0\.2 state=command")
         self.assertNotIn("AddressSanitizer", log)
         self.assertNotIn("runtime error", log)
 

@@ -132,7 +132,8 @@ class MtaStsDeliveryTest(unittest.TestCase):
         msgs = mx.wait_messages(1, timeout=20)
         self.assertEqual(msgs[0]["tls_version"], "TLSv1.3")
         self.wait_state(qid, "gone")
-        self.assertIn("event=mta-sts", self.relay.log_text())
+        # The policy line names the message it applied to (issue 14 item 1).
+        self.assertRegex(self.relay.log_text(), r"event=mta-sts id=%s route=\S+ domain=\S+ policy=" % qid)
         rep = self.tlsrpt()
         self.assertEqual(rep["policies"][0]["policy"]["policy-type"], "sts")
         self.assertEqual(rep["policies"][0]["summary"]["total-successful-session-count"], 1)

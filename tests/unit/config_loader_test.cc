@@ -179,3 +179,17 @@ TEST(ConfigLoader, Durations) {
   STRCMP_EQUAL("5m", config::format_duration(300).c_str());
   STRCMP_EQUAL("90s", config::format_duration(90).c_str());
 }
+
+// Issue 14 item 4: a duration in words is the setting's own ("60s" stays "60s", never "0h");
+// a value the setting does not hold (a capped lifetime) is written in its largest exact unit.
+TEST(ConfigLoader, DurationWordsFollowTheSetting) {
+  std::string text = kMinimal;
+  text.replace(text.find("path = \"/tmp/q\";"), 17, "path = \"/tmp/q\"; max_lifetime = \"60s\";");
+  auto r = load_config_text(text + "limits = { shutdown_timeout = \"2m\"; };\n", "t.cfg");
+  CHECK_TEXT(r.config != nullptr, joined(r).c_str());
+  const auto& c = *r.config;
+  STRCMP_EQUAL("60s", c.duration_words("queue.max_lifetime", c.queue.max_lifetime).c_str());
+  STRCMP_EQUAL("2m", c.duration_words("limits.shutdown_timeout", c.limits.shutdown_timeout).c_str());
+  STRCMP_EQUAL("1d", c.duration_words("queue.max_lifetime", 86400).c_str());
+  STRCMP_EQUAL("30s", c.duration_words("limits.command_timeout", 30).c_str());  // not in the file
+}
