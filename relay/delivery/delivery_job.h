@@ -42,7 +42,9 @@ struct DeliveryJob {
   std::string id;
   std::string route;
   std::string sender;
-  bool eight_bit = false;
+  bool eight_bit = false;     // 8-bit content: BODY=8BITMIME was given, or octets above 127 are in it
+  bool smtputf8 = false;      // MAIL had SMTPUTF8: say it again where the next hop offers it
+  bool utf8_headers = false;  // the header section holds UTF-8 (RFC 6532): needs SMTPUTF8 like a UTF-8 address
   uint8_t ret = 0;
   std::string envid;
   uint64_t size = 0;
