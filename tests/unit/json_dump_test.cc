@@ -107,7 +107,7 @@ TEST(JsonDump, QueueListJsonKeepsItsShape) {
   CHECK(system(("rm -rf '" + dir + "'").c_str()) == 0);
   Json doc = parse(out.str());
   const Json& m = doc["messages"].at(0);
-  CHECK(keys(m) == std::vector<std::string>({"id", "sender", "size", "arrival", "client", "recipients"}));
+  CHECK(keys(m) == std::vector<std::string>({"id", "sender", "size", "arrival", "client", "recipients", "smtputf8"}));
   check_eq("sender", m["sender"], kFixed);
   CHECK(m["size"].is_number_unsigned() && m["size"] == 42);
   check_eq("arrival", m["arrival"], "2026-11-23T00:00:00Z");
