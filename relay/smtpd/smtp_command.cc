@@ -43,7 +43,13 @@ bool valid_mailbox(const std::string& a) {
       return false;
   }
   std::string dom = a.substr(at + 1);
-  if (dom.front() == '[') return dom.back() == ']' && dom.find_first_of(" <>") == std::string::npos;
+  if (dom.front() == '[') {
+    // RFC 5321 4.1.3 dcontent: printable ASCII but "[", "\\" and "]" (no controls, no 8-bit).
+    if (dom.size() < 3 || dom.back() != ']') return false;
+    return std::all_of(dom.begin() + 1, dom.end() - 1, [](unsigned char c) {
+      return c >= 33 && c <= 126 && c != '[' && c != '\\' && c != ']' && c != '<' && c != '>';
+    });
+  }
   // A U-label domain (RFC 6531 3.3) is checked in its A-label form; A-labels must be valid too.
   auto alabel = router::normalize_domain(dom);
   if (!alabel || dom.back() == '.') return false;
