@@ -198,7 +198,13 @@ class SmtpUtf8HopTest(IntlBase):
 
 class NoSmtpUtf8HopTest(IntlBase):
     def test_utf8_recipient_bounces_567_ascii_recipient_still_goes(self):
-        peer = self.peer(SmtpPeer("plain", smtputf8=False))
+        self.mixed_recipients(pipelining=True)
+
+    def test_same_to_a_hop_without_pipelining(self):
+        self.mixed_recipients(pipelining=False)
+
+    def mixed_recipients(self, pipelining):
+        peer = self.peer(SmtpPeer("plain", smtputf8=False, pipelining=pipelining))
         self.start_relay(peer.port)
         msg = message(subject="plain subject", to=ASCII_RCPT, body="plain body\r\n")
         self.send([JOERG, ASCII_RCPT], msg)
