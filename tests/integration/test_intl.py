@@ -259,18 +259,25 @@ class PostfixHopTest(IntlBase):
         self.assertIn(b"with UTF8SMTP id", got["data"])   # our Received, kept by Postfix
         self.wait_queue_empty()
 
-    def test_postfix_smtputf8_no_bounces_567(self):
+    def test_postfix_smtputf8_no_bounces_567_other_recipient_still_goes(self):
         pf, capture = self.postfix(smtputf8_enable="no")
         self.start_relay(pf.port)
-        self.send([JOERG], message())
+        msg = message(subject="plain subject", to=ASCII_RCPT)
+        self.send([JOERG, ASCII_RCPT], msg)
+        got = capture.wait_messages(1, timeout=60)[0]
+        self.assertEqual(got["rcpt_tos"], [ASCII_RCPT])
+        self.assertTrue(got["data"].endswith(msg))
         m, raw = self.dsn()
-        self.assertIn("Status: 5.6.7", raw["data"].decode("utf-8"))
+        text = raw["data"].decode("utf-8")
+        self.assertIn("Final-Recipient: utf-8; %s" % JOERG, text)
+        self.assertIn("Status: 5.6.7", text)
         self.assertIn("did not offer SMTPUTF8", self.words(m.get_payload()[0]))
-        # Postfix saw EHLO and QUIT, never MAIL.
         self.wait_queue_empty()
+        # Postfix got one MAIL and exactly one RCPT (the ASCII one): none for the UTF-8 address,
+        # and no SMTPUTF8 parameter it did not offer.
         sessions = self.sessions(pf)
-        self.assertTrue(all("mail" not in s for s in sessions), sessions)
-        self.assertEqual(capture.messages(), [])
+        self.assertEqual([(s.get("mail"), s.get("rcpt")) for s in sessions], [("1", "1")], pf.log())
+        self.assertNotIn("SMTPUTF8", capture.events("mail")[0]["options"])
 
     def test_postfix_without_8bitmime_bounces_563_other_hop_still_gets_it(self):
         pf, capture = self.postfix(smtpd_discard_ehlo_keywords="8bitmime")
