@@ -22,7 +22,9 @@ enum Tag : uint8_t {
   kId = 1, kSender, kArrival, kSize, kEightBit, kRet, kEnvid, kClientIp, kHelo,
   kTlsVersion, kTlsCipher, kTlsBits, kTlsVerdict, kRcpt,
   kOrigin,  // always written: its absence marks a record of an older version
-  kSmtpUtf8,  // written only when set: older records read as "no SMTPUTF8", which they were
+  // Written only when set: older records read as "no SMTPUTF8", which they were. A number well
+  // apart from the run above, so that fields appended to that run never collide with it.
+  kSmtpUtf8 = 30,
   // recipient fields
   kAddress = 40, kNotify, kOrcpt, kRoute, kState, kAttempts, kNext, kLastError, kDsn,
   kRemote, kDiag, kRTlsVersion, kRTlsCipher, kRTlsBits, kRTlsVerdict, kAdvice,

@@ -334,6 +334,6 @@ TEST(QueueRecord, SmtpUtf8FlagAndIntlFailureKinds) {
   std::string old = std::string(1, '\x01') + field(1, "OLD2") + field(2, "a@b.example") + field(15, std::string(1, '\0'));
   CHECK(decode_envelope(old, &d));
   CHECK_FALSE(d.smtputf8);
-  CHECK(decode_envelope(old + field(16, u64(1)), &d));
+  CHECK(decode_envelope(old + field(30, u64(1)), &d));
   CHECK(d.smtputf8);
 }
