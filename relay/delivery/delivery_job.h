@@ -25,6 +25,8 @@ struct HostTrace {
   std::string banner;
   std::vector<std::string> ehlo;          // extensions, first EHLO
   bool starttls_offered = false;
+  bool smtputf8_offered = false;           // of the last EHLO (over TLS when there was TLS)
+  bool eightbitmime_offered = false;       // likewise
   bool plaintext_retry = false;            // opportunistic retry after a failed handshake
   bool tls_attempted = false;
   bool handshake_ok = false;

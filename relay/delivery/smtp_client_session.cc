@@ -324,6 +324,10 @@ void SmtpClientSession::on_ehlo(const SmtpReply& r) {
     else if (kw == "SMTPUTF8") smtputf8_ = true;
   }
   if (t && state_ == State::Ehlo) t->starttls_offered = starttls_;
+  if (t) {
+    t->smtputf8_offered = smtputf8_;
+    t->eightbitmime_offered = eightbit_;
+  }
   after_ehlo();
 }
 

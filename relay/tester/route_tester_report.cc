@@ -125,6 +125,11 @@ void print_host(size_t n, const HostTrace& t, const HostVerdict& v, const Paint&
   line(out, "ehlo", t.ehlo.empty() ? "(no extensions, or HELO)"
                                    : wrap(base::printable_utf8(join(t.ehlo, ", ")), kLabel, kLabel));
   line(out, "starttls", t.starttls_offered ? "offered" : p.warn("not offered"));
+  if (t.connected && !t.banner.empty()) {
+    // What internationalised and 8-bit mail would meet here (SPEC R-INTL).
+    line(out, "smtputf8", t.smtputf8_offered ? "offered" : p.warn("not offered: mail that needs it would bounce (5.6.7)"));
+    line(out, "8bitmime", t.eightbitmime_offered ? "offered" : p.warn("not offered: 8-bit mail would bounce (5.6.3)"));
+  }
   print_tls(t, v, p, out);
   if (!t.error.empty() && t.error != t.handshake_error) line(out, "error", wrap(base::printable_utf8(t.error), kLabel, kLabel));
   if (!v.would_deliver && !t.advice.empty()) line(out, "advice", wrap(t.advice, kLabel, kLabel));
@@ -190,6 +195,7 @@ Json host_json(const HostTrace& t, const HostVerdict& v) {
           {"connect_ms", std::round(t.connect_ms * 100) / 100},  // two decimals, as the text output
           {"banner", t.banner}, {"ehlo", t.ehlo},
           {"starttls_offered", t.starttls_offered}, {"tls_attempted", t.tls_attempted},
+          {"smtputf8_offered", t.smtputf8_offered}, {"eightbitmime_offered", t.eightbitmime_offered},
           {"handshake_ok", t.handshake_ok}, {"handshake_error", t.handshake_error},
           {"tls", tls_json(t)}, {"checks", std::move(checks)},
           {"policy_ok", t.policy_ok}, {"policy_error", t.policy_error},

@@ -231,6 +231,10 @@ class NoSmtpUtf8HopTest(IntlBase):
     def test_ascii_envelope_with_utf8_headers_needs_smtputf8(self):
         peer = self.peer(SmtpPeer("plain", smtputf8=False))
         self.start_relay(peer.port)
+        doc = json.loads(self.relay.cli("test-route", "idn", "--domain", "xn--bcher-kva.example", "--json").stdout)
+        self.assertFalse(doc["hosts"][0]["smtputf8_offered"])
+        out = self.relay.cli("test-route", "idn", "--domain", "xn--bcher-kva.example").stdout
+        self.assertIn("mail that needs it would bounce (5.6.7)", out)
         self.send([ASCII_RCPT], message(to=ASCII_RCPT))
         m, raw = self.dsn()
         self.assertEqual(peer.events("mail"), [])
@@ -316,6 +320,9 @@ class RouteForTest(IntlBase):
             self.assertEqual(doc["domain_unicode"], "b\u00fccher.example")
             out = self.relay.cli("test-route", "idn", "--domain", dom).stdout
             self.assertIn("domain: xn--bcher-kva.example (U-label b\u00fccher.example)", out)
+        self.assertIn("smtputf8", out)
+        self.assertTrue(doc["hosts"][0]["smtputf8_offered"])
+        self.assertTrue(doc["hosts"][0]["eightbitmime_offered"])
         r = self.relay.cli("test-route", "idn", "--domain", "xn--zz.example", check=False)
         self.assertEqual(r.returncode, 2)
         self.assertIn("punycode", r.stderr.lower())
