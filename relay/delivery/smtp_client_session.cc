@@ -443,7 +443,7 @@ std::string SmtpClientSession::rcpt_command(const Recipient& r) const {
       if (!n.empty() && n.back() == ',') n.pop_back();
       c += " NOTIFY=" + n;
     }
-    if (!r.orcpt.empty()) c += " ORCPT=" + r.orcpt;
+    if (!r.orcpt.empty()) c += " ORCPT=" + orcpt_for_hop(r.orcpt, smtputf8_);
   }
   return c;
 }

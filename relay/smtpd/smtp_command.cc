@@ -98,6 +98,21 @@ std::optional<Reply> address_problem(const std::string& a, const char* role, con
   return std::nullopt;
 }
 
+// RFC 6533 3: in an SMTPUTF8 transaction ORCPT may be "utf-8;" with UTF-8 itself (unitext).
+// Returns the value with each valid non-ASCII character as one plain octet, so that xtext_decode
+// judges the rest; a value that may not hold UTF-8 here, or not valid UTF-8, stays as it is
+// (and fails there).
+std::string orcpt_shape(const std::string& value, bool smtputf8) {
+  if (!smtputf8 || !base::has_8bit(value)) return value;
+  if (value.size() < 6 || upper(value.substr(0, 6)) != "UTF-8;" || !base::check_utf8(value, true).ok()) return value;
+  std::string out;
+  for (unsigned char c : value) {
+    if (c < 0x80) out += static_cast<char>(c);
+    else if (c >= 0xc0) out += 'U';  // one per character: its lead byte
+  }
+  return out;
+}
+
 // Splits "<addr> P1=V1 P2" into the address and the parameter words.
 bool split_path(const std::string& rest, std::string* addr, std::vector<std::string>* params) {
   size_t i = 0;
@@ -250,7 +265,7 @@ std::optional<RcptTo> parse_rcpt_to(const std::string& arg, bool smtputf8, Reply
         return std::nullopt;
       }
     } else if (key == "ORCPT" && has && r.orcpt.empty()) {
-      auto d = xtext_decode(value);
+      auto d = xtext_decode(orcpt_shape(value, smtputf8));
       auto semi = d ? d->find(';') : std::string::npos;
       if (!d || semi == std::string::npos || semi == 0 || d->size() > 500) {
         *error = syntax("Bad ORCPT value (addr-type;xtext)");

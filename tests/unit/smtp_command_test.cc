@@ -203,3 +203,22 @@ TEST(SmtpCommand, Utf8AddressWithSmtpUtf8) {
   CHECK(m->body == BodyType::EightBitMime);
   CHECK_FALSE(parse_mail_from("FROM:<a@b.example>", &err)->smtputf8);
 }
+
+// RFC 6533 3: with SMTPUTF8, ORCPT may carry the UTF-8 address itself ("utf-8" type, unitext);
+// a hop without SMTPUTF8 gets it as utf-8-addr-xtext ("\x{F6}"), never raw.
+TEST(SmtpCommand, Utf8Orcpt) {
+  const std::string arg = "TO:<j\xc3\xb6rg@b\xc3\xbc" "cher.example> ORCPT=utf-8;j\xc3\xb6rg@b\xc3\xbc" "cher.example";
+  Reply err;
+  auto r = parse_rcpt_to(arg, true, &err);
+  CHECK_TEXT(r.has_value(), err.text.c_str());
+  STRCMP_EQUAL("utf-8;j\xc3\xb6rg@b\xc3\xbc" "cher.example", r->orcpt.c_str());
+  CHECK_FALSE(parse_rcpt_to("TO:<a@b.example> ORCPT=utf-8;j\xc3\xb6rg@b.example", false, &err).has_value());
+  CHECK_FALSE(parse_rcpt_to("TO:<a@b.example> ORCPT=rfc822;j\xc3\xb6rg@b.example", true, &err).has_value());
+  CHECK_FALSE(parse_rcpt_to("TO:<a@b.example> ORCPT=utf-8;j\xc0\xafrg@b.example", true, &err).has_value());
+  CHECK_FALSE(parse_rcpt_to("TO:<a@b.example> ORCPT=utf-8;j\xc2\x85rg@b.example", true, &err).has_value());
+  STRCMP_EQUAL(r->orcpt.c_str(), orcpt_for_hop(r->orcpt, true).c_str());
+  STRCMP_EQUAL("utf-8;j\\x{F6}rg@b\\x{FC}cher.example", orcpt_for_hop(r->orcpt, false).c_str());
+  STRCMP_EQUAL("utf-8;\\x{7528}@b.example", orcpt_for_hop("utf-8;\xe7\x94\xa8@b.example", false).c_str());
+  STRCMP_EQUAL("rfc822;a+2Bb@b.example", orcpt_for_hop("rfc822;a+2Bb@b.example", false).c_str());
+  CHECK(xtext_decode(orcpt_for_hop(r->orcpt, false)).has_value());  // plain xtext
+}
