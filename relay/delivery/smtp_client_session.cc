@@ -468,7 +468,6 @@ bool SmtpClientSession::any_needs_smtputf8() const {
 // (5.6.3: no conversion, it would break DKIM signatures). They bounce now, with no transaction
 // for them; the others still go. False when no recipient is left to send.
 bool SmtpClientSession::refuse_unsendable() {
-  const std::string host = host_ < cand_.hosts.size() ? cand_.hosts[host_].name : "";
   for (size_t i = 0; i < job_->rcpts.size(); ++i) {
     router::Outcome& res = job_->results[i];
     if (res.disposition != router::Disposition::Pending) continue;
