@@ -9,7 +9,7 @@ namespace {
 
 bool is_control(uint32_t cp) { return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f); }
 
-// Shown escaped although valid: they can make a log line or a terminal lie about what it holds.
+// Valid, but they can make a log line or a terminal lie about what it holds.
 bool is_deceptive(uint32_t cp) {
   return cp == 0x2028 || cp == 0x2029 ||             // line and paragraph separators
          (cp >= 0x202a && cp <= 0x202e) ||           // bidi embeddings and overrides
@@ -83,6 +83,8 @@ const char* utf8_error_text(Utf8Error e) {
   return "?";
 }
 
+bool shown_escaped(uint32_t cp) { return is_control(cp) || is_deceptive(cp); }
+
 bool has_8bit(std::string_view s) {
   for (unsigned char c : s)
     if (c >= 0x80) return true;
@@ -105,7 +107,7 @@ std::string printable_utf8(std::string_view s) {
     }
     if (cp == '\\') {
       out += "\\\\";
-    } else if (is_control(cp) || is_deceptive(cp)) {
+    } else if (shown_escaped(cp)) {
       snprintf(buf, sizeof buf, "\\u%04X", static_cast<unsigned>(cp));
       out += buf;
     } else {

@@ -47,6 +47,10 @@ size_t decode_utf8(std::string_view text, size_t at, uint32_t* cp, Utf8Error* er
 
 bool has_8bit(std::string_view text);
 
+// The code points printable_utf8() escapes although they are valid: controls (C0, DEL, C1), line
+// and paragraph separators, bidirectional marks, embeddings, overrides and isolates, the BOM.
+bool shown_escaped(uint32_t cp);
+
 // The text, safe to print (see the header block).
 std::string printable_utf8(std::string_view text);
 
