@@ -52,7 +52,7 @@ bool valid_mailbox(const std::string& a) {
   }
   // A U-label domain (RFC 6531 3.3) is checked in its A-label form; A-labels must be valid too.
   auto alabel = router::normalize_domain(dom);
-  if (!alabel || dom.back() == '.') return false;
+  if (!alabel || dom.back() == '.' || alabel->size() > 255) return false;  // DNS takes the A-labels
   dom = *alabel;
   for (unsigned char c : dom) {
     if (!(std::isalnum(c) || c == '-' || c == '.')) return false;
