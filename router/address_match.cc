@@ -76,6 +76,8 @@ std::optional<std::string> normalize_domain(const std::string& domain, std::stri
   return idn_to_ascii(d, err);
 }
 
+std::string dns_name(const std::string& name) { return normalize_domain(name).value_or(name); }
+
 std::string domain_unicode(const std::string& domain) {
   if (domain.find("xn--") == std::string::npos) return domain;
   char* out = nullptr;

@@ -28,6 +28,11 @@ namespace router {
 // of a label IDNA2008 allows ("xn--zz" and "xn--ls8h", an emoji, are refused).
 std::optional<std::string> normalize_domain(const std::string& domain, std::string* err = nullptr);
 
+// A host name as DNS wants it: normalize_domain() of it, or the name as given when it is not a
+// valid IDN (the lookup then fails and says so). For a route's host: "mx.bücher.example" is
+// looked up, named in SNI and checked in certificates as "mx.xn--bcher-kva.example".
+std::string dns_name(const std::string& name);
+
 // The U-label form of a normalised domain, for people ("xn--bcher-kva.example" ->
 // "bücher.example"); the domain as given when it has no A-label or does not convert.
 std::string domain_unicode(const std::string& domain);

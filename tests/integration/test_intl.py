@@ -34,7 +34,7 @@ address_lists = { senders = [ "sender.test.example" ]; idn = [ "b\u00fccher.exam
 routes = (
   { name = "bounces"; match = [ "senders" ]; kind = "host"; host = "127.0.0.1"; port = %(sink)d; tls = "none"; },
   { name = "idn"; match = [ "idn" ]; kind = "mx"; port = %(port)d; tls = "none"; },
-  { name = "other"; match = [ "other" ]; kind = "host"; host = "127.0.0.1"; port = %(other)d; tls = "none"; }
+  { name = "other"; match = [ "other" ]; kind = "host"; host = "%(other_host)s"; port = %(other)d; tls = "none"; }
 );
 queue = { path = "QUEUE_DIR"; retry = [ "1s" ]; };
 limits = { connect_timeout = "3s"; reply_timeout = "5s"; };
@@ -55,6 +55,7 @@ class IntlBase(unittest.TestCase):
         cls.dns = DnsServer(zones=[("test.example.", "static"), ("xn--bcher-kva.example.", "static")], records=[
             "mail.test.example. A 127.0.0.1",
             "xn--bcher-kva.example. MX 10 mail.test.example.",
+            "gw.xn--bcher-kva.example. A 127.0.0.1",
         ])
         cls.dns.start()
 
@@ -83,12 +84,12 @@ class IntlBase(unittest.TestCase):
         self.peers.append(p)
         return p
 
-    def config(self, port, other=None):
+    def config(self, port, other=None, other_host="127.0.0.1"):
         return CONFIG % {"dns": self.dns.server, "sink": self.sink.port, "port": port,
-                         "other": other or down_port()}
+                         "other": other or down_port(), "other_host": other_host}
 
-    def start_relay(self, port, other=None):
-        self.relay = Relay(self.config(port, other)).start()
+    def start_relay(self, port, other=None, other_host="127.0.0.1"):
+        self.relay = Relay(self.config(port, other, other_host)).start()
         return self.relay
 
     def send(self, rcpts, msg, options=("SMTPUTF8", "BODY=8BITMIME"), sender=SENDER):
@@ -305,6 +306,16 @@ class PostfixHopTest(IntlBase):
 
 
 class RouteForTest(IntlBase):
+    def test_route_host_given_as_u_label_is_looked_up_as_a_labels(self):
+        peer = self.peer(SmtpPeer("plain"))
+        self.start_relay(down_port(), other=peer.port, other_host="gw.b\u00fccher.example")
+        out = self.relay.cli("route-for", "carol@other.test.example").stdout
+        self.assertIn("AAAA/A gw.xn--bcher-kva.example", out)
+        self.send(["carol@other.test.example"], message(subject="plain", to="carol@other.test.example"),
+                  options=("BODY=8BITMIME",))
+        self.assertEqual(peer.wait_messages(1, timeout=30)[0]["rcpt_tos"], ["carol@other.test.example"])
+        self.wait_queue_empty()
+
     def test_route_for_and_test_route_take_either_form_and_print_both(self):
         peer = self.peer(SmtpPeer("plain"))
         self.start_relay(peer.port)
