@@ -9,6 +9,7 @@
 
 #include "config/config_warnings.h"
 #include "relay/notify/dkim_signer.h"
+#include "router/address_match.h"
 #include "router/https/https_client.h"
 
 namespace relay {
@@ -74,6 +75,7 @@ class Checks {
     key();
     tls();
     dkim();
+    idn_entries();
     for (auto& w : config::config_warnings(*cfg_)) out_.warnings.push_back(std::move(w));
     if (!out_.errors.empty()) out_.runtime.reset();
     return std::move(out_);
@@ -85,6 +87,19 @@ class Checks {
   }
   void warning(const std::string& path, const std::string& msg) {
     out_.warnings.push_back(cfg_->where(path) + ": warning: " + path + ": " + msg);
+  }
+
+  // The loader checks the shape of address list entries; whether an internationalised domain is
+  // one IDNA2008 allows (and an "xn--" label valid Punycode) only the router can say. An entry it
+  // cannot use would never match: a list that silently covers less than it says.
+  void idn_entries() {
+    for (const auto& list : cfg_->address_lists) {
+      for (size_t k = 0; k < list.entries.size(); ++k) {
+        std::vector<std::string> bad;
+        router::AddressMatcher one({list.entries[k]}, &bad);
+        if (!bad.empty()) error("address_lists." + list.name + "[" + std::to_string(k) + "]", bad[0]);
+      }
+    }
   }
 
   // Started as root we drop to `user`; otherwise it is who the service runs us as. Either way

@@ -3,7 +3,7 @@
 // A config that loads can still fail at start-up: a key that does not belong to its certificate,
 // a file that is not PEM, an unreadable ca_file, a run user that does not exist, a private key
 // readable by others, a queue folder or log file that cannot be created, a DKIM key that cannot
-// be loaded. check_startup() makes all of these checks, each once, with the code `run` uses
+// be loaded, an address list entry that is not a valid internationalised domain. check_startup() makes all of these checks, each once, with the code `run` uses
 // (Runtime::build, privileges.h, the DKIM loader); `run` refuses to start and `check-config`
 // exits 1 on the same findings. It creates nothing: the queue folder and log file are judged
 // by whether they exist and are writable, or whether their folder is.

@@ -1,10 +1,12 @@
 // address_match.cc - normalisation of domains (libidn2) and compiled address lists.
 //
-// The only library call that can fail is idn2_to_ascii_8z; its error becomes a value.
+// The library calls that can fail are idn2_to_ascii_8z (its error becomes a value) and
+// idn2_to_unicode_8z8z (the name is then shown as it is).
 #include "router/address_match.h"
 
 #include <idn2.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace router {
@@ -35,6 +37,27 @@ std::optional<std::string> fail(std::string* err, std::string text) {
   return std::nullopt;
 }
 
+// libidn2 on one name; nullopt and *err when it refuses the name.
+std::optional<std::string> idn_to_ascii(const std::string& name, std::string* err) {
+  char* out = nullptr;
+  int rc = idn2_to_ascii_8z(name.c_str(), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  std::unique_ptr<char, Idn2Free> owned(out);
+  if (rc != IDN2_OK) return fail(err, "'" + name + "' is not a valid internationalised domain: " + idn2_strerror(rc));
+  return ascii_lower(owned.get());
+}
+
+// An ASCII name may still hold A-labels ("xn--..."): each must be valid Punycode of a name
+// IDNA2008 allows, or a list entry and a recipient could name the same bogus label differently.
+bool alabels_valid(const std::string& d, std::string* err) {
+  for (size_t start = 0; start <= d.size();) {
+    size_t dot = std::min(d.find('.', start), d.size());
+    std::string label = d.substr(start, dot - start);
+    if (label.size() >= 4 && ascii_lower(label.substr(0, 4)) == "xn--" && !idn_to_ascii(label, err)) return false;
+    start = dot + 1;
+  }
+  return true;
+}
+
 // The key an address entry is stored and looked up under: lower-case local part, normalised domain.
 std::string address_key(const Recipient& r) { return ascii_lower(r.local) + "@" + r.domain; }
 
@@ -44,15 +67,23 @@ std::optional<std::string> normalize_domain(const std::string& domain, std::stri
   std::string d = domain;
   if (!d.empty() && d.back() == '.') d.pop_back();
   if (d.empty()) return fail(err, "empty domain");
-  // ASCII input (including existing A-labels) is only lower-cased: libidn2 would also reject
-  // names that are fine for mail routing, such as labels with '_'.
-  if (is_ascii(d)) return ascii_lower(d);
+  // ASCII input is only lower-cased (libidn2 would also reject names that are fine for mail
+  // routing, such as labels with '_'), but its A-labels must be valid.
+  if (is_ascii(d)) {
+    if (!alabels_valid(d, err)) return std::nullopt;
+    return ascii_lower(d);
+  }
+  return idn_to_ascii(d, err);
+}
+
+std::string dns_name(const std::string& name) { return normalize_domain(name).value_or(name); }
+
+std::string domain_unicode(const std::string& domain) {
+  if (domain.find("xn--") == std::string::npos) return domain;
   char* out = nullptr;
-  int rc = idn2_to_ascii_8z(d.c_str(), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  int rc = idn2_to_unicode_8z8z(domain.c_str(), &out, 0);
   std::unique_ptr<char, Idn2Free> owned(out);
-  if (rc != IDN2_OK) return fail(err, "'" + d + "' is not a valid internationalised domain: " +
-                                          idn2_strerror(rc));
-  return ascii_lower(owned.get());
+  return rc == IDN2_OK && owned ? std::string(owned.get()) : domain;
 }
 
 std::optional<Recipient> parse_recipient(const std::string& address, std::string* err) {

@@ -24,7 +24,18 @@ namespace router {
 
 // Lower-case A-label form of `domain` ("Bücher.Example." -> "xn--bcher-kva.example"); one trailing
 // dot is dropped. nullopt (and *err set) when the domain is empty or not a valid IDN.
+// An ASCII domain is only lower-cased, but each of its A-labels ("xn--...") must be valid Punycode
+// of a label IDNA2008 allows ("xn--zz" and "xn--ls8h", an emoji, are refused).
 std::optional<std::string> normalize_domain(const std::string& domain, std::string* err = nullptr);
+
+// A host name as DNS wants it: normalize_domain() of it, or the name as given when it is not a
+// valid IDN (the lookup then fails and says so). For a route's host: "mx.bücher.example" is
+// looked up, named in SNI and checked in certificates as "mx.xn--bcher-kva.example".
+std::string dns_name(const std::string& name);
+
+// The U-label form of a normalised domain, for people ("xn--bcher-kva.example" ->
+// "bücher.example"); the domain as given when it has no A-label or does not convert.
+std::string domain_unicode(const std::string& domain);
 
 // A recipient split at its last '@', with the domain normalised.
 struct Recipient {

@@ -4,6 +4,7 @@
 // the ordered list. An IP literal skips DNS; its result is still delivered from the event loop.
 // Failures become a Candidates value through finish(); nothing throws except allocation failure.
 #include "router/candidate_hosts.h"
+#include "router/address_match.h"
 #include "router/base/event_handles.h"
 
 #include <arpa/inet.h>
@@ -98,7 +99,7 @@ CandidateLookup::Impl::Impl(DnsService& dns, event_base* base, const config::Rou
     : dns_(dns),
       base_(base),
       route_(route),
-      name_(route.kind == config::RouteKind::Host ? route.host : domain),
+      name_(route.kind == config::RouteKind::Host ? dns_name(route.host) : domain),
       route_host_(route.kind == config::RouteKind::Host),
       done_(std::move(done)),
       own_rng_(std::random_device{}()),

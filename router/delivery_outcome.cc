@@ -28,6 +28,8 @@ const char* failure_kind_name(FailureKind k) {
     case FailureKind::RouteGone: return "route-gone";
     case FailureKind::Local: return "local";
     case FailureKind::Admin: return "admin";
+    case FailureKind::NoSmtpUtf8: return "no-smtputf8";
+    case FailureKind::No8BitMime: return "no-8bitmime";
   }
   return "?";
 }

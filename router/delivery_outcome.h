@@ -32,6 +32,8 @@ enum class FailureKind : uint8_t {
   RouteGone,     // a reload removed the route (4.3.5)
   Local,         // our own trouble (cannot start TLS, queue write)
   Admin,         // bounced by the admin (smarthost queue bounce)
+  NoSmtpUtf8,    // the message needs SMTPUTF8 and the next hop did not offer it (5.6.7, RFC 6531)
+  No8BitMime,    // 8-bit content and the next hop did not offer 8BITMIME (5.6.3, RFC 6152)
 };
 const char* failure_kind_name(FailureKind k);  // "connect", "tls", "null-mx", ...
 

@@ -1,12 +1,14 @@
 // mta_sts_enforce.cc - policy + route -> hosts and TLS options (see the header).
 #include "router/mta_sts_enforce.h"
 
+#include "router/address_match.h"
+
 namespace router {
 
 std::string sts_policy_domain(const config::Route& route, const std::string& recipient_domain) {
   if (route.kind == config::RouteKind::Mx) return normalise_domain(recipient_domain);
   if (!ip_literal(route.host).empty()) return "";
-  return normalise_domain(route.host);
+  return normalise_domain(dns_name(route.host));
 }
 
 StsEnforcement apply_sts_policy(const config::Route& route, const Candidates& candidates,

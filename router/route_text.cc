@@ -1,6 +1,9 @@
 // route_text.cc - route and candidate-host blocks in words (see route_text.h).
 #include "router/route_text.h"
 
+#include "router/address_match.h"
+#include "router/base/utf8_text.h"
+
 namespace router {
 namespace {
 
@@ -39,6 +42,11 @@ void print_route(const config::Route& route, std::ostream& out) {
       << (route.has_min_tls_version ? config::tls_version_name(route.min_tls_version) : "not set")
       << ", client_cert " << yes_no(route.client_cert) << "\n";
   print_ciphers(route, out);
+}
+
+std::string domain_both_forms(const std::string& domain) {
+  std::string u = domain_unicode(domain);
+  return u == domain ? domain : domain + " (U-label " + base::printable_utf8(u) + ")";
 }
 
 void print_candidates(const Candidates& c, std::ostream& out) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "router/base/utc_time.h"
+#include "router/base/utf8_text.h"
 #include "router/route_table.h"
 
 #include "relay/notify/dsn_builder.h"
@@ -19,7 +20,7 @@ namespace relay {
 
 namespace {
 
-// SPEC section 4: {"messages": [{id, sender, size, arrival, client, recipients: [...]}]}.
+// SPEC section 4: {"messages": [{id, sender, size, arrival, client, recipients: [...], smtputf8}]}.
 void list_json(const std::vector<Envelope>& all, std::ostream& out) {
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   for (const Envelope& e : all) {
@@ -33,18 +34,22 @@ void list_json(const std::vector<Envelope>& all, std::ostream& out) {
     }
     messages.push_back({{"id", e.id}, {"sender", e.sender}, {"size", e.size},
                         {"arrival", base::rfc3339(e.arrival_us / 1000000)}, {"client", e.client_ip},
-                        {"recipients", std::move(rcpts)}});
+                        {"recipients", std::move(rcpts)}, {"smtputf8", e.smtputf8}});
   }
   out << json_dump({{"messages", std::move(messages)}}) << "\n";
 }
 
+// Addresses and peers' words as readable UTF-8, never raw control characters (base::printable_utf8).
+std::string safe(const std::string& s) { return base::printable_utf8(s); }
+
 void list_text(const std::vector<Envelope>& all, std::ostream& out) {
   for (const auto& e : all) {
-    out << e.id << "  " << e.size << "  " << base::rfc3339(e.arrival_us / 1000000) << "  <" << e.sender << ">\n";
+    out << e.id << "  " << e.size << "  " << base::rfc3339(e.arrival_us / 1000000) << "  <" << safe(e.sender) << ">"
+        << (e.smtputf8 ? "  SMTPUTF8" : "") << "\n";
     for (const auto& r : e.recipients) {
-      out << "    <" << r.address << ">  route=" << r.route << "  " << rcpt_state_name(r.state)
+      out << "    <" << safe(r.address) << ">  route=" << r.route << "  " << rcpt_state_name(r.state)
           << "  attempts=" << r.attempts;
-      if (!r.last_error.empty()) out << "  (" << r.last_error << ")";
+      if (!r.last_error.empty()) out << "  (" << safe(r.last_error) << ")";
       out << "\n";
     }
   }
@@ -52,14 +57,15 @@ void list_text(const std::vector<Envelope>& all, std::ostream& out) {
 }
 
 void show(const Envelope& e, const std::string& body, std::ostream& out) {
-  out << "id: " << e.id << "\nsender: <" << e.sender << ">\narrival: " << base::rfc3339(e.arrival_us / 1000000)
-      << "\nsize: " << e.size << "\nclient: " << e.client_ip << " (helo " << e.helo << ")\n"
-      << "tls in: " << (e.tls_in.version.empty() ? "none" : e.tls_in.version + " " + e.tls_in.cipher) << "\n";
-  if (!e.envid.empty()) out << "envid: " << e.envid << "\n";
+  out << "id: " << e.id << "\nsender: <" << safe(e.sender) << ">\narrival: " << base::rfc3339(e.arrival_us / 1000000)
+      << "\nsize: " << e.size << "\nclient: " << e.client_ip << " (helo " << safe(e.helo) << ")\n"
+      << "tls in: " << (e.tls_in.version.empty() ? "none" : e.tls_in.version + " " + e.tls_in.cipher) << "\n"
+      << "smtputf8: " << (e.smtputf8 ? "yes" : "no") << "\nbody: " << (e.eight_bit ? "8BITMIME" : "7BIT") << "\n";
+  if (!e.envid.empty()) out << "envid: " << safe(e.envid) << "\n";
   for (const auto& r : e.recipients) {
-    out << "recipient: <" << r.address << "> route=" << r.route << " state=" << rcpt_state_name(r.state)
+    out << "recipient: <" << safe(r.address) << "> route=" << r.route << " state=" << rcpt_state_name(r.state)
         << " attempts=" << r.attempts << " next_attempt=" << base::rfc3339(r.next_attempt);
-    if (!r.last_error.empty()) out << " last_error=\"" << r.last_error << "\"";
+    if (!r.last_error.empty()) out << " last_error=\"" << safe(r.last_error) << "\"";
     if (!r.tls.version.empty()) out << " tls=" << r.tls.version << " verdict=" << r.tls.verdict;
     if (r.failure != router::FailureKind::None) out << " failure=" << router::failure_kind_name(r.failure);
     if (!r.relay.empty()) out << " relay=" << r.relay;

@@ -4,6 +4,7 @@
 #include "relay/cli/cmd_route_for.h"
 #include "router/route_text.h"
 #include "router/base/event_handles.h"
+#include "router/base/utf8_text.h"
 
 #include "router/destination_plan.h"
 
@@ -54,7 +55,7 @@ int run_route_for(const config::Config& cfg, const std::string& address, std::os
         << "550 5.7.1)\n";
     return 1;
   }
-  out << "address: " << address << " (domain " << m.recipient.domain << ")\n";
+  out << "address: " << base::printable_utf8(address) << " (domain " << domain_both_forms(m.recipient.domain) << ")\n";
   print_route(*m.route, out);
   ToolSts sts = open_tool_sts(cfg);
   std::optional<DestinationPlan> got;

@@ -8,6 +8,7 @@
 // How it fails: it does not. Strings are escaped (quotes, backslashes, control characters);
 // non-ASCII UTF-8 is written as is; invalid UTF-8 bytes (a client's MAIL FROM, a peer's reply)
 // become U+FFFD instead of nlohmann's default type_error 316, so the output always parses.
+// C1 controls, line separators and bidi overrides are written as \u escapes too (as in the kv log).
 #pragma once
 
 #include <string>

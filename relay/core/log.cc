@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "relay/core/json_dump.h"
 #include "router/base/unique_fd.h"
+#include "router/base/utf8_text.h"
 
 namespace relay {
 
@@ -48,18 +49,13 @@ std::string timestamp() {
   return buf;
 }
 
+// A kv value in quotes: printable UTF-8 stays readable ("jörg@bücher.example"); control
+// characters, bidi overrides and bytes that are not UTF-8 become escapes (base::printable_utf8),
+// so a client's or a peer's text can never break a log line or fake one.
 void escaped(std::string& out, const std::string& v) {
-  for (unsigned char c : v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
+  for (char c : base::printable_utf8(v)) {
+    if (c == '"') out += '\\';
+    out += c;
   }
 }
 
@@ -68,7 +64,7 @@ void kv_value(std::string& out, const std::string& v) {
   for (unsigned char c : v) {
     if (c <= 0x20 || c == '"' || c == '=' || c == '\\' || c == 0x7f) plain = false;
   }
-  if (plain) {
+  if (plain && base::printable_utf8(v) == v) {
     out += v;
     return;
   }

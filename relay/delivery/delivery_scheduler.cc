@@ -14,6 +14,7 @@
 #include "relay/queue/local_mail.h"
 #include "relay/notify/tlsrpt_report.h"
 #include "relay/notify/tlsrpt_store.h"
+#include "router/base/utf8_text.h"
 #include "router/destination_plan.h"
 
 namespace relay {
@@ -26,6 +27,13 @@ constexpr int kRescanSeconds = 60;
 int64_t now_s() { return static_cast<int64_t>(time(nullptr)); }
 
 bool is_final(RcptState s) { return s == RcptState::Sent || s == RcptState::Bounced; }
+
+// The recipient domain as DNS wants it: the A-label form (a U-label domain converted by libidn2,
+// IDNA2008 non-transitional), the one the destination planner and MTA-STS take.
+std::string dns_domain(const std::string& address) {
+  auto r = router::parse_recipient(address);
+  return r ? r->domain : address_domain(address);
+}
 
 }  // namespace
 
@@ -247,6 +255,17 @@ DeliveryScheduler::Live* DeliveryScheduler::load(const std::string& id) {
   return &l;
 }
 
+// What the next hop must offer for this message, besides what its addresses need: 8BITMIME for
+// any octet above 127 (RFC 6152: never 8-bit to a 7-bit hop, whatever BODY said), SMTPUTF8 for
+// UTF-8 in the header section (RFC 6532).
+void DeliveryScheduler::note_8bit(Live& live) {
+  const std::string& b = *live.body;
+  size_t end = b.find("\r\n\r\n");
+  std::string_view head(b.data(), end == std::string::npos ? b.size() : end);
+  live.headers_8bit = base::has_8bit(head);
+  live.body_8bit = live.headers_8bit || base::has_8bit(b);
+}
+
 void DeliveryScheduler::schedule(const std::string& id) {
   Live* live = load(id);
   if (!live) return;
@@ -296,19 +315,22 @@ void DeliveryScheduler::dispatch(Live& live, int64_t now) {
     const config::Route* route = rt_->config->find_route(r.route);
     if (!route) route = rt_->routes->route_for(r.address);  // renamed by a reload
     if (!route) continue;  // no route any more: waits for the config to be fixed
-    std::string domain = route->kind == config::RouteKind::Mx ? address_domain(r.address) : "";
+    std::string domain = route->kind == config::RouteKind::Mx ? dns_domain(r.address) : "";
     auto& job = jobs[{route->name, domain}];  // one message: one origin
     if (!job) {
       if (!live.body) {
         std::string body;
         if (store_.get_body(live.env.id, &body) != StoreStatus::Ok) return;
         live.body = std::make_shared<const std::string>(std::move(body));
+        note_8bit(live);
       }
       job = std::make_unique<DeliveryJob>();
       job->id = live.env.id;
       job->route = route->name;
       job->sender = live.env.sender;
-      job->eight_bit = live.env.eight_bit;
+      job->eight_bit = live.env.eight_bit || live.body_8bit;
+      job->smtputf8 = live.env.smtputf8;
+      job->utf8_headers = live.headers_8bit;
       job->ret = live.env.ret;
       job->envid = live.env.envid;
       job->size = live.env.size;

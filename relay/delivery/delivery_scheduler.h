@@ -75,6 +75,8 @@ class DeliveryScheduler {
   struct Live {
     Envelope env;
     std::shared_ptr<const std::string> body;
+    bool body_8bit = false;     // of body: an octet above 127 anywhere
+    bool headers_8bit = false;  // of body: an octet above 127 in the header section
     int jobs = 0;     // in flight
     int writes = 0;   // LMDB writes not yet committed
     std::set<size_t> in_flight;
@@ -83,6 +85,7 @@ class DeliveryScheduler {
 
   void schedule(const std::string& id);
   Live* load(const std::string& id);
+  static void note_8bit(Live& live);
   void dispatch(Live& live, int64_t now);
   Destination& destination(const config::Route& route, const std::string& domain, bool report);
   void job_done(std::unique_ptr<DeliveryJob> job);

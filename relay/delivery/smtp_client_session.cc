@@ -9,6 +9,7 @@
 #include "router/base/event_handles.h"
 #include "router/base/sockaddr.h"
 #include "relay/queue/envelope_params.h"
+#include "router/base/utf8_text.h"
 
 namespace relay {
 
@@ -118,7 +119,7 @@ void SmtpClientSession::connect_next() {
     if (addr_ < h.addresses.size()) {
       base::SockAddr sa;
       if (base::to_sockaddr(h.addresses[addr_], h.port, &sa)) {
-        pipelining_ = starttls_ = dsn_ = eightbit_ = size_ext_ = false;
+        pipelining_ = starttls_ = dsn_ = eightbit_ = size_ext_ = smtputf8_ = false;
         tls_ = TlsInfo{};
         conn_ = std::make_unique<base::Conn>(base_, sa.get(), static_cast<int>(sa.len), this);
         enter(State::Connect);
@@ -324,8 +325,13 @@ void SmtpClientSession::on_ehlo(const SmtpReply& r) {
     else if (kw == "DSN") dsn_ = true;
     else if (kw == "8BITMIME") eightbit_ = true;
     else if (kw == "SIZE") size_ext_ = true;
+    else if (kw == "SMTPUTF8") smtputf8_ = true;
   }
   if (t && state_ == State::Ehlo) t->starttls_offered = starttls_;
+  if (t) {
+    t->smtputf8_offered = smtputf8_;
+    t->eightbitmime_offered = eightbit_;
+  }
   after_ehlo();
 }
 
@@ -420,6 +426,7 @@ std::string SmtpClientSession::mail_command() const {
   std::string c = "MAIL FROM:<" + job_->sender + ">";
   if (size_ext_) c += " SIZE=" + std::to_string(job_->size);
   if (eightbit_ && job_->eight_bit) c += " BODY=8BITMIME";
+  if (smtputf8_ && (job_->smtputf8 || any_needs_smtputf8())) c += " SMTPUTF8";
   if (dsn_) {
     if (job_->ret == 1) c += " RET=FULL";
     if (job_->ret == 2) c += " RET=HDRS";
@@ -440,14 +447,58 @@ std::string SmtpClientSession::rcpt_command(const Recipient& r) const {
       if (!n.empty() && n.back() == ',') n.pop_back();
       c += " NOTIFY=" + n;
     }
-    if (!r.orcpt.empty()) c += " ORCPT=" + r.orcpt;
+    if (!r.orcpt.empty()) c += " ORCPT=" + orcpt_for_hop(r.orcpt, smtputf8_);
   }
   return c;
 }
 
+// Why recipient r of the job needs SMTPUTF8 (RFC 6531, RFC 6532); nullptr when it does not.
+const char* SmtpClientSession::smtputf8_need(const Recipient& r) const {
+  if (base::has_8bit(r.address)) return "the recipient address is internationalised (UTF-8)";
+  if (base::has_8bit(job_->sender)) return "the sender address is internationalised (UTF-8)";
+  if (job_->utf8_headers) return "the message has UTF-8 in its header section (RFC 6532)";
+  return nullptr;
+}
+
+bool SmtpClientSession::any_needs_smtputf8() const {
+  for (size_t i = 0; i < job_->rcpts.size(); ++i) {
+    if (job_->results[i].disposition == router::Disposition::Pending && smtputf8_need(job_->rcpts[i])) return true;
+  }
+  return false;
+}
+
+// What this hop cannot be given (SPEC R-INTL): the recipients that need SMTPUTF8 when it is not
+// offered (5.6.7, no downgrade), every recipient of 8-bit content when 8BITMIME is not offered
+// (5.6.3: no conversion, it would break DKIM signatures). They bounce now, with no transaction
+// for them; the others still go. False when no recipient is left to send.
+bool SmtpClientSession::refuse_unsendable() {
+  for (size_t i = 0; i < job_->rcpts.size(); ++i) {
+    router::Outcome& res = job_->results[i];
+    if (res.disposition != router::Disposition::Pending) continue;
+    const char* need = smtputf8_need(job_->rcpts[i]);
+    if (job_->eight_bit && !eightbit_) {
+      res = problem(router::FailureKind::No8BitMime, "5.6.3",
+                    "not sent: the message has 8-bit content and " + where() + " did not offer 8BITMIME (RFC 6152); "
+                    "converting it to 7 bits would break its DKIM signatures, so it was not converted");
+    } else if (need && !smtputf8_) {
+      res = problem(router::FailureKind::NoSmtpUtf8, "5.6.7",
+                    "not sent: " + std::string(need) + " and " + where() + " did not offer SMTPUTF8, so it "
+                    "cannot take internationalised mail (RFC 6531: no downgrade)");
+    } else {
+      continue;
+    }
+    res.disposition = router::Disposition::Bounce;
+  }
+  return !job_->all_done();
+}
+
 void SmtpClientSession::begin_transaction() {
   if (job_ && job_->probe) return probe_done();
-  if (!job_ && !source_.stale(this)) job_ = source_.next_job();
+  for (;;) {
+    if (!job_ && !source_.stale(this)) job_ = source_.next_job();
+    if (!job_ || refuse_unsendable()) break;
+    finish_job();  // nothing of it may go to this hop; the next job may
+  }
   if (!job_) {
     if (conn_ && !source_.stale(this) && source_.park(this)) {
       // Connected and idle: the next job reuses this session (no new
@@ -462,7 +513,9 @@ void SmtpClientSession::begin_transaction() {
   if (!pipelining_) return send(mail_command(), State::Mail);
   // RFC 2920: MAIL, every RCPT and DATA in one write.
   send(mail_command(), State::Mail);
-  for (size_t i = 0; i < job_->rcpts.size(); ++i) send(rcpt_command(job_->rcpts[i]), State::Rcpt, i);
+  for (size_t i = 0; i < job_->rcpts.size(); ++i) {
+    if (job_->results[i].disposition == router::Disposition::Pending) send(rcpt_command(job_->rcpts[i]), State::Rcpt, i);
+  }
   send("DATA", State::Data);
 }
 

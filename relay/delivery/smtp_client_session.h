@@ -15,6 +15,12 @@
 // After a message the connection is reused for the destination's next job;
 // then QUIT.
 //
+// Internationalised and 8-bit mail (SPEC R-INTL): before MAIL, the recipients
+// this hop cannot take bounce (refuse_unsendable): 5.6.7 when the message
+// needs SMTPUTF8 (a UTF-8 address, or UTF-8 headers) and the hop does not offer
+// it, 5.6.3 for 8-bit content without 8BITMIME. Nothing is downgraded or
+// converted, and no 8-bit octet goes to a hop that did not offer 8BITMIME.
+//
 // The conversation is a state machine: ClientState, one table with each
 // state's name and timeout, and every transition through enter(), which arms
 // the state's timer and logs "A -> B" at debug level.
@@ -137,6 +143,9 @@ class SmtpClientSession : public base::Conn::Handler {
   void on_ehlo(const SmtpReply& r);
   void after_ehlo();
   void begin_transaction();
+  const char* smtputf8_need(const Recipient& r) const;
+  bool any_needs_smtputf8() const;
+  bool refuse_unsendable();
   void on_rcpt(const SmtpReply& r, size_t index);
   void on_data(const SmtpReply& r);
   void on_body(const SmtpReply& r);
@@ -179,6 +188,7 @@ class SmtpClientSession : public base::Conn::Handler {
   std::deque<Expect> expect_;
   std::string ehlo_name_;
   bool pipelining_ = false, starttls_ = false, dsn_ = false, eightbit_ = false, size_ext_ = false;
+  bool smtputf8_ = false;  // RFC 6531, offered by this hop
   size_t rcpt_accepted_ = 0;
   router::Outcome last_;      // the last failure (NextHost included)
   router::Outcome tls_fail_;  // the last required-TLS failure, for the bounce

@@ -7,8 +7,16 @@
 // list, with what relaxing each check costs). Everything the relay writes is
 // US-ASCII except the human part, which falls back to quoted-printable when a
 // recipient's error text holds UTF-8, so the DSN needs no 8BITMIME unless the
-// original message itself is 8-bit. Nothing here fails but the nullopt cases
-// documented in dsn_builder.h.
+// original message itself is 8-bit.
+//
+// Internationalised mail (RFC 6533): the report on a message that was sent
+// with SMTPUTF8, or has a UTF-8 address or UTF-8 headers, is a
+// multipart/report; report-type=global-delivery-status with a
+// message/global-delivery-status part (UTF-8 allowed in its fields, "utf-8"
+// address type for UTF-8 recipients) and message/global-headers (or
+// message/global for RET=FULL) when the original holds UTF-8. Such a report
+// needs SMTPUTF8 itself, as the message did. Nothing here fails but the
+// nullopt cases documented in dsn_builder.h.
 #include "relay/notify/dsn_builder.h"
 
 #include <algorithm>
@@ -18,6 +26,7 @@
 
 #include "relay/notify/mime_text.h"
 #include "relay/queue/envelope_params.h"
+#include "router/base/utf8_text.h"
 
 namespace relay {
 
@@ -72,11 +81,30 @@ std::string ascii_only(const std::string& s) {
   return out;
 }
 
+// RFC 6533 fields may hold UTF-8, and only valid UTF-8: anything else, and C1 controls, become "?"
+// (C0 controls become spaces in fold_field()).
+std::string utf8_only(const std::string& s) {
+  std::string out;
+  for (size_t at = 0; at < s.size();) {
+    uint32_t cp = 0;
+    base::Utf8Error e;
+    size_t n = base::decode_utf8(s, at, &cp, &e);
+    if (n == 0 || (cp >= 0x80 && cp <= 0x9f)) {
+      out += '?';
+      at += n ? n : 1;
+      continue;
+    }
+    out.append(s, at, n);
+    at += n;
+  }
+  return out;
+}
+
 bool contains(const std::string& hay, const char* needle) { return hay.find(needle) != std::string::npos; }
 
 // ---- advice ---------------------------------------------------------------
 
-enum class Failure { NoStartTls, HostName, HostNameInCn, UntrustedCa, CertExpired, OldVersion, NoCipher, NoTls13Suite, OtherTls, NullMx, Lifetime, RemoteReject, Other };
+enum class Failure { NoStartTls, HostName, HostNameInCn, UntrustedCa, CertExpired, OldVersion, NoCipher, NoTls13Suite, OtherTls, NullMx, Lifetime, RemoteReject, NoSmtpUtf8, No8BitMime, Other };
 
 // Which advice a TLS problem gets; problems without their own advice get
 // seed 000's whole list.
@@ -120,6 +148,8 @@ Failure classify(const Recipient& r) {
     case K::Tls: return tls_failure_of(r.tls_problem);
     case K::NullMx: return Failure::NullMx;
     case K::Expired: return Failure::Lifetime;
+    case K::NoSmtpUtf8: return Failure::NoSmtpUtf8;
+    case K::No8BitMime: return Failure::No8BitMime;
     case K::Connect:
     case K::Protocol:
     case K::RemoteReply:
@@ -259,6 +289,8 @@ std::optional<TlsAdvice> tls_advice(Failure f, const Names& n) {
     case Failure::NullMx:
     case Failure::Lifetime:
     case Failure::RemoteReject:
+    case Failure::NoSmtpUtf8:
+    case Failure::No8BitMime:
     case Failure::Other: return std::nullopt;
   }
   return std::nullopt;
@@ -275,6 +307,19 @@ std::vector<std::string> other_advice(Failure f, const Names& n) {
     case Failure::RemoteReject:
       return {"The receiving server refused the message; its reply is shown above. Check the address for typing errors. "
               "If it is right, forward this report to the mail administrator of " + n.domain + "."};
+    case Failure::NoSmtpUtf8:
+      return {"The receiving server " + n.host + " cannot take internationalised mail: it does not offer SMTPUTF8 "
+              "(RFC 6531), and such an address or header cannot be changed on the way without changing who the mail "
+              "is for or from.",
+              "Ask the recipient for an address written in ASCII characters only, and send the message again to that "
+              "address (with a plain ASCII sender address and subject if the sender's own address is not ASCII).",
+              "Or ask the mail administrator of " + n.domain + " to enable SMTPUTF8 on " + n.host + "."};
+    case Failure::No8BitMime:
+      return {"The message is 8-bit (for example UTF-8 text sent without a transfer encoding) and " + n.host +
+              " does not accept 8-bit data (it does not offer 8BITMIME, RFC 6152). The relay does not convert "
+              "messages: that would break their DKIM signatures.",
+              "Send the message again from a mail program that encodes it as quoted-printable or base64, or ask the "
+              "mail administrator of " + n.domain + " to enable 8BITMIME on " + n.host + "."};
     case Failure::NoStartTls:
     case Failure::HostName:
     case Failure::HostNameInCn:
@@ -413,6 +458,11 @@ std::string human_part(const DsnRequest& req, const std::vector<size_t>& rep) {
 
 std::string field(const std::string& name, const std::string& value) { return fold_field(name, ascii_only(value)); }
 
+// RFC 6533: a field of a global report keeps its UTF-8.
+std::string field(const std::string& name, const std::string& value, bool global) {
+  return global ? fold_field(name, utf8_only(value)) : field(name, value);
+}
+
 std::string per_message(const DsnRequest& req) {
   const Envelope& e = *req.env;
   std::string out = field("Reporting-MTA", "dns; " + mta_name(req));
@@ -421,32 +471,40 @@ std::string per_message(const DsnRequest& req) {
   return out;
 }
 
-std::string per_recipient(const Recipient& r, int64_t now) {
+// RFC 6533 3: a UTF-8 address has the address type "utf-8" in a global report.
+std::string per_recipient(const Recipient& r, int64_t now, bool global) {
   std::string out;
-  if (!r.orcpt.empty()) out += field("Original-Recipient", r.orcpt);  // verbatim: RFC 3461 6.3 (c)
-  out += field("Final-Recipient", "rfc822; " + r.address);
+  if (!r.orcpt.empty()) out += field("Original-Recipient", r.orcpt, global);  // verbatim: RFC 3461 6.3 (c)
+  bool utf8 = global && base::has_8bit(r.address);
+  out += field("Final-Recipient", (utf8 ? "utf-8; " : "rfc822; ") + r.address, global);
   out += field("Action", "failed");
   out += field("Status", status_of(r));
-  if (!r.remote_mta.empty()) out += field("Remote-MTA", "dns; " + r.remote_mta);
-  if (!r.diagnostic.empty()) out += field("Diagnostic-Code", "smtp; " + r.diagnostic);
+  if (!r.remote_mta.empty()) out += field("Remote-MTA", "dns; " + r.remote_mta, global);
+  if (!r.diagnostic.empty()) out += field("Diagnostic-Code", "smtp; " + r.diagnostic, global);
   out += field("Last-Attempt-Date", rfc5322_date(now));
   return out;
 }
 
-std::string status_part(const DsnRequest& req, const std::vector<size_t>& rep) {
-  std::string out = "Content-Type: message/delivery-status\r\nContent-Description: Delivery report\r\n\r\n";
-  out += per_message(req);
-  for (size_t i : rep) out += "\r\n" + per_recipient(req.env->recipients[i], req.now);
-  return out;
+std::string status_part(const DsnRequest& req, const std::vector<size_t>& rep, bool global) {
+  std::string fields = per_message(req);
+  for (size_t i : rep) fields += "\r\n" + per_recipient(req.env->recipients[i], req.now, global);
+  std::string out = global ? "Content-Type: message/global-delivery-status\r\n" : "Content-Type: message/delivery-status\r\n";
+  out += "Content-Description: Delivery report\r\n";
+  if (!is_ascii(fields)) out += "Content-Transfer-Encoding: 8bit\r\n";
+  return out + "\r\n" + fields;
 }
 
 // ---- part 3: the original, byte-exact ----------------------------------------
 
-std::string original_part(const DsnRequest& req) {
+// RFC 6533 6.3, 6.4: message/global and message/global-headers for an original with UTF-8.
+std::string original_part(const DsnRequest& req, bool global) {
   bool full = req.env->ret == static_cast<uint8_t>(Ret::Full);
   std::string body = full ? *req.original : header_section(*req.original);
-  std::string out = full ? "Content-Type: message/rfc822\r\nContent-Description: Undelivered Message\r\n"
-                         : "Content-Type: text/rfc822-headers\r\nContent-Description: Undelivered Message Headers\r\n";
+  bool utf8 = global && !is_ascii(body);
+  std::string type = full ? (utf8 ? "message/global" : "message/rfc822")
+                          : (utf8 ? "message/global-headers" : "text/rfc822-headers");
+  std::string out = "Content-Type: " + type + "\r\nContent-Description: " +
+                    (full ? "Undelivered Message" : "Undelivered Message Headers") + "\r\n";
   if (!is_ascii(body)) out += "Content-Transfer-Encoding: 8bit\r\n";
   return out + "\r\n" + body;
 }
@@ -474,6 +532,16 @@ std::string pick_boundary(const std::string& token, const std::vector<std::strin
   }
 }
 
+// RFC 6533: the report is a global one when the message was internationalised: sent with
+// SMTPUTF8, or with a UTF-8 address or UTF-8 in its header section (which needs SMTPUTF8 too).
+bool is_global(const DsnRequest& req, const std::vector<size_t>& rep) {
+  const Envelope& e = *req.env;
+  if (e.smtputf8 || base::has_8bit(e.sender)) return true;
+  for (size_t i : rep)
+    if (base::has_8bit(e.recipients[i].address)) return true;
+  return req.original && base::has_8bit(header_section(*req.original));
+}
+
 std::string subject(const Envelope& e, const std::vector<size_t>& rep) {
   std::set<std::string> domains;
   for (size_t i : rep) {
@@ -485,18 +553,20 @@ std::string subject(const Envelope& e, const std::vector<size_t>& rep) {
 }
 
 std::string top_headers(const DsnRequest& req, const std::vector<size_t>& rep, const std::string& token,
-                        const std::string& boundary) {
+                        const std::string& boundary, bool global) {
   std::string host = mta_name(req);
   char stamp[32];
   snprintf(stamp, sizeof stamp, "%llx", static_cast<unsigned long long>(req.now));
   std::string out = field("From", "Mail Delivery System <MAILER-DAEMON@" + host + ">");
-  out += field("To", "<" + req.env->sender + ">");
-  out += field("Subject", subject(*req.env, rep));
+  out += field("To", "<" + req.env->sender + ">", global);  // RFC 6532: UTF-8 in a global message
+  out += field("Subject", subject(*req.env, rep), global);
   out += field("Date", rfc5322_date(req.now));
   out += field("Message-ID", "<" + std::string(stamp) + "." + token + "@" + host + ">");
   out += field("Auto-Submitted", "auto-replied");  // RFC 3834: no auto-replies to this
   out += field("MIME-Version", "1.0");
-  out += field("Content-Type", "multipart/report; report-type=delivery-status; boundary=\"" + boundary + "\"");
+  out += field("Content-Type", std::string("multipart/report; report-type=") +
+                                   (global ? "global-delivery-status" : "delivery-status") + "; boundary=\"" +
+                                   boundary + "\"");
   return out;
 }
 
@@ -508,12 +578,13 @@ std::optional<std::string> build_dsn(const DsnRequest& req, std::vector<size_t>*
   std::vector<size_t> rep = select_reported(req);
   if (rep.empty()) return std::nullopt;
 
-  std::vector<std::string> parts = {human_part(req, rep), status_part(req, rep)};
-  if (req.original) parts.push_back(original_part(req));
+  bool global = is_global(req, rep);
+  std::vector<std::string> parts = {human_part(req, rep), status_part(req, rep, global)};
+  if (req.original) parts.push_back(original_part(req, global));
   std::string token = unique_token(req.boundary_seed);
   std::string boundary = pick_boundary(token, parts);
 
-  std::string out = top_headers(req, rep, token, boundary) + "\r\nThis is a MIME-encapsulated message.\r\n";
+  std::string out = top_headers(req, rep, token, boundary, global) + "\r\nThis is a MIME-encapsulated message.\r\n";
   for (const auto& p : parts) out += "\r\n--" + boundary + "\r\n" + p;
   out += "\r\n--" + boundary + "--\r\n";
   if (reported) *reported = rep;

@@ -5,6 +5,9 @@
 // (which host was tried, what failed, what can be done: seed 000's TLS
 // troubleshooting advice), the machine-readable message/delivery-status, and
 // the original message (RET=FULL) or its header section (RET=HDRS or unset).
+// For internationalised mail (SMTPUTF8, UTF-8 addresses or headers) the report
+// follows RFC 6533: report-type=global-delivery-status with
+// message/global-delivery-status and message/global-headers (or message/global).
 // It only builds text: it changes no recipient state and sends nothing.
 //
 // Failure is a value: build_dsn() returns nullopt when no DSN may be sent at

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+
+#include "router/base/utf8_text.h"
 
 namespace relay {
 
@@ -41,6 +44,29 @@ std::string xtext_encode(const std::string& in) {
     } else {
       out += static_cast<char>(c);
     }
+  }
+  return out;
+}
+
+std::string orcpt_for_hop(const std::string& orcpt, bool hop_smtputf8) {
+  if (hop_smtputf8 || !base::has_8bit(orcpt)) return orcpt;
+  std::string out;
+  char buf[16];
+  for (size_t at = 0; at < orcpt.size();) {
+    uint32_t cp = 0;
+    base::Utf8Error e;
+    size_t n = base::decode_utf8(orcpt, at, &cp, &e);
+    if (n == 0) {  // never stored (the server checks it), but never sent raw either
+      cp = 0xfffd;
+      n = 1;
+    }
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else {
+      snprintf(buf, sizeof buf, "\\x{%X}", static_cast<unsigned>(cp));
+      out += buf;
+    }
+    at += n;
   }
   return out;
 }

@@ -15,6 +15,11 @@ enum Notify : unsigned { NotifyNever = 1, NotifySuccess = 2, NotifyFailure = 4, 
 std::optional<std::string> xtext_decode(const std::string& in);
 std::string xtext_encode(const std::string& in);
 
+// RFC 6533 3: an ORCPT value ("utf-8;jörg@bücher.example", taken in an SMTPUTF8 transaction)
+// as a next hop can take it: verbatim to a hop that offers SMTPUTF8, else each non-ASCII
+// character as "\x{HEX}" (utf-8-addr-xtext), which is plain xtext. ASCII values are unchanged.
+std::string orcpt_for_hop(const std::string& orcpt, bool hop_smtputf8);
+
 // The domain part of an address, lower-cased; "" when there is none.
 std::string address_domain(const std::string& address);
 

@@ -3,6 +3,8 @@
 
 #include <sys/time.h>
 
+#include "router/base/utf8_text.h"
+
 namespace relay {
 
 namespace {
@@ -23,6 +25,13 @@ bool local_envelope(const LocalMail& mail, const router::RouteTable& routes, Env
   env->client_ip = "127.0.0.1";
   env->helo = "localhost";
   env->origin = mail.origin;
+  // A DSN on internationalised mail is internationalised too (RFC 6533): it goes with SMTPUTF8,
+  // and like any 8-bit message only to hops that offer what it needs.
+  size_t head_end = mail.text.find("\r\n\r\n");
+  bool utf8 = base::has_8bit(mail.sender) || base::has_8bit(std::string_view(mail.text).substr(0, head_end));
+  for (const auto& address : mail.recipients) utf8 = utf8 || base::has_8bit(address);
+  env->smtputf8 = utf8;
+  env->eight_bit = base::has_8bit(mail.text);
   for (const auto& address : mail.recipients) {
     const config::Route* route = routes.route_for(address);
     if (!route) {

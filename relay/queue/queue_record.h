@@ -57,7 +57,8 @@ struct Envelope {
   std::string sender;       // empty: null sender (a bounce)
   int64_t arrival_us = 0;   // unix microseconds
   uint64_t size = 0;        // body octets as stored
-  bool eight_bit = false;
+  bool eight_bit = false;   // MAIL had BODY=8BITMIME
+  bool smtputf8 = false;    // MAIL had SMTPUTF8 (RFC 6531): UTF-8 addresses and headers allowed
   uint8_t ret = 0;          // relay::Ret
   std::string envid;
   std::string client_ip;

@@ -1,14 +1,17 @@
 // smtp_command.cc - SMTP command and parameter parsing (see smtp_command.h).
 //
 // Strict where strictness protects the queue (addresses must be in <>, no
-// control characters, no 8-bit octets without SMTPUTF8, RFC 5321 length
-// limits, known parameters only), lenient only where RFC 5321 asks (case of
-// verbs and parameter names).
+// control characters, no 8-bit octets without SMTPUTF8, UTF-8 checked strictly
+// and domains by IDNA2008 with it, RFC 5321 length limits, known parameters
+// only), lenient only where RFC 5321 asks (case of verbs and parameter names).
 #include "relay/smtpd/smtp_command.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+
+#include "router/address_match.h"
+#include "router/base/utf8_text.h"
 
 namespace relay {
 
@@ -40,15 +43,21 @@ bool valid_mailbox(const std::string& a) {
       return false;
   }
   std::string dom = a.substr(at + 1);
-  if (dom.front() == '[') return dom.back() == ']' && dom.find_first_of(" <>") == std::string::npos;
+  if (dom.front() == '[') {
+    // RFC 5321 4.1.3 dcontent: printable ASCII but "[", "\\" and "]" (no controls, no 8-bit).
+    if (dom.size() < 3 || dom.back() != ']') return false;
+    return std::all_of(dom.begin() + 1, dom.end() - 1, [](unsigned char c) {
+      return c >= 33 && c <= 126 && c != '[' && c != '\\' && c != ']' && c != '<' && c != '>';
+    });
+  }
+  // A U-label domain (RFC 6531 3.3) is checked in its A-label form; A-labels must be valid too.
+  auto alabel = router::normalize_domain(dom);
+  if (!alabel || dom.back() == '.' || alabel->size() > 255) return false;  // DNS takes the A-labels
+  dom = *alabel;
   for (unsigned char c : dom) {
     if (!(std::isalnum(c) || c == '-' || c == '.')) return false;
   }
   return dom.front() != '.' && dom.back() != '.' && dom.find("..") == std::string::npos;
-}
-
-bool has_8bit(const std::string& s) {
-  return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c >= 0x80; });
 }
 
 // RFC 5321 4.5.3.1.1-3: local part 64 octets, domain 255, path 256 with its "<>"; answered with
@@ -63,18 +72,45 @@ std::optional<std::string> length_problem(const std::string& a) {
   return std::nullopt;
 }
 
+// RFC 6531 3.3: an internationalised address is UTF-8, and nothing else. nullopt when it is.
+std::optional<Reply> utf8_problem(const std::string& a, const char* role) {
+  base::Utf8Check c = base::check_utf8(a, /*refuse_controls=*/true);
+  if (c.ok()) return std::nullopt;
+  return Reply{501, "5.6.7", "Bad " + std::string(role) + " address: " + base::utf8_error_text(c.error) +
+                                 " at octet " + std::to_string(c.offset + 1) + " (RFC 6531 needs valid UTF-8)"};
+}
+
 // The reply for an address that cannot be taken, nullopt when it can. `role` is "sender" or
-// "recipient"; `syntax_status` the enhanced code for that role (5.1.7 sender, 5.1.3 recipient).
-std::optional<Reply> address_problem(const std::string& a, const char* role, const char* syntax_status) {
-  // RFC 6531 3.5: without SMTPUTF8 (not offered yet, SPEC R-INTL) a UTF-8 address is refused,
-  // never relayed raw.
-  if (has_8bit(a)) {
-    return Reply{553, "5.6.7", std::string("Non-ASCII ") + role +
-                                   " address needs SMTPUTF8, which this server does not offer"};
+// "recipient"; `syntax_status` the enhanced code for that role (5.1.7 sender, 5.1.3 recipient);
+// `smtputf8`: the transaction's MAIL carried SMTPUTF8.
+std::optional<Reply> address_problem(const std::string& a, const char* role, const char* syntax_status,
+                                     bool smtputf8) {
+  if (base::has_8bit(a)) {
+    // RFC 6531 3.5: a UTF-8 address outside an SMTPUTF8 transaction is refused, never relayed raw.
+    if (!smtputf8) {
+      return Reply{553, "5.6.7", std::string("Non-ASCII ") + role +
+                                     " address needs the SMTPUTF8 parameter on MAIL FROM (RFC 6531)"};
+    }
+    if (auto bad = utf8_problem(a, role)) return bad;
   }
   if (auto why = length_problem(a)) return Reply{501, syntax_status, "Bad " + std::string(role) + " address: " + *why};
   if (!valid_mailbox(a)) return Reply{553, syntax_status, "Bad " + std::string(role) + " address syntax"};
   return std::nullopt;
+}
+
+// RFC 6533 3: in an SMTPUTF8 transaction ORCPT may be "utf-8;" with UTF-8 itself (unitext).
+// Returns the value with each valid non-ASCII character as one plain octet, so that xtext_decode
+// judges the rest; a value that may not hold UTF-8 here, or not valid UTF-8, stays as it is
+// (and fails there).
+std::string orcpt_shape(const std::string& value, bool smtputf8) {
+  if (!smtputf8 || !base::has_8bit(value)) return value;
+  if (value.size() < 6 || upper(value.substr(0, 6)) != "UTF-8;" || !base::check_utf8(value, true).ok()) return value;
+  std::string out;
+  for (unsigned char c : value) {
+    if (c < 0x80) out += static_cast<char>(c);
+    else if (c >= 0xc0) out += 'U';  // one per character: its lead byte
+  }
+  return out;
 }
 
 // Splits "<addr> P1=V1 P2" into the address and the parameter words.
@@ -148,10 +184,6 @@ std::optional<MailFrom> parse_mail_from(const std::string& arg, Reply* error) {
     *error = syntax("Syntax: MAIL FROM:<address> [parameters]");
     return std::nullopt;
   }
-  if (auto bad = m.address.empty() ? std::nullopt : address_problem(m.address, "sender", "5.1.7")) {
-    *error = *bad;
-    return std::nullopt;
-  }
   for (const auto& p : params) {
     std::string key, value;
     bool has;
@@ -174,7 +206,9 @@ std::optional<MailFrom> parse_mail_from(const std::string& arg, Reply* error) {
         return std::nullopt;
       }
       m.envid = *d;
-    } else if (key == "SIZE" || key == "BODY" || key == "RET") {
+    } else if (key == "SMTPUTF8" && !has && !m.smtputf8) {
+      m.smtputf8 = true;
+    } else if (key == "SIZE" || key == "BODY" || key == "RET" || key == "SMTPUTF8") {
       *error = syntax("Bad " + key + " parameter value");
       return std::nullopt;
     } else {
@@ -182,10 +216,15 @@ std::optional<MailFrom> parse_mail_from(const std::string& arg, Reply* error) {
       return std::nullopt;
     }
   }
+  // After the parameters: whether a UTF-8 sender may pass depends on SMTPUTF8 among them.
+  if (auto bad = m.address.empty() ? std::nullopt : address_problem(m.address, "sender", "5.1.7", m.smtputf8)) {
+    *error = *bad;
+    return std::nullopt;
+  }
   return m;
 }
 
-std::optional<RcptTo> parse_rcpt_to(const std::string& arg, Reply* error) {
+std::optional<RcptTo> parse_rcpt_to(const std::string& arg, bool smtputf8, Reply* error) {
   if (!iprefix(arg, "TO:")) {
     *error = syntax("Syntax: RCPT TO:<address> [parameters]");
     return std::nullopt;
@@ -196,7 +235,7 @@ std::optional<RcptTo> parse_rcpt_to(const std::string& arg, Reply* error) {
     *error = syntax("Syntax: RCPT TO:<address> [parameters]");
     return std::nullopt;
   }
-  if (auto bad = address_problem(r.address, "recipient", "5.1.3")) {
+  if (auto bad = address_problem(r.address, "recipient", "5.1.3", smtputf8)) {
     *error = *bad;
     return std::nullopt;
   }
@@ -226,7 +265,7 @@ std::optional<RcptTo> parse_rcpt_to(const std::string& arg, Reply* error) {
         return std::nullopt;
       }
     } else if (key == "ORCPT" && has && r.orcpt.empty()) {
-      auto d = xtext_decode(value);
+      auto d = xtext_decode(orcpt_shape(value, smtputf8));
       auto semi = d ? d->find(';') : std::string::npos;
       if (!d || semi == std::string::npos || semi == 0 || d->size() > 500) {
         *error = syntax("Bad ORCPT value (addr-type;xtext)");

@@ -36,6 +36,7 @@ struct MailFrom {
   BodyType body = BodyType::SevenBit;
   Ret ret = Ret::Unset;
   std::string envid;    // xtext-decoded
+  bool smtputf8 = false;  // RFC 6531: the transaction may carry UTF-8 addresses and headers
 };
 
 struct RcptTo {
@@ -45,7 +46,10 @@ struct RcptTo {
 };
 
 // "FROM:<a@b> SIZE=10 ..." → MailFrom, or the reply explaining what is wrong.
+// Addresses with octets above 127 are UTF-8 addresses (RFC 6531): taken only in a transaction
+// whose MAIL carries SMTPUTF8 (`smtputf8` for RCPT), else 553 5.6.7; they must be strictly valid
+// UTF-8 without control characters (else 501 5.6.7) with a domain IDNA2008 allows.
 std::optional<MailFrom> parse_mail_from(const std::string& arg, Reply* error);
-std::optional<RcptTo> parse_rcpt_to(const std::string& arg, Reply* error);
+std::optional<RcptTo> parse_rcpt_to(const std::string& arg, bool smtputf8, Reply* error);
 
 }  // namespace relay

@@ -283,7 +283,7 @@ void SmtpServerSession::cmd_helo(const Command& c, bool extended) {
   if (!extended) return reply(250, nullptr, cfg.hostname);
   std::vector<std::string> lines = {cfg.hostname, "PIPELINING",
                                     "SIZE " + std::to_string(cfg.queue.max_message_size), "8BITMIME",
-                                    "ENHANCEDSTATUSCODES", "DSN"};
+                                    "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8"};
   if (rt_->server_tls && !conn_->tls_active()) lines.push_back("STARTTLS");
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -312,7 +312,7 @@ void SmtpServerSession::cmd_rcpt(const Command& c) {
   if (!have_mail_) return reply(503, "5.5.1", "Error: need MAIL command");
   if (tls_required_and_missing()) return;
   Reply err;
-  auto r = parse_rcpt_to(c.arg, &err);
+  auto r = parse_rcpt_to(c.arg, mail_.smtputf8, &err);
   if (!r) return reply(err.code, err.status.c_str(), err.text);
   if (rcpts_.size() >= rt_->config->queue.max_recipients) {
     return reply(452, "4.5.3", "Error: too many recipients");
@@ -387,6 +387,7 @@ void SmtpServerSession::finish_data() {
   env.sender = mail_.address;
   env.arrival_us = now_us();
   env.eight_bit = mail_.body == BodyType::EightBitMime;
+  env.smtputf8 = mail_.smtputf8;
   env.ret = static_cast<uint8_t>(mail_.ret);
   env.envid = mail_.envid;
   env.client_ip = peer_.str();
@@ -438,7 +439,9 @@ void SmtpServerSession::stored(StoreStatus status) {
 }
 
 std::string SmtpServerSession::received_header() const {
-  std::string proto = esmtp_ ? (tls_.version.empty() ? "ESMTP" : "ESMTPS") : "SMTP";
+  // RFC 6531 3.7.3 (UTF8SMTP, UTF8SMTPS) and RFC 3848 (ESMTP, ESMTPS) "with" protocol names.
+  std::string proto = !esmtp_ ? "SMTP" : mail_.smtputf8 ? "UTF8SMTP" : "ESMTP";
+  if (esmtp_ && !tls_.version.empty()) proto += "S";
   std::string h = "Received: from " + helo_ + " ([" + peer_.str() + "])\r\n\tby " +
                   rt_->config->hostname + " (smarthost) with " + proto + " id " + queue_id_;
   if (!tls_.version.empty()) {

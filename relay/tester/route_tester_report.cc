@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "relay/core/json_dump.h"
+#include "router/address_match.h"
+#include "router/base/utf8_text.h"
 #include "router/route_text.h"
 
 namespace relay {
@@ -118,11 +120,18 @@ void print_host(size_t n, const HostTrace& t, const HostVerdict& v, const Paint&
     line(out, "verdict", p.bad(v.summary));
     return;
   }
-  line(out, "banner", t.banner.empty() ? "(none)" : t.banner);
-  line(out, "ehlo", t.ehlo.empty() ? "(no extensions, or HELO)" : wrap(join(t.ehlo, ", "), kLabel, kLabel));
+  // The peer's own words: shown, never obeyed (no raw control characters to the terminal).
+  line(out, "banner", t.banner.empty() ? "(none)" : base::printable_utf8(t.banner));
+  line(out, "ehlo", t.ehlo.empty() ? "(no extensions, or HELO)"
+                                   : wrap(base::printable_utf8(join(t.ehlo, ", ")), kLabel, kLabel));
   line(out, "starttls", t.starttls_offered ? "offered" : p.warn("not offered"));
+  if (t.connected && !t.banner.empty()) {
+    // What internationalised and 8-bit mail would meet here (SPEC R-INTL).
+    line(out, "smtputf8", t.smtputf8_offered ? "offered" : p.warn("not offered: mail that needs it would bounce (5.6.7)"));
+    line(out, "8bitmime", t.eightbitmime_offered ? "offered" : p.warn("not offered: 8-bit mail would bounce (5.6.3)"));
+  }
   print_tls(t, v, p, out);
-  if (!t.error.empty() && t.error != t.handshake_error) line(out, "error", wrap(t.error, kLabel, kLabel));
+  if (!t.error.empty() && t.error != t.handshake_error) line(out, "error", wrap(base::printable_utf8(t.error), kLabel, kLabel));
   if (!v.would_deliver && !t.advice.empty()) line(out, "advice", wrap(t.advice, kLabel, kLabel));
   line(out, "verdict", v.would_deliver ? p.good(v.summary) : p.bad(wrap(v.summary, kLabel, kLabel)));
 }
@@ -186,6 +195,7 @@ Json host_json(const HostTrace& t, const HostVerdict& v) {
           {"connect_ms", std::round(t.connect_ms * 100) / 100},  // two decimals, as the text output
           {"banner", t.banner}, {"ehlo", t.ehlo},
           {"starttls_offered", t.starttls_offered}, {"tls_attempted", t.tls_attempted},
+          {"smtputf8_offered", t.smtputf8_offered}, {"eightbitmime_offered", t.eightbitmime_offered},
           {"handshake_ok", t.handshake_ok}, {"handshake_error", t.handshake_error},
           {"tls", tls_json(t)}, {"checks", std::move(checks)},
           {"policy_ok", t.policy_ok}, {"policy_error", t.policy_error},
@@ -209,6 +219,7 @@ Json verdict_json(const RouteTestReport& rep) {
 void print_test_report(const RouteTestReport& rep, bool colour, std::ostream& out) {
   Paint p{colour};
   router::print_route(rep.route, out);
+  if (!rep.domain.empty()) out << "domain: " << router::domain_both_forms(rep.domain) << "\n";
   router::print_candidates(rep.candidates, out);
   out << "mta-sts: " << (rep.mta_sts.checked ? rep.mta_sts.result : "not checked") << " (" << rep.mta_sts.reason
       << ")\n";
@@ -235,6 +246,7 @@ void print_test_report_json(const RouteTestReport& rep, std::ostream& out) {
               {"port", r.port},
               {"mx_lookup", r.mx_lookup},
               {"domain", str_or_null(rep.domain)},
+              {"domain_unicode", str_or_null(rep.domain.empty() ? "" : router::domain_unicode(rep.domain))},
               {"policy", policy_json(r)},
               {"lookup", lookup_json(rep.candidates)},
               {"mta_sts", mta_sts_json(rep.mta_sts)},

@@ -472,3 +472,154 @@ class SinkPeer:
     def __exit__(self, *exc):
         self.cleanup()
         return False
+
+
+# --- Postfix smtpd as a next hop ------------------------------------------------------------------
+
+POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
+
+POSTFIX_MAIN_CF = """\
+compatibility_level = 3.6
+queue_directory = {queue}
+data_directory = {data}
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = {hostname}
+mydomain = test.example
+myorigin = $myhostname
+mydestination =
+relay_domains =
+local_recipient_maps =
+alias_maps =
+alias_database =
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+relayhost = [127.0.0.1]:{next_port}
+maillog_file = {logdir}/maillog
+maillog_file_prefixes = {logdir}
+biff = no
+smtpd_banner = $myhostname ESMTP Postfix
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+"""
+
+POSTFIX_MASTER_CF = """\
+127.0.0.1:{port} inet n - n - - smtpd
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n - - proxymap
+smtp      unix  - - n - - smtp
+relay     unix  - - n - - smtp
+showq     unix  n - n - - showq
+error     unix  - - n - - error
+retry     unix  - - n - - error
+discard   unix  - - n - - discard
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+"""
+
+
+class PostfixPeer:
+    """A private Postfix instance whose smtpd listens on 127.0.0.1:port and relays everything it
+    accepts to 127.0.0.1:next_port (an SmtpPeer, where a test reads what arrived). `settings` are
+    extra main.cf lines, e.g. {"smtputf8_enable": "no"} or {"smtpd_discard_ehlo_keywords":
+    "8bitmime"}. Needs root (Postfix's own user owns its data folders).
+
+    sessions() reads smtpd's "disconnect from ..." log lines, whose command counts (ehlo=1 mail=1
+    ...) say what a client sent. How it fails: start() raises RuntimeError with Postfix's output
+    when `postfix start` fails or smtpd does not listen within 30 s; stop() is idempotent and
+    ends only the master this peer started (postfix stop, then SIGKILL of its PID)."""
+
+    def __init__(self, next_port, settings=None, hostname="postfix.test.example"):
+        self.next_port, self.settings, self.hostname = next_port, dict(settings or {}), hostname
+        self.port = None
+        self.dir = None
+        self.pid = None
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="postfix-peer-")
+        _started.append(self)
+        os.chmod(self.dir, 0o755)
+        self.conf, queue, data, self.logdir = (os.path.join(self.dir, d) for d in ("etc", "queue", "data", "log"))
+        pw = __import__("pwd").getpwnam("postfix")
+        for d in (self.conf, queue, data, self.logdir):
+            os.makedirs(d, mode=0o755)
+        for d in (data, self.logdir):
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+        self.port = free_port()
+        main = POSTFIX_MAIN_CF.format(queue=queue, data=data, hostname=self.hostname,
+                                      next_port=self.next_port, logdir=self.logdir)
+        main += "".join("%s = %s\n" % kv for kv in self.settings.items())
+        with open(os.path.join(self.conf, "main.cf"), "w") as f:
+            f.write(main)
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(POSTFIX_MASTER_CF.format(port=self.port))
+        r = subprocess.run([POSTFIX, "-c", self.conf, "start"], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("postfix start failed: %s %s" % (r.stdout, r.stderr))
+        pidfile = os.path.join(queue, "pid", "master.pid")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with open(pidfile) as f:
+                    self.pid = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                self.pid = None
+            if self.pid and _listening(self.port, "127.0.0.1"):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("postfix did not listen on %d: %s" % (self.port, self.log()))
+
+    def stop(self):
+        if self.pid is None:
+            return
+        subprocess.run([POSTFIX, "-c", self.conf, "stop"], capture_output=True, timeout=60)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and os.path.exists("/proc/%d" % self.pid):
+            time.sleep(0.1)
+        if os.path.exists("/proc/%d" % self.pid):
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.pid = None
+
+    def cleanup(self):
+        self.stop()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+    def log(self):
+        try:
+            with open(os.path.join(self.logdir, "maillog"), errors="replace") as f:
+                return f.read()
+        except (OSError, TypeError):
+            return ""
+
+    def sessions(self):
+        """smtpd's command counts per finished session: [{"ehlo": 1, "mail": 1, ...}, ...]."""
+        out = []
+        for line in self.log().splitlines():
+            m = re.search(r"smtpd\[\d+\]: disconnect from \S+ (.*)$", line)
+            if m:
+                out.append({k: v for k, v in (w.split("=", 1) for w in m.group(1).split() if "=" in w)})
+        return out

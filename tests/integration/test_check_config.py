@@ -113,6 +113,11 @@ class Refused(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("configuration OK", r.stdout)
 
+    def test_address_list_entry_that_is_no_valid_idn(self):
+        # Shaped like a domain (the loader takes it), but not valid Punycode: it could never match.
+        text = BASE_CONFIG + 'address_lists = { intl = [ "b\u00fccher.example", "xn--zz.example" ]; };\n'
+        self.assert_refused(text, "address_lists = ", "address_lists.intl[1]", "punycode")
+
     def test_every_problem_is_reported_at_once(self):
         text = (BASE_CONFIG.replace("TESTPKI/valid.key", "TESTPKI/expired.key")
                 .replace('path = "QUEUE_DIR"', 'path = "%s/no/such/queue"' % self.relay.dir)

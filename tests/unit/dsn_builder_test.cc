@@ -725,3 +725,120 @@ TEST(DsnMimeText, QuotedPrintable) {
   STRCMP_EQUAL("", bad_line(got).c_str());
   CHECK(got.find("=\r\n") == 75);
 }
+
+// ---- RFC 6533: reports on internationalised mail --------------------------------------
+
+namespace {
+
+const std::string kUtf8Original =
+    "From: Alice <alice@example.com>\r\n"
+    "To: j\xc3\xb6rg@b\xc3\xbc" "cher.example\r\n"
+    "Subject: Gr\xc3\xbc\xc3\x9f" "e\r\n"
+    "\r\n"
+    "Hall\xc3\xb6\r\n";
+
+Recipient no_smtputf8_rcpt() {
+  Recipient r;
+  r.address = "j\xc3\xb6rg@b\xc3\xbc" "cher.example";
+  r.route = "idn";
+  r.dsn_status = "5.6.7";
+  r.failure = router::FailureKind::NoSmtpUtf8;
+  r.remote_mta = "mx.xn--bcher-kva.example";
+  r.last_error = "not sent: the recipient address is internationalised (UTF-8) and mx[127.0.0.1]:25 did not offer "
+                 "SMTPUTF8, so it cannot take internationalised mail (RFC 6531: no downgrade)";
+  return r;
+}
+
+const char* kPythonGlobalReader = R"PY(
+import sys, email, email.policy
+m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
+print("top", m.get_content_type(), m.get_param("report-type"), "defects", len(m.defects))
+for p in m.iter_parts():
+    print("part", p.get_content_type(), "defects", len(p.defects))
+    if p.get_content_type() == "text/plain":
+        print("text " + " ".join(p.get_content().split()))
+)PY";
+
+std::string python_reads_global(const std::string& msg) {
+  char path[] = "/tmp/smarthost-dsn-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  CHECK(write(fd, msg.data(), msg.size()) == static_cast<ssize_t>(msg.size()));
+  close(fd);
+  std::string cmd = std::string("/usr/bin/python3 -c '") + kPythonGlobalReader + "' < " + path + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  CHECK(p != nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  int status = pclose(p);
+  unlink(path);
+  CHECK_EQUAL_TEXT(0, status, ("python3 failed:\n" + out).c_str());
+  return out;
+}
+
+}  // namespace
+
+TEST(Dsn, GlobalReportForInternationalisedMail) {
+  Envelope e = sample_env();
+  e.smtputf8 = true;
+  e.recipients = {no_smtputf8_rcpt(), rejected_rcpt()};
+  e.recipients[1].diagnostic = "550 5.1.1 <carol@other.example>: unknown \xc2\x85 user \xff";
+  DsnRequest q = request(&e, {0, 1});
+  q.original = &kUtf8Original;
+  std::string msg = build(q);
+  STRCMP_EQUAL("", bad_line(msg).c_str());
+  CHECK(field_of(head_of(msg), "Content-Type").find("report-type=global-delivery-status") != std::string::npos);
+  bool closed;
+  auto parts = parts_of(msg, &closed);
+  CHECK(closed);
+  CHECK_EQUAL(3u, parts.size());
+  STRCMP_EQUAL("message/global-delivery-status", field_of(head_of(parts[1]), "Content-Type").c_str());
+  STRCMP_EQUAL("8bit", field_of(head_of(parts[1]), "Content-Transfer-Encoding").c_str());
+  STRCMP_EQUAL("message/global-headers", field_of(head_of(parts[2]), "Content-Type").c_str());
+  STRCMP_EQUAL(header_section(kUtf8Original).c_str(), body_of(parts[2]).c_str());  // byte-exact
+  auto blocks = status_blocks(msg);
+  CHECK_EQUAL(3u, blocks.size());
+  STRCMP_EQUAL("utf-8; j\xc3\xb6rg@b\xc3\xbc" "cher.example", field_of(blocks[1], "Final-Recipient").c_str());
+  STRCMP_EQUAL("5.6.7", field_of(blocks[1], "Status").c_str());
+  STRCMP_EQUAL("", field_of(blocks[1], "Diagnostic-Code").c_str());  // the host never replied about it
+  STRCMP_EQUAL("rfc822; carol@other.example", field_of(blocks[2], "Final-Recipient").c_str());
+  // UTF-8 kept in a global report; a C1 control and a byte that is not UTF-8 are not.
+  STRCMP_EQUAL("smtp; 550 5.1.1 <carol@other.example>: unknown ? user ?", field_of(blocks[2], "Diagnostic-Code").c_str());
+  std::string out = python_reads_global(msg);
+  want_lines(out, {"top multipart/report global-delivery-status defects 0", "part text/plain defects 0",
+                   "part message/global-delivery-status defects 0", "part message/global-headers defects 0"});
+  CHECK_TEXT(out.find("did not offer SMTPUTF8") != std::string::npos, out.c_str());
+  CHECK_TEXT(out.find("Ask the recipient for an address written in ASCII") != std::string::npos, out.c_str());
+  CHECK_TEXT(out.find("j\xc3\xb6rg@b\xc3\xbc" "cher.example") != std::string::npos, out.c_str());
+}
+
+TEST(Dsn, GlobalReportWithRetFullAttachesMessageGlobal) {
+  Envelope e = sample_env();
+  e.ret = static_cast<uint8_t>(Ret::Full);
+  e.recipients = {no_smtputf8_rcpt()};
+  DsnRequest q = request(&e, {0});
+  q.original = &kUtf8Original;  // UTF-8 address and headers: global although the flag is off
+  std::string msg = build(q);
+  bool closed;
+  auto parts = parts_of(msg, &closed);
+  CHECK_EQUAL(3u, parts.size());
+  STRCMP_EQUAL("message/global", field_of(head_of(parts[2]), "Content-Type").c_str());
+  STRCMP_EQUAL(kUtf8Original.c_str(), body_of(parts[2]).c_str());
+}
+
+TEST(Dsn, AsciiMailKeepsTheClassicReport) {
+  Envelope e = sample_env();
+  Recipient r = rejected_rcpt();
+  r.dsn_status = "5.6.3";
+  r.failure = router::FailureKind::No8BitMime;
+  r.diagnostic.clear();
+  e.recipients = {r};
+  std::string msg = build(request(&e, {0}));
+  CHECK(field_of(head_of(msg), "Content-Type").find("report-type=delivery-status") != std::string::npos);
+  bool closed;
+  auto parts = parts_of(msg, &closed);
+  STRCMP_EQUAL("message/delivery-status", field_of(head_of(parts[1]), "Content-Type").c_str());
+  STRCMP_EQUAL("text/rfc822-headers", field_of(head_of(parts[2]), "Content-Type").c_str());
+  CHECK(msg.find("does not accept 8-bit data") != std::string::npos);
+}

@@ -107,7 +107,7 @@ TEST(JsonDump, QueueListJsonKeepsItsShape) {
   CHECK(system(("rm -rf '" + dir + "'").c_str()) == 0);
   Json doc = parse(out.str());
   const Json& m = doc["messages"].at(0);
-  CHECK(keys(m) == std::vector<std::string>({"id", "sender", "size", "arrival", "client", "recipients"}));
+  CHECK(keys(m) == std::vector<std::string>({"id", "sender", "size", "arrival", "client", "recipients", "smtputf8"}));
   check_eq("sender", m["sender"], kFixed);
   CHECK(m["size"].is_number_unsigned() && m["size"] == 42);
   check_eq("arrival", m["arrival"], "2026-11-23T00:00:00Z");
@@ -120,4 +120,13 @@ TEST(JsonDump, QueueListJsonKeepsItsShape) {
   CHECK(r["attempts"].is_number() && r["attempts"] == 3);
   check_eq("next_attempt", r["next_attempt"], "2026-11-23T00:05:00Z");
   check_eq("last_error", r["last_error"], "451 \xef\xbf\xbd try later");
+}
+
+// C1 controls, separators and bidi overrides come out as \u escapes (nlohmann escapes only C0),
+// so a JSON log line or queue list shown on a terminal cannot lie; the value parses back intact.
+TEST(JsonDump, DeceptiveCharactersAreEscaped) {
+  const std::string v = "j\xc3\xb6rg \xc2\x85 \xe2\x80\xae \xe2\x80\xa8 \xe2\x81\xa6 \x1b";
+  const std::string text = json_dump({{"a", v}});
+  check_eq("text", text, "{\"a\":\"j\xc3\xb6rg \\u0085 \\u202e \\u2028 \\u2066 \\u001b\"}");
+  check_eq("back", parse(text)["a"], v);
 }

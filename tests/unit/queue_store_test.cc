@@ -341,3 +341,33 @@ TEST(QueueStore, DetachedStoreCommitsButCallsNoOne) {
   again.reset();
   event_base_free(base);
 }
+
+// The SMTPUTF8 flag of MAIL is kept (RFC 6531 transactions); a record written before the flag
+// existed reads as "no SMTPUTF8", which it was. The new failure kinds round-trip.
+TEST(QueueRecord, SmtpUtf8FlagAndIntlFailureKinds) {
+  Envelope e;
+  e.id = "U1";
+  e.sender = "j\xc3\xb6rg@b\xc3\xbc" "cher.example";
+  e.smtputf8 = true;
+  Recipient r;
+  r.address = "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.example";
+  r.failure = router::FailureKind::NoSmtpUtf8;
+  e.recipients.push_back(r);
+  r.failure = router::FailureKind::No8BitMime;
+  e.recipients.push_back(r);
+  Envelope d;
+  CHECK(decode_envelope(encode_envelope(e), &d));
+  CHECK(d.smtputf8);
+  STRCMP_EQUAL(e.sender.c_str(), d.sender.c_str());
+  STRCMP_EQUAL(r.address.c_str(), d.recipients[0].address.c_str());
+  CHECK(d.recipients[0].failure == router::FailureKind::NoSmtpUtf8);
+  CHECK(d.recipients[1].failure == router::FailureKind::No8BitMime);
+  e.smtputf8 = false;
+  CHECK(decode_envelope(encode_envelope(e), &d));
+  CHECK_FALSE(d.smtputf8);
+  std::string old = std::string(1, '\x01') + field(1, "OLD2") + field(2, "a@b.example") + field(15, std::string(1, '\0'));
+  CHECK(decode_envelope(old, &d));
+  CHECK_FALSE(d.smtputf8);
+  CHECK(decode_envelope(old + field(30, u64(1)), &d));
+  CHECK(d.smtputf8);
+}

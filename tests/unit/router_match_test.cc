@@ -203,3 +203,48 @@ TEST(RouterMatch, GroupsRecipientsByRouteAndNextHop) {
   STRCMP_EQUAL("x.bank.example", g.groups[2].next_hop.c_str());  // mx routes group by domain
   CHECK((g.unrouted == std::vector<size_t>{4}));
 }
+
+// IDNA2008 with UTS #46 non-transitional processing (libidn2): the edge cases a policy list
+// depends on. got/want per case; nullptr: the domain is refused.
+TEST(RouterMatch, IdnaEdgeCases) {
+  struct Case {
+    const char* in;
+    const char* want;
+    const char* why;
+  } cases[] = {
+      {"stra\xc3\x9f" "e.example", "xn--strae-oqa.example", "sharp s kept (transitional would give strasse)"},
+      {"xn--strae-oqa.example", "xn--strae-oqa.example", "the A-label of strasse with sharp s is valid"},
+      {"\xcf\x83\xcf\x82.example", "xn--3xab.example", "final sigma kept (transitional would map it to sigma)"},
+      {"\xce\xa3\xce\x91\xce\xa3.example", "xn--mxa9ab.example", "capital sigma maps to small sigma"},
+      {"\xd1\x80\xd0\xb0ypal.example", "xn--ypal-43d9g.example", "mixed-script label: valid, but not paypal"},
+      {"xn--zz.example", nullptr, "invalid Punycode"},
+      {"xn--.example", nullptr, "empty Punycode"},
+      {"xn--abc-.example", nullptr, "Punycode with nothing after the delimiter"},
+      {"xn--a.example", nullptr, "Punycode of a code point IDNA2008 forbids"},
+      {"xn--ls8h.example", nullptr, "an emoji A-label: disallowed in IDNA2008"},
+      {"\xf0\x9f\x92\xa9.example", nullptr, "an emoji U-label: disallowed in IDNA2008"},
+      {"XN--BCHER-KVA.EXAMPLE", "xn--bcher-kva.example", "A-label in capitals"},
+      {"b\xc3\xbc" "cher.xn--mnchen-3ya.example", "xn--bcher-kva.xn--mnchen-3ya.example", "U- and A-labels mixed"},
+      {"bu\xcc\x88" "cher.example", "xn--bcher-kva.example", "NFD input normalised to NFC"},
+  };
+  for (const auto& c : cases) {
+    std::string err;
+    auto got = normalize_domain(c.in, &err);
+    std::string msg = std::string(c.why) + ": got " + (got ? *got : "refused: " + err) + ", want " +
+                      (c.want ? c.want : "refused");
+    if (c.want) {
+      CHECK_TEXT(got && *got == c.want, msg.c_str());
+    } else {
+      CHECK_TEXT(!got && !err.empty(), msg.c_str());
+    }
+  }
+  // A homograph never matches the list entry it imitates; U- and A-label forms match each other.
+  AddressMatcher m({"paypal.example", "stra\xc3\x9f" "e.example"});
+  CHECK_FALSE(m.matches(*parse_recipient("a@\xd1\x80\xd0\xb0ypal.example")));
+  CHECK(m.matches(*parse_recipient("a@xn--strae-oqa.example")));
+  CHECK_FALSE(m.matches(*parse_recipient("a@strasse.example")));
+  STRCMP_EQUAL("b\xc3\xbc" "cher.example", router::domain_unicode("xn--bcher-kva.example").c_str());
+  STRCMP_EQUAL("\xcf\x83\xcf\x82.example", router::domain_unicode("xn--3xab.example").c_str());
+  STRCMP_EQUAL("plain.example", router::domain_unicode("plain.example").c_str());
+  STRCMP_EQUAL("xn--zz.example", router::domain_unicode("xn--zz.example").c_str());  // shown as it is
+}
