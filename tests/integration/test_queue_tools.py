@@ -115,6 +115,23 @@ class QueueToolsTest(unittest.TestCase):
                         self.relay.log_text())
         self.assertTrue(self.log_lines("delivery-stopped"), self.relay.log_text())
 
+    def test_delete_after_the_end_of_data_says_the_next_hop_has_it(self):
+        """Too late to stop: the final dot is out and the peer is thinking about it. The tool says
+        so; the message leaves the queue and the delivery's outcome is still logged."""
+        slow = self.peer("plain", stall=["eod"], stall_seconds=STALL, resume_after_stall=True)
+        self.start_relay(slow.port)
+        qid = self.send()
+        self.in_progress(slow)
+        r = self.relay.cli("queue", "delete", qid)
+        self.assertIn("deleted %s" % qid, r.stdout)
+        self.assertIn("already had the whole message", r.stdout)
+        self.assertEqual(self.listing(), {})
+        slow.wait_messages(1, timeout=STALL + 10)
+        self.wait_for("delivery logged", lambda: any("id=%s" % qid in l and "status=sent" in l
+                                                     for l in self.log_lines("delivery")))
+        time.sleep(1)
+        self.assertEqual(self.listing(), {})  # not written back by the late outcome
+
     def test_bounce_stops_a_delivery_in_progress_and_returns_it(self):
         slow = self.slow_peer()
         self.start_relay(slow.port)
