@@ -64,10 +64,16 @@ void ControlRequests::admin(const nlohmann::json& req, const ControlPeer& peer, 
     std::string id = j.is_string() ? j.get<std::string>() : "";
     scheduler_.admin(action, id, [batch, one_done, action, id, peer](const AdminResult& r) {
       bool ok = r.found && r.status == StoreStatus::Ok;
-      log_event("admin", {{"action", admin_action_name(action)}, {"id", id}, {"by", "cli"},
-                          {"uid", std::to_string(peer.uid)}, {"pid", std::to_string(peer.pid)},
-                          {"result", ok ? admin_action_done(action) : r.found ? store_status_name(r.status) : "no such message"},
-                          {"stopped", r.stopped}, {"late", r.late}});
+      std::string result = ok ? admin_action_done(action) : r.found ? store_status_name(r.status) : "no such message";
+      // stopped=: whose delivery of it was cut off; late=: who already had all of it.
+      if (r.stopped.empty() && r.late.empty()) {
+        log_event("admin", {{"action", admin_action_name(action)}, {"id", id}, {"by", "cli"},
+                            {"uid", std::to_string(peer.uid)}, {"pid", std::to_string(peer.pid)}, {"result", result}});
+      } else {
+        log_event("admin", {{"action", admin_action_name(action)}, {"id", id}, {"by", "cli"},
+                            {"uid", std::to_string(peer.uid)}, {"pid", std::to_string(peer.pid)}, {"result", result},
+                            {"stopped", r.stopped}, {"late", r.late}});
+      }
       batch->results.push_back({{"id", id}, {"found", r.found}, {"status", store_status_name(r.status)},
                                 {"stopped", r.stopped}, {"late", r.late}, {"bounced", r.bounced}});
       one_done();

@@ -77,7 +77,7 @@ std::set<std::string> active_ids(const config::Config& cfg) {
   nlohmann::json answer;
   std::string error;
   std::set<std::string> ids;
-  if (control_call(cfg.queue.path, {{"action", "status"}}, &answer, &error) != ControlCall::Ok) return ids;
+  if (control_call(cfg.queue.path, {{"action", "status"}}, &answer, &error, 5000) != ControlCall::Ok) return ids;
   for (const auto& id : answer.value("active", nlohmann::json::array())) {
     if (id.is_string()) ids.insert(id.get<std::string>());
   }

@@ -26,7 +26,8 @@ nlohmann::ordered_json queue_facts(const std::vector<Envelope>& all, int64_t now
     if (e.held) ++held;
     for (const Recipient& r : e.recipients) {
       ++by_state[rcpt_state_name(r.state)];
-      if (r.state == RcptState::Deferred && (!oldest || e.arrival_us < oldest->arrival_us)) {
+      // Held mail waits for the admin, not for a next hop: it is counted as held instead.
+      if (!e.held && r.state == RcptState::Deferred && (!oldest || e.arrival_us < oldest->arrival_us)) {
         oldest = &e;
         why = &r;
       }
