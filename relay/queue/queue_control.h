@@ -7,7 +7,8 @@
 // removed (removing it would let two relays lock two different files of one name).
 //
 // The relay writes its PID into QUEUE/smarthost.pid once it runs, and only the lock's holder
-// writes or removes that file. SIGUSR1 makes a running relay rescan the queue (poke_relay).
+// writes or removes that file. SIGUSR1 still makes a running relay rescan the queue (`kill -USR1
+// $(cat QUEUE/smarthost.pid)`); the tools use the control socket instead.
 //
 // One writer per message: a tool never changes a message under a running relay (whose in-memory
 // copy is authoritative). It asks the relay over its control socket (control_socket.h); when no
@@ -22,8 +23,6 @@
 namespace relay {
 
 std::string pid_file(const std::string& queue_dir);
-// True when a live relay was signalled.
-bool poke_relay(const std::string& queue_dir);
 
 class QueueLock;
 
