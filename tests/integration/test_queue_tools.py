@@ -147,6 +147,23 @@ class QueueToolsTest(unittest.TestCase):
         self.wait_for("queue empty", lambda: self.listing() == {})
         self.assertTrue(any("action=bounce" in l and "id=%s" % qid in l for l in self.log_lines("admin")))
 
+    def test_bounce_too_late_to_stop_applies_when_the_next_hop_answers(self):
+        """The final dot is out; the peer then defers the message (451): the bounce asked for
+        meanwhile takes effect on that answer, with a DSN, and nothing is retried."""
+        slow = self.peer("plain", stall=["eod"], stall_seconds=STALL, resume_after_stall=True,
+                         replies={"eod": "451 4.3.0 Try again later"})
+        self.start_relay(slow.port, retry="1s")
+        qid = self.send()
+        self.in_progress(slow)
+        r = self.relay.cli("queue", "bounce", qid)
+        self.assertIn("bounced 0 recipient(s) of %s" % qid, r.stdout)
+        self.assertIn("already had the whole message", r.stdout)
+        dsn = self.sink.wait_messages(1, timeout=STALL + 15)[0]
+        self.assertIn(b"administrator", dsn["data"])
+        self.wait_for("queue empty", lambda: self.listing() == {})
+        time.sleep(2)  # retry is 1s: a deferred recipient would be tried again
+        self.assertEqual(len(slow.connections()), 1)
+
     def test_list_marks_the_message_being_delivered(self):
         slow = self.slow_peer()
         self.start_relay(slow.port)
