@@ -33,7 +33,7 @@ limits = { connect_timeout = "3s"; reply_timeout = "30s"; };
 log = { file = "%(log)s"; };
 """
 
-STALL = 6  # seconds the slow peer keeps a delivery waiting for its reply to DATA
+STALL = 8  # seconds the slow peer keeps a delivery waiting for its reply to DATA
 
 
 class QueueToolsTest(unittest.TestCase):
