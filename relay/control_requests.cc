@@ -6,6 +6,8 @@
 #include <ctime>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "relay/core/log.h"
 #include "relay/delivery/delivery_scheduler.h"
 #include "relay/smtpd/smtp_server.h"

@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include "config/config_loader.h"
 #include "relay/control_requests.h"
 #include "relay/queue/control_socket.h"

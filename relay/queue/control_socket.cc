@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 #include "router/base/unique_fd.h"
 
 namespace relay {

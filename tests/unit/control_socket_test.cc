@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "relay/queue/control_socket.h"
 #include "relay/queue/queue_admin.h"
 #include "router/base/event_handles.h"
