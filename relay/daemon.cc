@@ -12,7 +12,11 @@
 #include <cstdio>
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include "config/config_loader.h"
+#include "relay/control_requests.h"
+#include "relay/queue/control_socket.h"
 #include "relay/core/log.h"
 #include "relay/privileges.h"
 #include "relay/queue/queue_store.h"
@@ -26,6 +30,8 @@
 namespace relay {
 
 namespace {
+
+constexpr int kLockWaitMs = 3000;
 
 // Each inbound session holds a descriptor, each delivery another: raise the soft limit towards
 // the hard one so that limits.connections fits, and warn when it cannot (accept() would fail).
@@ -71,8 +77,9 @@ class Daemon {
     raise_fd_limit(cfg.limits.connections);
     run_user_ = checked.run_user;
     auto rt = checked.runtime;
-    // One relay per queue, locked before anything is written into it (queue_control.h).
-    lock_ = QueueLock::acquire(cfg.queue.path, &error);
+    // One relay per queue, locked before anything is written into it (queue_control.h). A queue
+    // tool holds the lock for a moment when no relay runs: wait that out, not a relay's life.
+    lock_ = QueueLock::acquire(cfg.queue.path, &error, kLockWaitMs);
     if (!lock_) {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
@@ -112,10 +119,13 @@ class Daemon {
     add_signal(SIGHUP);
     add_signal(SIGUSR1);
     lock_->write_pid_file();
+    serve_control(cfg);
     signal(SIGPIPE, SIG_IGN);
     log_event("started", {{"version", SMARTHOST_VERSION}, {"config", path_},
                           {"queue", cfg.queue.path}, {"messages", store_->list().size()}});
     event_base_dispatch(base_.get());
+    control_.reset();  // before what its requests use
+    requests_.reset();
     server_.reset();
     scheduler_.reset();
     sts_.reset();
@@ -142,6 +152,32 @@ class Daemon {
       return false;
     log_event("privileges", {{"user", run_user_->name}, {"uid", getuid()}, {"gid", getgid()}});
     return true;
+  }
+
+  // The queue tools' way in (control_socket.h); created as the run user, in its queue folder. A
+  // relay without it still relays: the tools then say they cannot reach it.
+  void serve_control(const config::Config& cfg) {
+    facts_.config_path = path_;
+    facts_.started = facts_.config_loaded = static_cast<int64_t>(time(nullptr));
+    for (const auto& l : cfg.listen) {
+      bool v6 = l.address.find(':') != std::string::npos;
+      facts_.listeners.push_back((v6 ? "[" + l.address + "]" : l.address) + ":" + std::to_string(l.port));
+    }
+    note_routes(cfg);
+    requests_ = std::make_unique<ControlRequests>(*scheduler_, *server_, facts_);
+    std::string error;
+    control_ = ControlServer::listen(
+        base_.get(), cfg.queue.path,
+        [this](const nlohmann::json& req, const ControlPeer& peer, ControlReply reply) {
+          requests_->handle(req, peer, std::move(reply));
+        },
+        &error);
+    if (!control_) log_event("warning", {{"what", "the queue tools cannot reach this relay"}, {"error", error}});
+  }
+
+  void note_routes(const config::Config& cfg) {
+    facts_.routes.clear();
+    for (const auto& r : cfg.routes) facts_.routes.push_back(r.name);
   }
 
   void add_signal(int sig) {
@@ -208,6 +244,8 @@ class Daemon {
     for (const auto& w : checked.warnings) log_event("warning", {{"what", w}});
     auto rt = checked.runtime;
     current_ = loaded.config;
+    facts_.config_loaded = static_cast<int64_t>(time(nullptr));
+    note_routes(*current_);
     apply_log_level(*current_);
     server_->set_runtime(rt);
     scheduler_->set_runtime(rt);
@@ -261,6 +299,9 @@ class Daemon {
   std::unique_ptr<StsRuntime> sts_;  // outlives scheduler_: sessions use its cache and counters
   std::unique_ptr<DeliveryScheduler> scheduler_;
   std::unique_ptr<SmtpServer> server_;
+  RelayFacts facts_;
+  std::unique_ptr<ControlRequests> requests_;  // uses scheduler_, server_ and facts_
+  std::unique_ptr<ControlServer> control_;     // goes first: its requests use requests_
   std::vector<base::EventPtr> signals_;
   bool draining_ = false;
   std::shared_ptr<const config::Config> current_;  // in force for new sessions

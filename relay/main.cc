@@ -13,6 +13,7 @@
 #include "relay/cli/cli_args.h"
 #include "relay/cli/cmd_mta_sts.h"
 #include "relay/cli/cmd_queue.h"
+#include "relay/cli/cmd_status.h"
 #include "relay/cli/cmd_tlsrpt.h"
 #include "relay/daemon.h"
 #include "relay/startup_checks.h"
@@ -27,7 +28,8 @@ const char* kUsage =
     "  check-config -c FILE [--test-routes]  validate the config, print its routes and lists\n"
     "  route-for -c FILE ADDRESS         the route and candidate hosts for ADDRESS\n"
     "  test-route -c FILE ROUTE [--domain D] [--json]  probe the route's hosts and TLS (exit 0: would deliver)\n"
-    "  queue -c FILE list [--json] | show ID | delete ID | bounce ID | flush\n"
+    "  queue -c FILE list [--json] | show ID | flush | delete|bounce|hold|release ID...|ALL|-\n"
+    "  status -c FILE [--json]           is the relay running; its sessions, queue and last deliveries\n"
     "  tlsrpt -c FILE show [--date D] [--json] | send [--date D]   TLS reports (RFC 8460)\n"
     "  mta-sts record DOMAIN | check -c FILE DOMAIN   MTA-STS records for your domain; check what is published\n"
     "  --version, help\n";
@@ -128,7 +130,11 @@ int main(int argc, char** argv) {
   }
   if (cmd == "queue") {
     if (load(args, &cfg) != 0) return 1;
-    return relay::cmd_queue(*cfg, args, std::cout, std::cerr);
+    return relay::cmd_queue(*cfg, args, std::cin, std::cout, std::cerr);
+  }
+  if (cmd == "status") {
+    if (load(args, &cfg) != 0) return 1;
+    return relay::cmd_status(*cfg, args, std::cout, std::cerr);
   }
   if (cmd == "tlsrpt") {
     if (load(args, &cfg) != 0) return 1;

@@ -2,7 +2,9 @@
 #include "relay/cli/cmd_queue.h"
 
 #include <ctime>
+#include <istream>
 #include <ostream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -10,18 +12,18 @@
 #include "router/base/utf8_text.h"
 #include "router/route_table.h"
 
-#include "relay/notify/dsn_builder.h"
+#include "relay/cli/cmd_queue_admin.h"
 #include "relay/core/json_dump.h"
-#include "relay/queue/local_mail.h"
-#include "relay/queue/queue_control.h"
+#include "relay/queue/control_socket.h"
 #include "relay/queue/queue_store.h"
 
 namespace relay {
 
 namespace {
 
-// SPEC section 4: {"messages": [{id, sender, size, arrival, client, recipients: [...], smtputf8}]}.
-void list_json(const std::vector<Envelope>& all, std::ostream& out) {
+// SPEC section 4: {"messages": [{id, sender, size, arrival, client, held, active, recipients: [...],
+// smtputf8}]}.
+void list_json(const std::vector<Envelope>& all, const std::set<std::string>& active, std::ostream& out) {
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   for (const Envelope& e : all) {
     nlohmann::ordered_json rcpts = nlohmann::ordered_json::array();
@@ -34,7 +36,8 @@ void list_json(const std::vector<Envelope>& all, std::ostream& out) {
     }
     messages.push_back({{"id", e.id}, {"sender", e.sender}, {"size", e.size},
                         {"arrival", base::rfc3339(e.arrival_us / 1000000)}, {"client", e.client_ip},
-                        {"recipients", std::move(rcpts)}, {"smtputf8", e.smtputf8}});
+                        {"held", e.held}, {"active", active.count(e.id) != 0}, {"recipients", std::move(rcpts)},
+                        {"smtputf8", e.smtputf8}});
   }
   out << json_dump({{"messages", std::move(messages)}}) << "\n";
 }
@@ -42,10 +45,12 @@ void list_json(const std::vector<Envelope>& all, std::ostream& out) {
 // Addresses and peers' words as readable UTF-8, never raw control characters (base::printable_utf8).
 std::string safe(const std::string& s) { return base::printable_utf8(s); }
 
-void list_text(const std::vector<Envelope>& all, std::ostream& out) {
+// postqueue's marks: ID* is being delivered, ID! is held.
+void list_text(const std::vector<Envelope>& all, const std::set<std::string>& active, std::ostream& out) {
   for (const auto& e : all) {
-    out << e.id << "  " << e.size << "  " << base::rfc3339(e.arrival_us / 1000000) << "  <" << safe(e.sender) << ">"
-        << (e.smtputf8 ? "  SMTPUTF8" : "") << "\n";
+    out << e.id << (active.count(e.id) ? "*" : e.held ? "!" : " ") << " " << e.size << "  "
+        << base::rfc3339(e.arrival_us / 1000000) << "  <" << safe(e.sender) << ">" << (e.smtputf8 ? "  SMTPUTF8" : "")
+        << "\n";
     for (const auto& r : e.recipients) {
       out << "    <" << safe(r.address) << ">  route=" << r.route << "  " << rcpt_state_name(r.state)
           << "  attempts=" << r.attempts;
@@ -53,7 +58,8 @@ void list_text(const std::vector<Envelope>& all, std::ostream& out) {
       out << "\n";
     }
   }
-  out << (all.empty() ? "Queue is empty\n" : "-- " + std::to_string(all.size()) + " message(s)\n");
+  out << (all.empty() ? "Queue is empty\n"
+                      : "-- " + std::to_string(all.size()) + " message(s) (* being delivered, ! held)\n");
 }
 
 void show(const Envelope& e, const std::string& body, std::ostream& out) {
@@ -62,6 +68,7 @@ void show(const Envelope& e, const std::string& body, std::ostream& out) {
       << "tls in: " << (e.tls_in.version.empty() ? "none" : e.tls_in.version + " " + e.tls_in.cipher) << "\n"
       << "smtputf8: " << (e.smtputf8 ? "yes" : "no") << "\nbody: " << (e.eight_bit ? "8BITMIME" : "7BIT") << "\n";
   if (!e.envid.empty()) out << "envid: " << safe(e.envid) << "\n";
+  if (e.held) out << "held: yes (smarthost queue release " << e.id << ")\n";
   for (const auto& r : e.recipients) {
     out << "recipient: <" << safe(r.address) << "> route=" << r.route << " state=" << rcpt_state_name(r.state)
         << " attempts=" << r.attempts << " next_attempt=" << base::rfc3339(r.next_attempt);
@@ -74,79 +81,65 @@ void show(const Envelope& e, const std::string& body, std::ostream& out) {
   out << "\n" << body;
 }
 
-// Every unfinished recipient fails now, with a DSN to the sender.
-int bounce(const config::Config& cfg, QueueStore& store, const std::string& id, std::ostream& out,
-           std::ostream& err) {
-  Envelope e;
-  std::string body;
-  if (store.get_envelope(id, &e) != StoreStatus::Ok || store.get_body(id, &body) != StoreStatus::Ok) {
-    err << "smarthost queue bounce: no message " << id << "\n";
-    return 1;
+// The messages a running relay is delivering now; empty when none runs.
+std::set<std::string> active_ids(const config::Config& cfg) {
+  nlohmann::json answer;
+  std::string error;
+  std::set<std::string> ids;
+  if (control_call(cfg.queue.path, {{"action", "status"}}, &answer, &error, 5000) != ControlCall::Ok) return ids;
+  for (const auto& id : answer.value("active", nlohmann::json::array())) {
+    if (id.is_string()) ids.insert(id.get<std::string>());
   }
-  std::vector<size_t> failed;
-  for (size_t i = 0; i < e.recipients.size(); ++i) {
-    auto& r = e.recipients[i];
-    if (r.state == RcptState::Sent || r.state == RcptState::Bounced) continue;
-    r.state = RcptState::Bounced;
-    r.dsn_status = "5.0.0";
-    r.failure = router::FailureKind::Admin;
-    r.last_error = "returned to sender by the mail administrator" +
-                   (r.last_error.empty() ? std::string() : " (last error: " + r.last_error + ")");
-    r.diagnostic.clear();
-    failed.push_back(i);
-  }
-  DsnRequest req;
-  req.reporting_mta = cfg.hostname;
-  req.env = &e;
-  req.failed = failed;
-  req.original = &body;
-  req.now = time(nullptr);
-  std::vector<size_t> reported;
-  if (auto dsn = build_dsn(req, &reported)) {
-    router::RouteTable routes(cfg);
-    Injected in = inject_local_mail(store, routes, LocalMail{Origin::Dsn, "", {e.sender}, std::move(*dsn)});
-    if (in.no_route.empty() && in.status != StoreStatus::Ok) {
-      err << "smarthost queue bounce: cannot queue the DSN\n";
+  return ids;
+}
+
+// postqueue -f: the relay tries every message not held now. Without a relay nothing can be tried.
+int flush(const config::Config& cfg, std::ostream& out, std::ostream& err) {
+  nlohmann::json answer;
+  std::string error;
+  switch (control_call(cfg.queue.path, {{"action", "flush"}}, &answer, &error)) {
+    case ControlCall::Ok:
+      out << "flushed " << answer.value("messages", 0) << " message(s): the relay is delivering them now\n";
+      return 0;
+    case ControlCall::NoRelay:
+      err << "smarthost queue flush: no relay is running on " << cfg.queue.path
+          << ": nothing was delivered (messages are tried when `smarthost run` starts)\n";
       return 1;
-    }
-    // No route back to the sender: the DSN is dropped, as the relay does (event=dsn-dropped).
-    if (in.ok()) out << "DSN " << in.id << " to <" << e.sender << ">\n";
+    case ControlCall::Failed: break;
   }
-  // Every recipient is final now: the message leaves the queue.
-  if (store.remove(id) != StoreStatus::Ok) {
-    err << "smarthost queue bounce: " << id << " vanished\n";
-    return 1;
-  }
-  out << "bounced " << failed.size() << " recipient(s) of " << id << "\n";
-  poke_relay(cfg.queue.path);
-  return 0;
+  err << "smarthost queue flush: " << error << "\n";
+  return 1;
 }
 
 }  // namespace
 
-int cmd_queue(const config::Config& cfg, const CliArgs& args, std::ostream& out, std::ostream& err) {
+int cmd_queue(const config::Config& cfg, const CliArgs& args, std::istream& in, std::ostream& out, std::ostream& err) {
   if (args.positional.empty()) {
-    err << "smarthost queue: say list, show ID, delete ID, bounce ID or flush\n";
+    err << "smarthost queue: say list, show ID, flush, or delete|bounce|hold|release ID…|ALL|-\n";
     return 2;
   }
+  const std::string& what = args.positional[0];
+  AdminAction action;
+  if (parse_admin_action(what, &action)) return cmd_queue_admin(cfg, action, args, in, out, err);
+  if (what == "flush") return flush(cfg, out, err);
   std::string error;
   auto store = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &error);
   if (!store) {
     err << "smarthost queue: " << error << "\n";
     return 1;
   }
-  const std::string& what = args.positional[0];
   std::string id = args.positional.size() > 1 ? args.positional[1] : "";
   if (what == "list") {
     auto all = store->list();
-    args.flag("--json") ? list_json(all, out) : list_text(all, out);
+    auto active = active_ids(cfg);
+    args.flag("--json") ? list_json(all, active, out) : list_text(all, active, out);
     return 0;
   }
-  if ((what == "show" || what == "delete" || what == "bounce") && id.empty()) {
-    err << "smarthost queue " << what << ": needs a queue id\n";
-    return 2;
-  }
   if (what == "show") {
+    if (id.empty()) {
+      err << "smarthost queue show: needs a queue id\n";
+      return 2;
+    }
     Envelope e;
     std::string body;
     if (store->get_envelope(id, &e) != StoreStatus::Ok) {
@@ -157,30 +150,7 @@ int cmd_queue(const config::Config& cfg, const CliArgs& args, std::ostream& out,
     show(e, body, out);
     return 0;
   }
-  if (what == "delete") {
-    if (store->remove(id) != StoreStatus::Ok) {
-      err << "smarthost queue delete: no message " << id << "\n";
-      return 1;
-    }
-    out << "deleted " << id << "\n";
-    poke_relay(cfg.queue.path);
-    return 0;
-  }
-  if (what == "flush") {
-    int64_t now = time(nullptr);
-    size_t n = 0;
-    for (auto& e : store->list()) {
-      for (auto& r : e.recipients) {
-        if (r.state == RcptState::Pending || r.state == RcptState::Deferred) r.next_attempt = now;
-      }
-      if (store->update_envelope(e) == StoreStatus::Ok) ++n;
-    }
-    out << "flushed " << n << " message(s)\n";
-    poke_relay(cfg.queue.path);
-    return 0;
-  }
-  if (what == "bounce") return bounce(cfg, *store, id, out, err);
-  err << "smarthost queue: unknown action '" << what << "' (list, show, delete, bounce, flush)\n";
+  err << "smarthost queue: unknown action '" << what << "' (list, show, flush, delete, bounce, hold, release)\n";
   return 2;
 }
 

@@ -1,7 +1,10 @@
-// cmd_queue.h - `smarthost queue list|show|delete|bounce|flush`: the queue by hand.
+// cmd_queue.h - `smarthost queue list|show|flush|delete|bounce|hold|release`: the queue by hand.
 //
-// Works on a running or a stopped relay: LMDB lets several processes share
-// one queue. Exit 0, or 1 on an unknown id or a queue that cannot be opened.
+// list and show read LMDB (several processes may share one queue); list asks a running relay
+// which messages it is delivering now (marked `*`, "active") and shows held ones (`!`, "held").
+// flush asks the running relay to try every message not held now, and fails (exit 1) when no
+// relay runs. The changing actions are cmd_queue_admin.h. Exit 0, 1 on an unknown id, a queue
+// that cannot be opened or no relay to flush, 2 on a usage error.
 #pragma once
 
 #include <iosfwd>
@@ -11,6 +14,6 @@
 
 namespace relay {
 
-int cmd_queue(const config::Config& cfg, const CliArgs& args, std::ostream& out, std::ostream& err);
+int cmd_queue(const config::Config& cfg, const CliArgs& args, std::istream& in, std::ostream& out, std::ostream& err);
 
 }  // namespace relay

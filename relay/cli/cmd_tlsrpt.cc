@@ -15,6 +15,7 @@
 #include "relay/notify/tlsrpt_sender.h"
 #include "relay/core/json_dump.h"
 #include "relay/notify/tlsrpt_report.h"
+#include "relay/queue/control_socket.h"
 #include "router/https/https_client.h"
 
 namespace relay {
@@ -33,6 +34,20 @@ void show_text(const std::string& day, const std::vector<TlsrptEntry>& entries, 
       if (!d.additional_information.empty()) out << "  (" << d.additional_information << ")";
       out << "\n";
     }
+  }
+}
+
+// Reports by mail are new messages this tool put into the queue: a running relay sends them now
+// instead of at its next rescan (a minute); with none they wait for it.
+void wake_relay(const config::Config& cfg, std::ostream& out) {
+  nlohmann::json answer;
+  std::string error;
+  switch (control_call(cfg.queue.path, {{"action", "wake"}}, &answer, &error, 10000)) {
+    case ControlCall::Ok: out << "the relay is sending the queued report(s) now\n"; return;
+    case ControlCall::NoRelay:
+      out << "no relay is running on " << cfg.queue.path << ": the queued report(s) go out when it starts\n";
+      return;
+    case ControlCall::Failed: out << "could not tell the relay (" << error << "): the report(s) go out at its next queue scan\n";
   }
 }
 
@@ -79,8 +94,11 @@ int cmd_tlsrpt(const config::Config& cfg, const CliArgs& args, std::ostream& out
   router::RouteTable routes(cfg);
   std::optional<TlsrptSendSummary> got;
   QueueStore* q = queue.get();
-  auto enqueue = [q, &routes](LocalMail mail, std::function<void(const Injected&)> done) {
-    done(inject_local_mail(*q, routes, std::move(mail)));
+  bool queued = false;  // a report went into the queue: the relay must be told
+  auto enqueue = [q, &routes, &queued](LocalMail mail, std::function<void(const Injected&)> done) {
+    Injected in = inject_local_mail(*q, routes, std::move(mail));
+    queued = queued || in.ok();
+    done(in);
   };
   auto sender = TlsrptSender::start(base.get(), *dns, ctx.get(), cfg, *store, enqueue, day, now,
                                     [&](TlsrptSendSummary s) {
@@ -94,6 +112,7 @@ int cmd_tlsrpt(const config::Config& cfg, const CliArgs& args, std::ostream& out
   }
   for (const auto& l : got->lines) out << l << "\n";
   out << "reports sent: " << got->sent << ", failed: " << got->failed << "\n";
+  if (queued) wake_relay(cfg, out);
   if (got->failed > 0) err << "smarthost tlsrpt send: " << got->failed << " report(s) could not be sent\n";
   return got->failed > 0 ? 1 : 0;
 }

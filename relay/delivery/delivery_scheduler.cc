@@ -51,6 +51,36 @@ class DeliveryScheduler::Destination : public JobSource {
 
   size_t sessions() const { return sessions_.size(); }
 
+  // The admin acts on message `id`: its waiting jobs leave the queue, and sessions delivering it
+  // stop where they still can. Returns the jobs taken back; *stopped / *late name the hosts.
+  std::vector<std::unique_ptr<DeliveryJob>> withdraw(const std::string& id, std::string* stopped,
+                                                     std::string* late) {
+    std::vector<std::unique_ptr<DeliveryJob>> back;
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      if ((*it)->id == id) {
+        back.push_back(std::move(*it));
+        it = jobs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::vector<SmtpClientSession*> carrying;  // withdraw() ends the session: not while iterating
+    for (const auto& s : sessions_) {
+      if (s.first->carries(id)) carrying.push_back(s.first);
+    }
+    for (SmtpClientSession* s : carrying) {
+      std::string relay;
+      auto job = s->withdraw(&relay);
+      if (job) {
+        *stopped = relay;
+        back.push_back(std::move(job));
+      } else {
+        *late = relay;
+      }
+    }
+    return back;
+  }
+
   std::unique_ptr<DeliveryJob> next_job() override {
     if (jobs_.empty()) return nullptr;
     auto j = std::move(jobs_.front());
@@ -268,7 +298,7 @@ void DeliveryScheduler::note_8bit(Live& live) {
 
 void DeliveryScheduler::schedule(const std::string& id) {
   Live* live = load(id);
-  if (!live) return;
+  if (!live || live->deleting) return;
   int64_t now = now_s();
   expire(*live, now);
   dispatch(*live, now);
@@ -277,6 +307,7 @@ void DeliveryScheduler::schedule(const std::string& id) {
 
 // Past the queue lifetime: every unfinished recipient bounces with 5.4.7.
 void DeliveryScheduler::expire(Live& live, int64_t now) {
+  if (live.env.held) return;  // the admin holds it: no clock runs out meanwhile
   const auto& q = rt_->config->queue;
   // Reports are worth a day's retries at most (RFC 8460 section 3).
   int64_t lifetime = queue_lifetime(live.env.origin == Origin::TlsReport, static_cast<int64_t>(q.max_lifetime));
@@ -304,6 +335,7 @@ void DeliveryScheduler::expire(Live& live, int64_t now) {
 }
 
 void DeliveryScheduler::dispatch(Live& live, int64_t now) {
+  if (live.env.held || live.deleting) return;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<DeliveryJob>> jobs;
   for (size_t i = 0; i < live.env.recipients.size(); ++i) {
     auto& r = live.env.recipients[i];
@@ -363,6 +395,11 @@ void DeliveryScheduler::job_done(std::unique_ptr<DeliveryJob> job) {
   Live& live = it->second;
   --live.jobs;
   int64_t now = now_s();
+  remember(*job, now);
+  if (live.deleting) {  // deleted while its end of data was out: the outcome is only logged
+    if (live.jobs == 0 && live.writes == 0) release(job->id);
+    return;
+  }
   apply(live, *job, now);
   if (live.jobs == 0 && live.writes == 0) release(job->id);
 }
@@ -395,6 +432,7 @@ void DeliveryScheduler::apply(Live& live, const DeliveryJob& job, int64_t now) {
       }
     }
   }
+  if (live.bounce_on_return && live.in_flight.empty()) admin_bounce(live, &failed);
   if (!failed.empty()) send_dsn(live, failed, now);
   expire(live, now);
   write_back(live);
@@ -428,17 +466,18 @@ void DeliveryScheduler::send_dsn(const Live& live, const std::vector<size_t>& fa
                     {"recipients", reported.size()}});
 }
 
-void DeliveryScheduler::write_back(Live& live) {
-  bool done = std::all_of(live.env.recipients.begin(), live.env.recipients.end(),
-                          [](const Recipient& r) { return is_final(r.state); });
+void DeliveryScheduler::write_back(Live& live, std::function<void(StoreStatus)> then) {
+  bool done = all_final(live.env) || live.deleting;
   ++live.writes;
   std::string id = live.env.id;
-  auto finished = [this, id](StoreStatus) {
+  auto finished = [this, id, then](StoreStatus st) {
     auto it = live_.find(id);
-    if (it == live_.end()) return;
-    if (--it->second.writes == 0 && it->second.jobs == 0) release(id);
+    if (it != live_.end() && --it->second.writes == 0 && it->second.jobs == 0) release(id);
+    if (then) then(st);
   };
-  if (done) {
+  if (live.deleting) {
+    store_.remove_async(id, finished);
+  } else if (done) {
     log_event("removed", {{"id", id}});
     store_.remove_async(id, finished);
   } else {
@@ -447,6 +486,98 @@ void DeliveryScheduler::write_back(Live& live) {
 }
 
 void DeliveryScheduler::release(const std::string& id) { live_.erase(id); }
+
+void DeliveryScheduler::admin(AdminAction action, const std::string& id,
+                              std::function<void(const AdminResult&)> done) {
+  Live* live = load(id);
+  if (!live || live->deleting) return done(AdminResult{});
+  AdminResult res;
+  res.found = true;
+  withdraw(*live, &res);
+  int64_t now = now_s();
+  std::vector<size_t> failed;
+  switch (action) {
+    case AdminAction::Delete: live->deleting = true; break;
+    case AdminAction::Hold: live->env.held = true; break;
+    case AdminAction::Release: release_hold(&live->env, now); break;
+    case AdminAction::Bounce:
+      admin_bounce(*live, &failed);
+      live->bounce_on_return = !live->in_flight.empty();  // a job too far along: when it is back
+      break;
+  }
+  res.bounced = failed.size();
+  if (!failed.empty()) send_dsn(*live, failed, now);
+  write_back(*live, [res, done](StoreStatus st) mutable {
+    res.status = st;
+    done(res);
+  });
+  if (action == AdminAction::Release) schedule(id);  // due now: the write above is first in line
+}
+
+// Jobs of this message that have not gone too far come back: their recipients are as before the
+// attempt (not counted as one).
+void DeliveryScheduler::withdraw(Live& live, AdminResult* res) {
+  for (auto& d : dests_) {
+    for (auto& job : d.second->withdraw(live.env.id, &res->stopped, &res->late)) {
+      --live.jobs;
+      for (size_t i : job->rcpt_index) live.in_flight.erase(i);
+    }
+  }
+}
+
+void DeliveryScheduler::admin_bounce(Live& live, std::vector<size_t>* failed) {
+  live.bounce_on_return = false;
+  for (size_t i : bounce_by_admin(&live.env, live.in_flight)) {
+    const Recipient& r = live.env.recipients[i];
+    log_delivery("", live.env.id, r.address, r.route, outcome_of(r));
+    failed->push_back(i);
+  }
+}
+
+size_t DeliveryScheduler::flush() {
+  int64_t now = now_s();
+  size_t n = 0;
+  for (const auto& e : store_.list()) {
+    if (e.held) continue;  // not loaded: a held message is not kept in memory
+    Live* live = load(e.id);
+    if (!live || live->deleting || live->env.held) continue;  // held since: its write is under way
+    for (auto& r : live->env.recipients) {
+      if (!is_final(r.state) && r.next_attempt > now) r.next_attempt = now;
+    }
+    ++n;
+    schedule(e.id);
+  }
+  return n;
+}
+
+std::vector<std::string> DeliveryScheduler::active() const {
+  std::vector<std::string> ids;
+  for (const auto& l : live_) {
+    if (l.second.jobs > 0 && !l.second.deleting) ids.push_back(l.first);
+  }
+  return ids;
+}
+
+// The last attempt on the job's route, and the last delivery, for `smarthost status`.
+void DeliveryScheduler::remember(const DeliveryJob& job, int64_t now) {
+  for (size_t k = 0; k < job.results.size() && k < job.rcpts.size(); ++k) {
+    const router::Outcome& o = job.results[k];
+    RouteAttempt a;
+    a.time = now;
+    a.id = job.id;
+    a.recipient = job.rcpts[k].address;
+    a.status = o.disposition == router::Disposition::Sent     ? "sent"
+               : o.disposition == router::Disposition::Bounce ? "bounced"
+                                                              : "deferred";
+    a.dsn = o.status;
+    a.relay = o.relay;
+    a.tls_version = o.tls.version;
+    a.reason = o.reason;
+    RouteActivity& act = activity_[job.route];
+    if (o.disposition == router::Disposition::Sent) act.last_sent = a;
+    act.last = std::move(a);
+  }
+}
 
 void DeliveryScheduler::record_tls(const router::StsEnforcement& plan, const router::PolicyResult& policy,
                                    const TlsReportEvent& e) {

@@ -18,6 +18,12 @@
 // of one message may finish in either order); LMDB is written after each
 // change, so a restart resumes from the last committed state.
 //
+// The admin's actions (queue_admin.h) on a message go through admin(): the in-memory copy is
+// changed and written back through the queue's writer, and a delivery of that message in
+// progress is stopped first (SmtpClientSession::withdraw: the next hop never gets the end of the
+// data), so that a deleted, held or bounced message does not arrive later. A held message is
+// neither delivered nor expired until released.
+//
 // TLS-RPT reports (Envelope origin TlsReport) go through destinations of
 // their own: they are never counted, and an enforce policy of the rua domain
 // is applied to them as testing (RFC 8460 5.3.1: a report is sent even when
@@ -27,12 +33,14 @@
 
 #include <event2/event.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "relay/queue/queue_admin.h"
 #include "relay/queue/queue_store.h"
 #include "relay/delivery/smtp_client_session.h"
 #include "relay/core/smtp_runtime.h"
@@ -54,6 +62,25 @@ struct StsServices {
   TlsrptStore* tlsrpt = nullptr;
 };
 
+// What became of one admin action (DeliveryScheduler::admin).
+struct AdminResult {
+  bool found = false;                  // the message was in the queue
+  StoreStatus status = StoreStatus::Ok;  // of the write that recorded the action
+  std::string stopped;                 // "host[ip]:port" whose delivery of it was stopped
+  std::string late;                    // "host[ip]:port" that already had the whole message
+  size_t bounced = 0;                  // recipients bounced now
+};
+
+// The last attempt on a route, for `smarthost status`.
+struct RouteAttempt {
+  int64_t time = 0;
+  std::string id, recipient, status, dsn, relay, tls_version, reason;
+};
+struct RouteActivity {
+  RouteAttempt last;       // the last attempt, whatever its outcome
+  RouteAttempt last_sent;  // the last one that delivered
+};
+
 class DeliveryScheduler {
  public:
   DeliveryScheduler(event_base* base, QueueStore& store, router::DnsService& dns,
@@ -71,6 +98,15 @@ class DeliveryScheduler {
   void message_queued(const std::string& id);
   size_t active_sessions() const;
 
+  // An admin action on message `id`; `done` runs on the loop once the change is committed (at
+  // once, found = false, for an id not in the queue).
+  void admin(AdminAction action, const std::string& id, std::function<void(const AdminResult&)> done);
+  // `queue flush`: every message not held is due now. Returns how many.
+  size_t flush();
+  // Messages with a delivery in progress (or waiting for a connection slot).
+  std::vector<std::string> active() const;
+  const std::map<std::string, RouteActivity>& route_activity() const { return activity_; }
+
  private:
   struct Live {
     Envelope env;
@@ -80,6 +116,8 @@ class DeliveryScheduler {
     int jobs = 0;     // in flight
     int writes = 0;   // LMDB writes not yet committed
     std::set<size_t> in_flight;
+    bool deleting = false;      // deleted by the admin: nothing more is done, results are ignored
+    bool bounce_on_return = false;  // bounced while a job was too far along to stop
   };
   class Destination;
 
@@ -92,7 +130,10 @@ class DeliveryScheduler {
   void apply(Live& live, const DeliveryJob& job, int64_t now);
   void expire(Live& live, int64_t now);
   void send_dsn(const Live& live, const std::vector<size_t>& failed, int64_t now);
-  void write_back(Live& live);
+  void write_back(Live& live, std::function<void(StoreStatus)> then = nullptr);
+  void withdraw(Live& live, AdminResult* res);
+  void admin_bounce(Live& live, std::vector<size_t>* failed);
+  void remember(const DeliveryJob& job, int64_t now);
   void release(const std::string& id);
   void record_tls(const router::StsEnforcement& plan, const router::PolicyResult& policy, const TlsReportEvent& e);
   void record_policy_failure(const router::PolicyResult& policy);
@@ -110,6 +151,7 @@ class DeliveryScheduler {
   std::map<std::string, Live> live_;
   std::map<std::string, std::unique_ptr<Destination>> dests_;
   std::set<std::pair<int64_t, std::string>> wakeups_;  // (when, id), no duplicates
+  std::map<std::string, RouteActivity> activity_;       // by route name
   base::EventPtr timer_;
   base::EventPtr tick_;
 };

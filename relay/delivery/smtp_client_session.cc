@@ -739,6 +739,18 @@ void SmtpClientSession::retire() {
   send("QUIT", State::Quit);
 }
 
+std::unique_ptr<DeliveryJob> SmtpClientSession::withdraw(std::string* relay) {
+  *relay = where();
+  if (!job_ || finished_) return nullptr;
+  if (state_ == State::Body && conn_ && conn_->output_pending() == 0) return nullptr;
+  log_event("delivery-stopped", {{"session", sid_}, {"id", job_->id}, {"relay", where()},
+                                 {"state", client_state_name(state_)}});
+  auto job = std::move(job_);
+  abort_connection();
+  finish();
+  return job;
+}
+
 void SmtpClientSession::on_conn_closed(const std::string& why) {
   std::string s = client_state_name(state_);
   if (state_ == State::Quit || state_ == State::Idle) {
@@ -768,6 +780,17 @@ void SmtpClientSession::on_conn_timeout() {
 void SmtpClientSession::drop_connection() {
   if (conn_) conn_->close_after_flush();
   // Freed on a later turn: we may be inside one of its callbacks.
+  base::delete_later(base_, std::move(conn_));
+}
+
+// No goodbye: whatever we had not yet sent (the rest of a message) is thrown away, and the socket
+// closes as soon as the Conn goes; a server that sees the connection end inside DATA discards
+// the message (RFC 5321 section 4.1.1.4: only the final dot commits it).
+void SmtpClientSession::abort_connection() {
+  if (conn_) {
+    conn_->close_after_flush();  // no more callbacks
+    conn_->discard_output();     // ...and nothing of ours goes out, close_notify included
+  }
   base::delete_later(base_, std::move(conn_));
 }
 

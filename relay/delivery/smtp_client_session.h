@@ -119,6 +119,14 @@ class SmtpClientSession : public base::Conn::Handler {
   // A parked session whose configuration was replaced says QUIT instead of
   // waiting for a job; any other state is left alone.
   void retire();
+  // The job in hand is for message `id` (a delivery, not a probe).
+  bool carries(const std::string& id) const { return job_ && !job_->probe && job_->id == id; }
+  // The admin deleted, held or bounced the message of the job in hand: the connection is cut
+  // (output thrown away, no QUIT) so that the next hop never sees the end of the data, the
+  // session ends, and the job comes back with its results untouched and unlogged (the log says
+  // event=delivery-stopped). nullptr when it is too late: the whole message, final dot included,
+  // has left our buffers; its reply then settles the job as usual. *relay: "host[ip]:port".
+  std::unique_ptr<DeliveryJob> withdraw(std::string* relay);
 
  private:
   using State = ClientState;
@@ -158,6 +166,7 @@ class SmtpClientSession : public base::Conn::Handler {
   void tls_fail(router::Outcome o);
   void settle_unfinished();
   void drop_connection();
+  void abort_connection();
   void probe_done();
   std::optional<certs::TlsFailure> route_checks(const certs::TlsFacts& f) const;
   void report_tls(bool ok, const std::string& result_type, const std::string& detail);

@@ -2,8 +2,9 @@
 // queue_control.h). Failures to lock are values (nullptr with the reason).
 #include "relay/queue/queue_control.h"
 
+#include <time.h>
+
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,8 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+
+#include "relay/queue/control_socket.h"
 
 namespace relay {
 
@@ -39,28 +42,20 @@ void record_holder(int fd) {
 
 std::string pid_file(const std::string& queue_dir) { return queue_dir + "/smarthost.pid"; }
 
-bool poke_relay(const std::string& queue_dir) {
-  std::ifstream f(pid_file(queue_dir));
-  long pid = 0;
-  if (!(f >> pid) || pid <= 1) return false;
-  // A PID file left by a killed relay may name an unrelated process now:
-  // SIGUSR1 would end it. Only signal a process that is smarthost.
-  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-  std::string name;
-  if (!(comm >> name) || name != "smarthost") return false;
-  return kill(static_cast<pid_t>(pid), SIGUSR1) == 0;
-}
+namespace {
 
-std::unique_ptr<QueueLock> QueueLock::acquire(const std::string& queue_dir, std::string* error) {
+// One try: the locked descriptor, or -1 with *error (*busy: another process holds the lock).
+int try_lock(const std::string& queue_dir, std::string* error, bool* busy) {
+  *busy = false;
   if (mkdir(queue_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     *error = "cannot create queue folder " + queue_dir + ": " + std::strerror(errno);
-    return nullptr;
+    return -1;
   }
   std::string path = lock_file(queue_dir);
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     *error = "cannot open the queue lock " + path + ": " + std::strerror(errno);
-    return nullptr;
+    return -1;
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int e = errno;
@@ -69,13 +64,53 @@ std::unique_ptr<QueueLock> QueueLock::acquire(const std::string& queue_dir, std:
     if (e != EWOULDBLOCK) {
       *error = "cannot lock " + path + ": " + std::strerror(e);
     } else {
+      *busy = true;
       *error = "queue " + queue_dir + " is in use by " +
                (holder > 0 ? "pid " + std::to_string(holder) : std::string("another process"));
     }
-    return nullptr;
+    return -1;
   }
   record_holder(fd);
-  return std::make_unique<QueueLock>(Key{}, queue_dir, fd);
+  return fd;
+}
+
+void sleep_ms(int ms) {
+  timespec ts{ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, nullptr);
+}
+
+constexpr int kRetryMs = 50;
+
+}  // namespace
+
+std::unique_ptr<QueueLock> QueueLock::acquire(const std::string& queue_dir, std::string* error, int wait_ms) {
+  bool busy = false;
+  for (int waited = 0;; waited += kRetryMs) {
+    int fd = try_lock(queue_dir, error, &busy);
+    if (fd >= 0) return std::make_unique<QueueLock>(Key{}, queue_dir, fd);
+    if (!busy || waited >= wait_ms) return nullptr;
+    sleep_ms(kRetryMs);
+  }
+}
+
+QueueOwner QueueLock::owner(const std::string& queue_dir, std::unique_ptr<QueueLock>* lock, std::string* error,
+                            int wait_ms) {
+  for (int waited = 0;; waited += kRetryMs) {
+    if (control_listening(queue_dir)) return QueueOwner::Relay;
+    bool busy = false;
+    int fd = try_lock(queue_dir, error, &busy);
+    if (fd >= 0) {
+      *lock = std::make_unique<QueueLock>(Key{}, queue_dir, fd);
+      return QueueOwner::Locked;
+    }
+    // Busy: a relay starting (locked, not serving yet) or another tool's moment.
+    if (!busy) return QueueOwner::Busy;
+    if (waited >= wait_ms) {
+      *error += ", and no relay answers on " + control_socket_path(queue_dir);
+      return QueueOwner::Busy;
+    }
+    sleep_ms(kRetryMs);
+  }
 }
 
 QueueLock::~QueueLock() {

@@ -22,6 +22,7 @@ enum Tag : uint8_t {
   kId = 1, kSender, kArrival, kSize, kEightBit, kRet, kEnvid, kClientIp, kHelo,
   kTlsVersion, kTlsCipher, kTlsBits, kTlsVerdict, kRcpt,
   kOrigin,  // always written: its absence marks a record of an older version
+  kHeld,    // written only when held: an older binary skips it (and would deliver the message)
   // Written only when set: older records read as "no SMTPUTF8", which they were. A number well
   // apart from the run above, so that fields appended to that run never collide with it.
   kSmtpUtf8 = 30,
@@ -223,7 +224,8 @@ std::string encode_envelope(const Envelope& e) {
   w.str(kHelo, e.helo);
   tls_fields(w, e.tls_in, kTlsVersion);
   for (const auto& r : e.recipients) w.raw(kRcpt, encode_recipient(r));
-  w.raw(kOrigin, std::string(1, static_cast<char>(e.origin)));
+  w.u64(kHeld, e.held ? 1 : 0);
+  w.raw(kOrigin, std::string(1, static_cast<char>(e.origin)));  // last (a unit test relies on it)
   return std::move(w.out());
 }
 
@@ -244,6 +246,7 @@ bool decode_envelope(const std::string& data, Envelope* e) {
       case kEnvid: e->envid = s; break;
       case kClientIp: e->client_ip = s; break;
       case kHelo: e->helo = s; break;
+      case kHeld: e->held = as_u64(f.data) != 0; break;
       case kRcpt: {
         Recipient r;
         if (!decode_recipient(f.data, &r)) return false;

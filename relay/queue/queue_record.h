@@ -66,6 +66,8 @@ struct Envelope {
   TlsInfo tls_in;
   std::vector<Recipient> recipients;
   Origin origin = Origin::Smtp;
+  // `queue hold` (postsuper -h): no delivery, and no expiry, until `queue release`.
+  bool held = false;
 };
 
 std::string encode_envelope(const Envelope& e);

@@ -35,6 +35,8 @@ DATA after the final dot):
                                          closes the connection (an idle connection it dropped just
                                          as the client reused it); event "hangup". "421": it
                                          answers 421 4.4.2 (its idle timeout) and closes
+  resume_after_stall=True               after stall_seconds the stage goes on normally (a slow
+                                         server: a delivery stays in progress that long)
   tls_min/tls_max="1.0".."1.3", ciphers="...", request_client_cert=True (logs the client cert CN)
   pipelining=True, smtputf8=True, ehlo_add=[...], ehlo_remove=["8BITMIME"], save=False (count only)
 
@@ -142,7 +144,7 @@ class SmtpPeer:
 
     def __init__(self, mode="tls", cert="valid", host="127.0.0.1", port=None,
                  hostname="mx.test.example", replies=None, rcpt_replies=None, fail_first=None,
-                 fail_reply=None, stall=None, stall_seconds=600.0, tls_min=None, tls_max=None,
+                 fail_reply=None, stall=None, stall_seconds=600.0, resume_after_stall=False, tls_min=None, tls_max=None,
                  ciphers=None, handshake_break=None, request_client_cert=False, pipelining=True,
                  smtputf8=True, ehlo_add=(), ehlo_remove=(), size_limit=33554432, save=True,
                  hangup_on_reuse=False, timeout=300.0, start_timeout=15.0, keep_dir=False):
@@ -164,7 +166,7 @@ class SmtpPeer:
             "rcpt_replies": RCPT_REPLIES if rcpt_replies is None else rcpt_replies,
             "fail_first": fail_first or {}, "fail_reply": fail_reply,
             "stall": list(stall if stall is not None else preset.get("stall", [])),
-            "stall_seconds": stall_seconds,
+            "stall_seconds": stall_seconds, "resume_after_stall": resume_after_stall,
             "handshake_break": handshake_break or preset.get("handshake_break"),
             "pipelining": pipelining, "smtputf8": smtputf8,
             "ehlo_add": list(ehlo_add), "ehlo_remove": list(ehlo_remove),

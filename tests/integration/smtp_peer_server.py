@@ -90,6 +90,7 @@ class Handler:
         self.fail_first = {k.lower(): int(v) for k, v in (cfg.get("fail_first") or {}).items()}
         self.stall = {s.lower() for s in (cfg.get("stall") or [])}
         self.stall_seconds = float(cfg.get("stall_seconds", 600))
+        self.resume = bool(cfg.get("resume_after_stall", False))
 
     def injected(self, stage):
         """The reply forced for this stage, or None to go on normally.
@@ -112,7 +113,7 @@ class Handler:
         if stage in self.stall:
             self.rec.event("stall", conn=server.conn_id, stage=stage)
             await asyncio.sleep(self.stall_seconds)
-            return True
+            return not self.resume  # resume: the stage then goes on as if nothing happened
         return False
 
     async def handle_HELO(self, server, session, envelope, hostname):

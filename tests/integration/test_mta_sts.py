@@ -263,6 +263,7 @@ class MtaStsTest(unittest.TestCase):
         rc, out, err = self.smarthost("tlsrpt", "-c", self.cfg, "send", "--date", day)
         self.assertEqual(rc, 0, "stdout:\n%s\nstderr:\n%s" % (out, err))
         self.assertIn("reports sent: 1, failed: 0", out)
+        self.assertIn("no relay is running", out)  # the report waits in the queue for one
         qid = out.split("queued as ")[1].split()[0]
         rc, again, err = self.smarthost("tlsrpt", "-c", self.cfg, "send", "--date", day)
         self.assertIn("already sent", again)  # never twice

@@ -102,12 +102,15 @@ TEST(JsonDump, QueueListJsonKeepsItsShape) {
   CliArgs args;
   args.positional = {"list"};
   args.flags = {"--json"};
+  std::istringstream in;
   std::ostringstream out, err;
-  CHECK_EQUAL(0, cmd_queue(cfg, args, out, err));
+  CHECK_EQUAL(0, cmd_queue(cfg, args, in, out, err));
   CHECK(system(("rm -rf '" + dir + "'").c_str()) == 0);
   Json doc = parse(out.str());
   const Json& m = doc["messages"].at(0);
-  CHECK(keys(m) == std::vector<std::string>({"id", "sender", "size", "arrival", "client", "recipients", "smtputf8"}));
+  CHECK(keys(m) == std::vector<std::string>(
+                       {"id", "sender", "size", "arrival", "client", "held", "active", "recipients", "smtputf8"}));
+  CHECK(m["held"] == false && m["active"] == false);  // no relay runs: nothing is being delivered
   check_eq("sender", m["sender"], kFixed);
   CHECK(m["size"].is_number_unsigned() && m["size"] == 42);
   check_eq("arrival", m["arrival"], "2026-11-23T00:00:00Z");

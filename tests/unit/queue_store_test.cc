@@ -171,6 +171,17 @@ TEST(QueueRecord, OriginRoundTrips) {
   }
 }
 
+TEST(QueueRecord, HeldRoundTripsAndDefaultsToFalse) {
+  Envelope e = sample("ID1");
+  Envelope d;
+  CHECK(decode_envelope(encode_envelope(e), &d));
+  CHECK_FALSE(d.held);
+  e.held = true;
+  CHECK(decode_envelope(encode_envelope(e), &d));
+  CHECK(d.held);
+  CHECK(d.recipients.size() == 2);
+}
+
 TEST(QueueRecord, OriginOfOlderRecords) {
   const std::string v1(1, '\x01');  // version byte; tag 1 = id, tag 9 = HELO
   Envelope d;
