@@ -54,8 +54,9 @@ $(B)/san/smarthost: $(SAN_OBJ) $(B)/san/relay/main.o
 $(B)/san/unit_tests: $(SAN_OBJ) $(UNIT_OBJ)
 	$(CXX) $(SAN_FLAGS) $^ $(PKG_LIBS) $(shell pkg-config --libs cpputest) -o $@
 
+# The same two steps as tests/integration/test_make_run.py (SIGHUP must work as `user`).
 run: $(B)/smarthost
-	./config/make-run-cert.sh
+	./config/make-run-cert.sh var/tls config/smarthost.cfg
 	./$(B)/smarthost run -c config/smarthost.cfg
 
 test: $(B)/san/unit_tests
