@@ -11,6 +11,7 @@
 #include "config/config_loader.h"
 #include "config/duration.h"
 #include "relay/cli/cli_args.h"
+#include "relay/cli/cmd_help.h"
 #include "relay/cli/cmd_mta_sts.h"
 #include "relay/cli/cmd_queue.h"
 #include "relay/cli/cmd_tlsrpt.h"
@@ -20,17 +21,6 @@
 #include "relay/cli/cmd_route_for.h"
 
 namespace {
-
-const char* kUsage =
-    "usage: smarthost COMMAND [-c FILE] ...\n"
-    "  run -c FILE                       run the relay in the foreground\n"
-    "  check-config -c FILE [--test-routes]  validate the config, print its routes and lists\n"
-    "  route-for -c FILE ADDRESS         the route and candidate hosts for ADDRESS\n"
-    "  test-route -c FILE ROUTE [--domain D] [--json]  probe the route's hosts and TLS (exit 0: would deliver)\n"
-    "  queue -c FILE list [--json] | show ID | delete ID | bounce ID | flush\n"
-    "  tlsrpt -c FILE show [--date D] [--json] | send [--date D]   TLS reports (RFC 8460)\n"
-    "  mta-sts record DOMAIN | check -c FILE DOMAIN   MTA-STS records for your domain; check what is published\n"
-    "  --version, help\n";
 
 const char* tls_mode(config::TlsMode m) {
   switch (m) {
@@ -80,18 +70,23 @@ int load(const relay::CliArgs& a, std::shared_ptr<const config::Config>* out) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << kUsage;
+    relay::print_command_list(std::cerr);
     return 2;
   }
   std::string cmd = argv[1];
-  if (cmd == "--version" || cmd == "version") {
+  if (cmd == "--version") cmd = "version";
+  if (cmd == "--help" || cmd == "-h") cmd = "help";
+  // Only commands with a manual page exist (relay/cli/help_pages.cc): none ships undocumented.
+  if (!relay::find_command_help(cmd)) {
+    std::cerr << "smarthost: unknown command '" << cmd << "'\n";
+    relay::print_command_list(std::cerr);
+    return 2;
+  }
+  if (cmd == "version") {
     std::cout << "smarthost " << SMARTHOST_VERSION << "\n";
     return 0;
   }
-  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-    std::cout << kUsage;
-    return 0;
-  }
+  if (cmd == "help") return relay::cmd_help({argv + 2, argv + argc}, SMARTHOST_VERSION, std::cout, std::cerr);
   auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date"}, {"--json", "--test-routes"});
   if (!args.error.empty()) {
     std::cerr << "smarthost " << cmd << ": " << args.error << "\n";
@@ -135,6 +130,6 @@ int main(int argc, char** argv) {
     return relay::cmd_tlsrpt(*cfg, args, std::cout, std::cerr);
   }
   if (cmd == "mta-sts") return relay::cmd_mta_sts(args, std::cout, std::cerr);
-  std::cerr << "smarthost: unknown command '" << cmd << "'\n" << kUsage;
+  std::cerr << "smarthost: command '" << cmd << "' has a manual page but no code\n";
   return 2;
 }

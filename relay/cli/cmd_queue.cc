@@ -91,6 +91,7 @@ int bounce(const config::Config& cfg, QueueStore& store, const std::string& id, 
   }
   DsnRequest req;
   req.reporting_mta = cfg.hostname;
+  req.config_path = cfg.source;
   req.env = &e;
   req.failed = failed;
   req.original = &body;

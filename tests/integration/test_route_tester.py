@@ -10,6 +10,8 @@ usage errors.
 import json
 import os
 import pty
+import re
+import shlex
 import socket
 import ssl
 import subprocess
@@ -342,6 +344,30 @@ class RouteTesterTest(td.DeliveryBase):
         outcome, msg = self.delivered(dest)
         self.assertEqual(outcome, "deliver")
         self.assertIsNone(msg["tls_version"])
+
+    # -- the DSN's advice (issue 14 item 12) --------------------------------------------------
+
+    def advised_command(self, human):
+        """The tester command line a DSN advises, its wrapped lines joined again."""
+        m = re.search(r'Run "(smarthost test-route [^"]*)"', re.sub(r"\s+", " ", human))
+        self.assertIsNotNone(m, human)
+        return m.group(1)
+
+    def test_dsn_advice_names_a_tester_command_that_runs_as_written(self):
+        dest = self.peer("plain")                  # required TLS, no STARTTLS: bounce 5.7.4
+        self.make_relay(dest.port, kind="mx")
+        outcome, fields = self.delivered(dest, to="bob@two.test.example")
+        self.assertEqual(outcome, "bounce")
+        human, _ = self.dsn()
+        line = self.advised_command(human)
+        self.assertIn(" --domain two.test.example", line)
+        self.assertIn(" -c %s " % self.relay.config_path, line)
+        argv = shlex.split(line)
+        self.assertEqual(argv[0], "smarthost")
+        r = subprocess.run([BIN] + argv[1:], capture_output=True, text=True, timeout=120)
+        self.assertIn(r.returncode, (0, 1), "%s: exit %d\n%s" % (line, r.returncode, r.stderr))
+        self.assertEqual(r.returncode, 1, r.stdout)   # it shows the failure the DSN reports
+        self.assertIn("STARTTLS", r.stdout)
 
     # -- command line ----------------------------------------------------------------------
 
