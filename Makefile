@@ -8,10 +8,12 @@
 #   make bench      benchmark against Postfix
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (60) each
 #   make image      appliance disk image; make image-test boots it under qemu
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man pages, systemd unit, sample config)
 
 B ?= build
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CXX ?= g++
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -85,9 +87,9 @@ image: $(B)/smarthost
 image-test: image
 	./image/test.sh
 
+# What a normal host needs (install/install.sh says what goes where; README.md, "Installing").
 install: $(B)/smarthost
-	install -D -m 0755 $(B)/smarthost $(DESTDIR)$(PREFIX)/sbin/smarthost
-	install -D -m 0644 config/smarthost.cfg $(DESTDIR)$(PREFIX)/share/smarthost/smarthost.cfg.sample
+	./install/install.sh $(B)/smarthost "$(DESTDIR)" $(PREFIX) $(SYSCONFDIR) $(SYSTEMDUNITDIR)
 
 # ---- fuzzing (issue 9) ------------------------------------------------------
 # libFuzzer targets tests/fuzz/fuzz_*.cc, built with clang into $(B)/fuzz/ against

@@ -56,6 +56,8 @@ need_cmd unbound unbound                          # dns_server.py
 need_cmd postfix smtp-sink smtp-source postfix postconf  # SinkPeer, bench
 need_cmd lmdb-utils mdb_load mdb_stat
 need_cmd mount mount umount                       # test_crash_consistency (tmpfs)
+need_cmd man-db man                               # test_docs, test_install: man -l renders the pages
+need_cmd systemd systemd-analyze                  # test_install: systemd-analyze verify on the unit
 
 # Fuzz targets (libFuzzer from Debian 12's clang 14).
 need_cmd clang clang++
