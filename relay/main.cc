@@ -66,6 +66,26 @@ int load(const relay::CliArgs& a, std::shared_ptr<const config::Config>* out) {
   return 0;
 }
 
+// test-route's options, or false after a usage error on stderr.
+bool test_route_options(const relay::CliArgs& a, relay::TestRouteOptions* o) {
+  o->all = a.flag("--all");
+  o->json = a.flag("--json");
+  o->domain = a.value("--domain");
+  if (a.positional.size() != (o->all ? 0u : 1u) || (o->all && !o->domain.empty())) {
+    std::cerr << "smarthost test-route: needs one ROUTE, or --all without ROUTE and --domain\n";
+    return false;
+  }
+  const std::string t = a.value("--timeout");
+  if (!t.empty()) {
+    if (t.size() > 4 || t.find_first_not_of("0123456789") != std::string::npos || std::stoul(t) == 0) {
+      std::cerr << "smarthost test-route: --timeout '" << t << "' is not a number of seconds from 1 to 9999\n";
+      return false;
+    }
+    o->timeout = std::stoul(t);
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,7 +107,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "help") return relay::cmd_help({argv + 2, argv + argc}, SMARTHOST_VERSION, std::cout, std::cerr);
-  auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date"}, {"--json", "--test-routes"});
+  auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date", "--timeout"}, {"--json", "--test-routes", "--all"});
   if (!args.error.empty()) {
     std::cerr << "smarthost " << cmd << ": " << args.error << "\n";
     return 2;
@@ -113,13 +133,10 @@ int main(int argc, char** argv) {
     return relay::run_route_for(*cfg, args.positional[0], std::cout, std::cerr);
   }
   if (cmd == "test-route") {
-    if (args.positional.size() != 1) {
-      std::cerr << "smarthost test-route: needs one ROUTE\n";
-      return 2;
-    }
+    relay::TestRouteOptions opts;
+    if (!test_route_options(args, &opts)) return 2;
     if (load(args, &cfg) != 0) return 1;
-    return relay::run_test_route(*cfg, args.positional[0], args.value("--domain"), args.flag("--json"), std::cout,
-                                 std::cerr);
+    return relay::run_test_route(*cfg, opts.all ? "" : args.positional[0], opts, std::cout, std::cerr);
   }
   if (cmd == "queue") {
     if (load(args, &cfg) != 0) return 1;
