@@ -10,7 +10,8 @@ namespace relay {
 namespace {
 
 const std::pair<std::string, std::string> kConfigOption = {
-    "-c FILE", "the configuration file (default /etc/smarthost/smarthost.cfg; see docs/config.md)"};
+    "-c FILE", "the configuration file (default /etc/smarthost/smarthost.cfg); every key is described in docs/config.md "
+    "of the source, installed as share/doc/smarthost/config.md"};
 
 std::vector<CommandHelp> make_pages() {
   return {
@@ -52,8 +53,8 @@ std::vector<CommandHelp> make_pages() {
        "connection but never greets is reported as \"no banner within S s\". On a terminal each step is "
        "printed as it happens; otherwise, and with --json, the report is printed at the end.\n\n"
        "A route of kind \"mx\" needs --domain: the recipient domain whose MX hosts to test. With --all every "
-       "route is tested; for an mx route, every domain its address lists name (a \"*\" route or a list "
-       "holding only addresses has no domain to test and is said so).",
+       "route is tested; for an mx route, every domain its address lists name, the domain of an address entry "
+       "included (a \"*\" route, or lists of only \".sub\" patterns, name no domain: reported as not tested).",
        {kConfigOption,
         {"--domain DOMAIN", "the recipient domain (required for routes of kind \"mx\")"},
         {"--all", "test every route (mx routes: every domain named in their address lists)"},
