@@ -603,6 +603,7 @@ void SmtpClientSession::fail(Next n, router::Outcome o) {
   }
   log_event("delivery-problem", {{"session", sid_}, {"relay", where()}, {"state", client_state_name(state_)},
                                  {"error", o.reason}});
+  if (on_step_) on_step_(where(), "failed: " + o.reason);
   drop_connection();
   if (n == Next::NextHost && !delivered_any_) {
     ++addr_;

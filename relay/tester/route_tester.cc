@@ -353,12 +353,13 @@ class ProbeRun : public JobSource {
     session_ = std::make_unique<SmtpClientSession>(base_, rt_, sts->route, sts->candidates, std::move(j), *this);
     session_->set_single_attempt(sts->bounce_on_tls_failure);
     session_->set_sts(sts, nullptr);
-    if (progress_) session_->set_step_observer([this](const std::string& w, const char* st) { step(w, st); });
+    if (progress_) session_->set_step_observer([this](const std::string& w, const std::string& st) { step(w, st); });
     session_->start();
   }
 
   // One line per state as it is entered: on a terminal the admin sees where a slow server stalls.
-  void step(const std::string& where, const char* state) {
+  void step(const std::string& where, const std::string& state) {
+    if (where.empty()) return;  // "done", after the last host: the report follows
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
     char when[32];
     snprintf(when, sizeof when, "%6.1fs", static_cast<double>(ms.count()) / 1000.0);
