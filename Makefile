@@ -8,10 +8,12 @@
 #   make bench      benchmark against Postfix
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (60) each
 #   make image      appliance disk image; make image-test boots it under qemu
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man pages, systemd unit, sample config)
 
 B ?= build
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 CXX ?= g++
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -54,8 +56,9 @@ $(B)/san/smarthost: $(SAN_OBJ) $(B)/san/relay/main.o
 $(B)/san/unit_tests: $(SAN_OBJ) $(UNIT_OBJ)
 	$(CXX) $(SAN_FLAGS) $^ $(PKG_LIBS) $(shell pkg-config --libs cpputest) -o $@
 
+# The same two steps as tests/integration/test_make_run.py (SIGHUP must work as `user`).
 run: $(B)/smarthost
-	./config/make-run-cert.sh
+	./config/make-run-cert.sh var/tls config/smarthost.cfg
 	./$(B)/smarthost run -c config/smarthost.cfg
 
 test: $(B)/san/unit_tests
@@ -84,9 +87,9 @@ image: $(B)/smarthost
 image-test: image
 	./image/test.sh
 
+# What a normal host needs (install/install.sh says what goes where; README.md, "Installing").
 install: $(B)/smarthost
-	install -D -m 0755 $(B)/smarthost $(DESTDIR)$(PREFIX)/sbin/smarthost
-	install -D -m 0644 config/smarthost.cfg $(DESTDIR)$(PREFIX)/share/smarthost/smarthost.cfg.sample
+	./install/install.sh $(B)/smarthost "$(DESTDIR)" $(PREFIX) $(SYSCONFDIR) $(SYSTEMDUNITDIR)
 
 # ---- fuzzing (issue 9) ------------------------------------------------------
 # libFuzzer targets tests/fuzz/fuzz_*.cc, built with clang into $(B)/fuzz/ against

@@ -15,6 +15,9 @@
 
 namespace config {
 
+// The file every sub-command reads when -c is not given (and the installed one).
+inline constexpr const char* kDefaultConfigPath = "/etc/smarthost/smarthost.cfg";
+
 // TLS protocol versions we can speak. wolfSSL on Debian 12 has no TLS 1.0.
 enum class TlsVersion { V1_1, V1_2, V1_3 };
 const char* tls_version_name(TlsVersion v);  // "1.1", "1.2", "1.3"

@@ -11,6 +11,7 @@
 #include "config/config_loader.h"
 #include "config/duration.h"
 #include "relay/cli/cli_args.h"
+#include "relay/cli/cmd_help.h"
 #include "relay/cli/cmd_mta_sts.h"
 #include "relay/cli/cmd_queue.h"
 #include "relay/cli/cmd_status.h"
@@ -21,18 +22,6 @@
 #include "relay/cli/cmd_route_for.h"
 
 namespace {
-
-const char* kUsage =
-    "usage: smarthost COMMAND [-c FILE] ...\n"
-    "  run -c FILE                       run the relay in the foreground\n"
-    "  check-config -c FILE [--test-routes]  validate the config, print its routes and lists\n"
-    "  route-for -c FILE ADDRESS         the route and candidate hosts for ADDRESS\n"
-    "  test-route -c FILE ROUTE [--domain D] [--json]  probe the route's hosts and TLS (exit 0: would deliver)\n"
-    "  queue -c FILE list [--json] | show ID | flush | delete|bounce|hold|release ID...|ALL|-\n"
-    "  status -c FILE [--json]           is the relay running; its sessions, queue and last deliveries\n"
-    "  tlsrpt -c FILE show [--date D] [--json] | send [--date D]   TLS reports (RFC 8460)\n"
-    "  mta-sts record DOMAIN | check -c FILE DOMAIN   MTA-STS records for your domain; check what is published\n"
-    "  --version, help\n";
 
 const char* tls_mode(config::TlsMode m) {
   switch (m) {
@@ -78,23 +67,48 @@ int load(const relay::CliArgs& a, std::shared_ptr<const config::Config>* out) {
   return 0;
 }
 
+// test-route's options, or false after a usage error on stderr.
+bool test_route_options(const relay::CliArgs& a, relay::TestRouteOptions* o) {
+  o->all = a.flag("--all");
+  o->json = a.flag("--json");
+  o->domain = a.value("--domain");
+  if (a.positional.size() != (o->all ? 0u : 1u) || (o->all && !o->domain.empty())) {
+    std::cerr << "smarthost test-route: needs one ROUTE, or --all without ROUTE and --domain\n";
+    return false;
+  }
+  const std::string t = a.value("--timeout");
+  if (!t.empty()) {
+    if (t.size() > 4 || t.find_first_not_of("0123456789") != std::string::npos || std::stoul(t) == 0) {
+      std::cerr << "smarthost test-route: --timeout '" << t << "' is not a number of seconds from 1 to 9999\n";
+      return false;
+    }
+    o->timeout = std::stoul(t);
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << kUsage;
+    relay::print_command_list(std::cerr);
     return 2;
   }
   std::string cmd = argv[1];
-  if (cmd == "--version" || cmd == "version") {
+  if (cmd == "--version") cmd = "version";
+  if (cmd == "--help" || cmd == "-h") cmd = "help";
+  // Only commands with a manual page exist (relay/cli/help_pages.cc): none ships undocumented.
+  if (!relay::find_command_help(cmd)) {
+    std::cerr << "smarthost: unknown command '" << cmd << "'\n";
+    relay::print_command_list(std::cerr);
+    return 2;
+  }
+  if (cmd == "version") {
     std::cout << "smarthost " << SMARTHOST_VERSION << "\n";
     return 0;
   }
-  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-    std::cout << kUsage;
-    return 0;
-  }
-  auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date"}, {"--json", "--test-routes"});
+  if (cmd == "help") return relay::cmd_help({argv + 2, argv + argc}, SMARTHOST_VERSION, std::cout, std::cerr);
+  auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date", "--timeout"}, {"--json", "--test-routes", "--all"});
   if (!args.error.empty()) {
     std::cerr << "smarthost " << cmd << ": " << args.error << "\n";
     return 2;
@@ -120,13 +134,10 @@ int main(int argc, char** argv) {
     return relay::run_route_for(*cfg, args.positional[0], std::cout, std::cerr);
   }
   if (cmd == "test-route") {
-    if (args.positional.size() != 1) {
-      std::cerr << "smarthost test-route: needs one ROUTE\n";
-      return 2;
-    }
+    relay::TestRouteOptions opts;
+    if (!test_route_options(args, &opts)) return 2;
     if (load(args, &cfg) != 0) return 1;
-    return relay::run_test_route(*cfg, args.positional[0], args.value("--domain"), args.flag("--json"), std::cout,
-                                 std::cerr);
+    return relay::run_test_route(*cfg, opts.all ? "" : args.positional[0], opts, std::cout, std::cerr);
   }
   if (cmd == "queue") {
     if (load(args, &cfg) != 0) return 1;
@@ -141,6 +152,6 @@ int main(int argc, char** argv) {
     return relay::cmd_tlsrpt(*cfg, args, std::cout, std::cerr);
   }
   if (cmd == "mta-sts") return relay::cmd_mta_sts(args, std::cout, std::cerr);
-  std::cerr << "smarthost: unknown command '" << cmd << "'\n" << kUsage;
+  std::cerr << "smarthost: command '" << cmd << "' has a manual page but no code\n";
   return 2;
 }

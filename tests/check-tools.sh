@@ -59,6 +59,8 @@ need_cmd mount mount umount                       # test_crash_consistency (tmpf
 need_cmd logrotate logrotate                      # test_log: rotation by mv + SIGHUP
 need_cmd rsyslog rsyslogd                         # syslog_server.py: log.file = "syslog"
 need_cmd util-linux unshare                       # syslog_server.py: a private /dev/log
+need_cmd man-db man                               # test_docs, test_install: man -l renders the pages
+need_cmd systemd systemd-analyze                  # test_install: systemd-analyze verify on the unit
 
 # Fuzz targets (libFuzzer from Debian 12's clang 14).
 need_cmd clang clang++

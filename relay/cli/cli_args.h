@@ -9,10 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
+
 namespace relay {
 
 struct CliArgs {
-  std::string config = "/etc/smarthost/smarthost.cfg";
+  std::string config = config::kDefaultConfigPath;
   std::map<std::string, std::string> values;  // --domain D, --date D
   std::set<std::string> flags;                // --json, --test-routes
   std::vector<std::string> positional;

@@ -99,6 +99,7 @@ StoreStatus bounce_here(const config::Config& cfg, QueueStore& store, Envelope& 
   *bounced = failed.size();
   DsnRequest req;
   req.reporting_mta = cfg.hostname;
+  req.config_path = cfg.source;
   req.env = &e;
   req.failed = failed;
   req.original = &body;

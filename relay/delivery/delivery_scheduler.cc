@@ -447,6 +447,7 @@ void DeliveryScheduler::send_dsn(const Live& live, const std::vector<size_t>& fa
   }
   DsnRequest req;
   req.reporting_mta = rt_->config->hostname;
+  req.config_path = rt_->config->source;
   req.env = &live.env;
   req.failed = failed;
   req.original = &original;

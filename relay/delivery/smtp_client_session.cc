@@ -185,6 +185,7 @@ void SmtpClientSession::enter(State s) {
   }
   state_ = s;
   if (conn_) conn_->set_timeout(client_timeout_seconds(info(s).timeout, rt_->config->limits));
+  if (on_step_) on_step_(where(), info(s).name);
 }
 
 void SmtpClientSession::send(const std::string& line, State expect, size_t rcpt) {
@@ -655,6 +656,7 @@ void SmtpClientSession::fail(Next n, router::Outcome o) {
   }
   log_event("delivery-problem", {{"session", sid_}, {"id", job_ ? job_->id : ""}, {"relay", where()},
                                  {"state", client_state_name(state_)}, {"error", o.reason}});
+  if (on_step_) on_step_(where(), "failed: " + o.reason);
   drop_connection();
   if (n == Next::NextHost && !delivered_any_) {
     ++addr_;
@@ -771,10 +773,15 @@ void SmtpClientSession::on_conn_timeout() {
   if (state_ == State::Idle) return retire();
   if (reconnect_if_reused("timeout")) return;
   bool connecting = state_ == State::Connect;
+  // A server that accepts and never greets: say so, with the wait (issue 14 item 11).
+  std::string text = connecting ? "connect to " + where() + " timed out"
+                     : state_ == State::Banner
+                         ? "no banner within " + std::to_string(client_timeout_seconds(ClientTimeout::Reply,
+                                                                                       rt_->config->limits)) +
+                               " s from " + where()
+                         : "timeout at " + where() + " while waiting for " + s + " reply";
   fail(delivered_any_ ? Next::Defer : Next::NextHost,
-       problem(router::FailureKind::Connect, connecting ? "4.4.1" : "4.4.2",
-               connecting ? "connect to " + where() + " timed out"
-                          : "timeout at " + where() + " while waiting for " + s + " reply"));
+       problem(router::FailureKind::Connect, connecting ? "4.4.1" : "4.4.2", text));
 }
 
 void SmtpClientSession::drop_connection() {

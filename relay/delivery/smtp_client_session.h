@@ -113,6 +113,12 @@ class SmtpClientSession : public base::Conn::Handler {
     sts_ = std::move(sts);
     report_ = std::move(report);
   }
+  // Called with the host and the new state's name at every transition, and
+  // with "failed: REASON" when an attempt fails (the route tester prints them
+  // on a terminal as they happen); null: nothing.
+  void set_step_observer(std::function<void(const std::string& where, const std::string& step)> f) {
+    on_step_ = std::move(f);
+  }
   // A parked session takes the source's next job; false when it no longer
   // can (idle time over, connection gone).
   bool wake();
@@ -206,6 +212,7 @@ class SmtpClientSession : public base::Conn::Handler {
   bool single_attempt_;
   std::shared_ptr<const router::StsEnforcement> sts_;
   std::function<void(const TlsReportEvent&)> report_;
+  std::function<void(const std::string&, const std::string&)> on_step_;
   std::chrono::steady_clock::time_point connect_started_;
 };
 

@@ -24,6 +24,7 @@
 #include <random>
 #include <set>
 
+#include "config/config.h"
 #include "relay/notify/mime_text.h"
 #include "relay/queue/envelope_params.h"
 #include "router/base/utf8_text.h"
@@ -178,13 +179,34 @@ struct Names {
   std::string tester;  // the command that shows what the server offers
 };
 
-Names names_of(const Recipient& r) {
+// A word as a shell reads it: quoted unless it is plainly safe.
+std::string shell_word(const std::string& w) {
+  if (!w.empty() && w.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+=:@") ==
+                        std::string::npos)
+    return w;
+  std::string out = "'";
+  for (char c : w) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// The tester's command line as an admin can paste it (issue 14 item 12): -c when the relay does
+// not run on the default config, and --domain, which an "mx" route needs and a "host" route accepts.
+std::string tester_command(const Recipient& r, const std::string& config_path) {
+  std::string cmd = "smarthost test-route";
+  if (!config_path.empty() && config_path != config::kDefaultConfigPath) cmd += " -c " + shell_word(config_path);
+  cmd += " " + (r.route.empty() ? std::string("ROUTE") : shell_word(r.route));
+  const std::string dom = address_domain(r.address);
+  if (!dom.empty()) cmd += " --domain " + shell_word(dom);
+  return cmd;
+}
+
+Names names_of(const Recipient& r, const std::string& config_path) {
   Names n;
   n.host = r.remote_mta.empty() ? "the receiving server" : r.remote_mta;
   n.domain = address_domain(r.address);
   if (n.domain.empty()) n.domain = "the recipient's domain";
   n.route = r.route.empty() ? "the route of this recipient" : "route \"" + r.route + "\"";
-  n.tester = "smarthost test-route " + (r.route.empty() ? std::string("ROUTE") : r.route);
+  n.tester = tester_command(r, config_path);
   return n;
 }
 
@@ -364,9 +386,9 @@ std::vector<std::string> split_advice(const std::string& advice) {
 // Recipient::advice (from certs/ or the client) comes first and replaces our
 // own fixes; for TLS failures the provider, tester and cost items are still
 // added, so the admin always learns what relaxing a check gives up.
-std::vector<std::string> dsn_advice(const Recipient& r) {
+std::vector<std::string> dsn_advice(const Recipient& r, const std::string& config_path) {
   Failure f = classify(r);
-  Names n = names_of(r);
+  Names n = names_of(r, config_path);
   auto tls = tls_advice(f, n);
   bool own = r.advice.empty();
   std::vector<std::string> out = own ? (tls ? tls->fixes : other_advice(f, n)) : split_advice(r.advice);
@@ -408,7 +430,7 @@ std::string tls_facts(const TlsInfo& t) {
   return s;
 }
 
-std::string recipient_text(const Recipient& r) {
+std::string recipient_text(const Recipient& r, const std::string& config_path) {
   std::string status = status_of(r);
   std::string out = "Recipient: " + r.address + "\r\n";
   if (!r.remote_mta.empty()) out += labelled("Host tried:", r.remote_mta);
@@ -420,7 +442,7 @@ std::string recipient_text(const Recipient& r) {
     out += labelled("Not retried:", "This route requires TLS, so the message was tried once and not retried. It was "
                                     "never sent without encryption.");
   out += "  What can be done:\r\n";
-  for (const auto& item : dsn_advice(r)) out += bullet(item);
+  for (const auto& item : dsn_advice(r, config_path)) out += bullet(item);
   return out;
 }
 
@@ -440,7 +462,7 @@ std::string human_text(const DsnRequest& req, const std::vector<size_t>& rep) {
     out += wrap_text("Your organisation requires a secure (TLS) connection for mail to some of these recipients, and "
                      "their mail server could not provide one that passed the checks, so the message was not sent to "
                      "them at all. Nothing was sent without encryption.", kWidth, "") + "\r\n";
-  for (size_t i : rep) out += recipient_text(e.recipients[i]) + "\r\n";
+  for (size_t i : rep) out += recipient_text(e.recipients[i], req.config_path) + "\r\n";
   bool full = e.ret == static_cast<uint8_t>(Ret::Full);
   out += wrap_text(std::string("The technical report for the mail administrator follows, then the original message") +
                    (full ? "." : "'s header section."), kWidth, "");

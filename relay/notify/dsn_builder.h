@@ -29,6 +29,7 @@ struct DsnRequest {
   std::vector<size_t> failed;     // indexes into env->recipients that failed permanently now
   const std::string* original = nullptr;  // the whole stored message (headers + body, CRLF); null: no third part
   int64_t now = 0;                // unix seconds (Date:, Last-Attempt-Date:)
+  std::string config_path;        // the relay's config file, named in the advice's command line unless the default
   std::string boundary_seed;      // makes the MIME boundary and Message-ID deterministic in tests; random when empty
 };
 
@@ -47,6 +48,8 @@ std::optional<std::string> build_dsn(const DsnRequest& req, std::vector<size_t>*
 // (Recipient::failure and tls_problem; dsn_status for records written before
 // kinds were stored), never by the words of last_error (seed 000's
 // troubleshooting list for TLS failures). The route tester reuses it.
-std::vector<std::string> dsn_advice(const Recipient& r);
+// The tester command it advises names `config_path` (-c) unless that is empty
+// or the default, and the recipient's domain (--domain): it runs as written.
+std::vector<std::string> dsn_advice(const Recipient& r, const std::string& config_path = "");
 
 }  // namespace relay

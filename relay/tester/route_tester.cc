@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cctype>
 #include <cstdlib>
 #include <iostream>
@@ -109,6 +111,7 @@ void judge_no_session(const config::Route& r, const HostTrace& t, HostVerdict* v
   std::string why = "no TLS session";
   if (r.tls == config::TlsMode::None) why = "tls = \"none\" on this route";
   else if (!t.connected) why = "no connection";
+  else if (t.banner.empty()) why = "no banner";
   else if (!t.starttls_offered && !t.tls_attempted) why = "STARTTLS not offered";
   else if (t.plaintext_retry) why = "plaintext retry after a failed handshake";
   for (Check* c : {&v->ca, &v->hostname, &v->min_version, &v->cipher}) c->detail = why;
@@ -310,8 +313,8 @@ namespace {
 // event_base_free.
 class ProbeRun : public JobSource {
  public:
-  ProbeRun(event_base* base, std::shared_ptr<const Runtime> rt, const config::Route& route)
-      : base_(base), rt_(std::move(rt)), route_(route) {}
+  ProbeRun(event_base* base, std::shared_ptr<const Runtime> rt, const config::Route& route, std::ostream* progress)
+      : base_(base), rt_(std::move(rt)), route_(route), progress_(progress) {}
 
   // False (and *err) when the resolver cannot start.
   bool run(const std::string& domain, std::string* err) {
@@ -350,7 +353,17 @@ class ProbeRun : public JobSource {
     session_ = std::make_unique<SmtpClientSession>(base_, rt_, sts->route, sts->candidates, std::move(j), *this);
     session_->set_single_attempt(sts->bounce_on_tls_failure);
     session_->set_sts(sts, nullptr);
+    if (progress_) session_->set_step_observer([this](const std::string& w, const std::string& st) { step(w, st); });
     session_->start();
+  }
+
+  // One line per state as it is entered: on a terminal the admin sees where a slow server stalls.
+  void step(const std::string& where, const std::string& state) {
+    if (where.empty()) return;  // "done", after the last host: the report follows
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+    char when[32];
+    snprintf(when, sizeof when, "%6.1fs", static_cast<double>(ms.count()) / 1000.0);
+    *progress_ << "  " << when << "  " << where << "  " << state << "\n" << std::flush;
   }
 
   // From a later loop turn: we may be inside the session's or planner's callback.
@@ -367,6 +380,8 @@ class ProbeRun : public JobSource {
   router::ToolSts sts_;
   std::unique_ptr<router::DestinationPlanner> planner_;
   std::unique_ptr<SmtpClientSession> session_;
+  std::ostream* progress_;  // null: no step lines
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 MtaStsVerdict sts_verdict(const router::PolicyResult& policy, const router::StsEnforcement& plan) {
@@ -389,7 +404,8 @@ MtaStsVerdict sts_verdict(const router::PolicyResult& policy, const router::StsE
 
 // The report, or nullopt with a line on err and *code set.
 std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::string& name,
-                                          const std::string& domain_arg, std::ostream& err, int* code) {
+                                          const std::string& domain_arg, uint64_t timeout, std::ostream* progress,
+                                          std::ostream& err, int* code) {
   *code = 2;
   const config::Route* route = cfg.find_route(name);
   if (!route) {
@@ -413,7 +429,11 @@ std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::
   }
   *code = 1;
   std::string why;
-  auto rt = Runtime::build(std::make_shared<const config::Config>(cfg), &why);
+  // The tester's own waits: an admin at a terminal must not wait the 5 minutes a delivery may.
+  auto probe_cfg = std::make_shared<config::Config>(cfg);
+  probe_cfg->limits.connect_timeout = timeout;
+  probe_cfg->limits.reply_timeout = timeout;
+  auto rt = Runtime::build(probe_cfg, &why);
   if (!rt) {
     err << "test-route: " << why << "\n";
     return std::nullopt;
@@ -424,7 +444,7 @@ std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::
     return std::nullopt;
   }
   const config::Route& live = *rt->config->find_route(name);
-  auto run = std::make_unique<ProbeRun>(base.get(), rt, live);
+  auto run = std::make_unique<ProbeRun>(base.get(), rt, live, progress);
   if (!run->run(rep.route.kind == config::RouteKind::Mx ? rep.domain : "", &why)) {
     err << "test-route: " << why << "\n";
     return std::nullopt;
@@ -451,8 +471,11 @@ std::optional<RouteTestReport> test_route(const config::Config& cfg, const std::
   return rep;
 }
 
+// Standard output is a terminal: the steps are shown as they happen.
+bool on_terminal(const std::ostream& out) { return &out == &std::cout && isatty(STDOUT_FILENO); }
+
 bool colour_wanted(const std::ostream& out) {
-  if (&out != &std::cout || !isatty(STDOUT_FILENO)) return false;
+  if (!on_terminal(out)) return false;
   const char* term = getenv("TERM");
   return getenv("NO_COLOR") == nullptr && !(term && std::string(term) == "dumb");
 }
@@ -466,18 +489,76 @@ void quiet_log() {
 
 }  // namespace
 
-int run_test_route(const config::Config& cfg, const std::string& route, const std::string& domain, bool json,
-                   std::ostream& out, std::ostream& err) {
-  quiet_log();
+namespace {
+
+// One test: its report printed (text or JSON), or the reason it could not run on err.
+int test_one(const config::Config& cfg, const std::string& route, const std::string& domain,
+             const TestRouteOptions& opts, std::ostream& out, std::ostream& err) {
+  const bool live = !opts.json && on_terminal(out);
+  if (live) out << "testing route " << route << (domain.empty() ? "" : " for " + domain) << "\n" << std::flush;
   int code = 1;
-  auto rep = test_route(cfg, route, domain, err, &code);
+  auto rep = test_route(cfg, route, domain, opts.timeout, live ? &out : nullptr, err, &code);
   if (!rep) return code;
-  if (json) {
+  if (live) out << "\n";
+  if (opts.json) {
     print_test_report_json(*rep, out);
   } else {
     print_test_report(*rep, colour_wanted(out), out);
   }
   return rep->exit_code();
+}
+
+int test_all(const config::Config& cfg, const TestRouteOptions& opts, std::ostream& out, std::ostream& err) {
+  int worst = 0;
+  bool first = true;
+  if (opts.json) out << "{\"routes\": [\n";
+  for (const auto& [route, domain] : all_route_tests(cfg)) {
+    if (domain.empty() && cfg.find_route(route)->kind == config::RouteKind::Mx) {
+      err << "test-route " << route << ": not tested: an mx route whose lists name no domain (test one with "
+          << "\"smarthost test-route " << route << " --domain DOMAIN\")\n";
+      continue;
+    }
+    if (opts.json && !first) out << ",\n";
+    if (!opts.json) out << (first ? "" : "\n") << "== route " << route << (domain.empty() ? "" : " --domain " + domain)
+                        << "\n";
+    first = false;
+    int code = test_one(cfg, route, domain, opts, out, err);
+    worst = std::max(worst, code);
+  }
+  if (opts.json) out << "], \"exit_code\": " << worst << "}\n";
+  return worst;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> all_route_tests(const config::Config& cfg) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : cfg.routes) {
+    if (r.kind == config::RouteKind::Host) {
+      out.push_back({r.name, ""});
+      continue;
+    }
+    std::vector<std::string> domains;
+    for (const auto& m : r.match) {
+      const config::AddressList* l = cfg.find_list(m);
+      if (!l) continue;  // "*"
+      for (const auto& e : l->entries) {
+        if (!e.empty() && e[0] == '.') continue;  // a pattern: no one domain to test
+        std::string d = e.substr(e.rfind('@') == std::string::npos ? 0 : e.rfind('@') + 1);
+        if (std::find(domains.begin(), domains.end(), d) == domains.end()) domains.push_back(d);
+      }
+    }
+    if (domains.empty()) out.push_back({r.name, ""});
+    for (const auto& d : domains) out.push_back({r.name, d});
+  }
+  return out;
+}
+
+int run_test_route(const config::Config& cfg, const std::string& route, const TestRouteOptions& opts,
+                   std::ostream& out, std::ostream& err) {
+  quiet_log();
+  if (opts.all) return test_all(cfg, opts, out, err);
+  return test_one(cfg, route, opts.domain, opts, out, err);
 }
 
 int run_test_routes(const config::Config& cfg, std::ostream& out, std::ostream& err) {
@@ -487,7 +568,7 @@ int run_test_routes(const config::Config& cfg, std::ostream& out, std::ostream& 
     if (r.kind != config::RouteKind::Host) continue;
     std::ostringstream why;
     int code = 1;
-    auto rep = test_route(cfg, r.name, "", why, &code);
+    auto rep = test_route(cfg, r.name, "", TestRouteOptions{}.timeout, nullptr, why, &code);
     if (!rep) {
       out << "test-route " << r.name << ": test failed: " << why.str();
       err << why.str();

@@ -30,7 +30,9 @@
 #pragma once
 
 #include <ostream>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -100,11 +102,26 @@ void judge_probe(const router::Outcome& settled, RouteTestReport* rep);
 // planner's verdict (router::judge_plan), the one a delivery settles with.
 void judge_lookup_failure(const router::Outcome& judged, RouteTestReport* rep);
 
-// `smarthost test-route -c FILE ROUTE [--domain D] [--json]`: runs its own
-// event loop and resolver, prints the report (text, coloured only when `out`
-// is std::cout on a terminal; or one JSON document) and returns the exit code.
-int run_test_route(const config::Config& cfg, const std::string& route, const std::string& domain, bool json,
+struct TestRouteOptions {
+  std::string domain;        // --domain
+  bool json = false;         // --json
+  bool all = false;          // --all: every route (mx routes: every domain their lists name)
+  uint64_t timeout = 30;     // --timeout: seconds for the connect, the banner and each reply
+};
+
+// `smarthost test-route -c FILE ROUTE [--domain D] [--json] [--timeout S]`:
+// runs its own event loop and resolver, prints the report (text, coloured
+// only when `out` is std::cout on a terminal, where each step is also printed
+// as it happens; or one JSON document) and returns the exit code. With
+// opts.all, ROUTE is empty and every route is tested in turn.
+int run_test_route(const config::Config& cfg, const std::string& route, const TestRouteOptions& opts,
                    std::ostream& out, std::ostream& err);
+
+// The tests --all makes: (route, domain) pairs in route order; an mx route
+// gets one per domain its address lists name (the domain of an address
+// entry too; a ".sub" pattern names no single domain); an mx route without
+// any ("*" only) gets a pair with an empty domain, reported as not tested.
+std::vector<std::pair<std::string, std::string>> all_route_tests(const config::Config& cfg);
 
 // `smarthost check-config --test-routes`: tests every route of kind "host",
 // one verdict line each; 0 when every one would deliver, else 1.

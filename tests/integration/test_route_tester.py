@@ -10,6 +10,8 @@ usage errors.
 import json
 import os
 import pty
+import re
+import shlex
 import socket
 import ssl
 import subprocess
@@ -342,6 +344,133 @@ class RouteTesterTest(td.DeliveryBase):
         outcome, msg = self.delivered(dest)
         self.assertEqual(outcome, "deliver")
         self.assertIsNone(msg["tls_version"])
+
+    # -- timeouts, live steps, --all (issue 14 item 11) ------------------------------------------
+
+    def run_on_pty(self, *args, timeout=90):
+        """Runs test-route with stdout on a terminal: [(seconds since start, line)], exit code."""
+        master, slave = pty.openpty()
+        env = dict(os.environ, TERM="dumb")          # a terminal, but no colour: plain lines
+        t0 = time.monotonic()
+        p = subprocess.Popen([BIN, "test-route", "-c", self.relay.config_path] + list(args), stdout=slave,
+                             stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        lines, buf = [], b""
+        while time.monotonic() - t0 < timeout:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                lines.append((time.monotonic() - t0, line.decode(errors="replace").rstrip("\r")))
+        os.close(master)
+        rc = p.wait(timeout=30)
+        p.stderr.close()
+        return lines, rc
+
+    def test_server_that_never_greets_is_no_banner_within_the_timeout(self):
+        dest = self.peer("hang")
+        self.make_relay(dest.port)
+        t0 = time.monotonic()
+        doc, text, rc = self.run_tester("--timeout", "2")
+        self.assertLess(time.monotonic() - t0, 20, "two runs of a 2 s banner wait took too long")
+        self.assertEqual(rc, 1)
+        v = doc["verdict"]
+        self.assertIn("no banner within 2 s from mail.test.example[127.0.0.1]:%d" % dest.port, v["reason"])
+        self.assertNotIn("STARTTLS not offered", text)
+        self.assertEqual(doc["hosts"][0]["checks"]["ca"]["detail"], "no banner")
+        # Without --timeout: 30 s, whatever the config's limits.reply_timeout (5 s here) says.
+        t0 = time.monotonic()
+        r = self.relay.cli("test-route", "dest", "--json", check=False)
+        took = time.monotonic() - t0
+        self.assertIn("no banner within 30 s", json.loads(r.stdout)["verdict"]["reason"])
+        self.assertTrue(29 <= took < 45, "took %.1f s, want about 30" % took)
+
+    def test_steps_are_printed_as_they_happen_on_a_terminal(self):
+        dest = self.peer("hang")
+        self.make_relay(dest.port)
+        lines, rc = self.run_on_pty("dest", "--timeout", "3")
+        self.assertEqual(rc, 1)
+        texts = [l for _, l in lines]
+        banner = [t for t, l in lines if re.search(r"\d+\.\ds  mail.test.example\[127.0.0.1\]:\d+  banner$", l)]
+        self.assertEqual(len(banner), 1, "\n".join(texts))
+        verdict = [t for t, l in lines if l.startswith("verdict: ")]
+        self.assertEqual(len(verdict), 1, "\n".join(texts))
+        # The banner step was shown when it began, the 3 s wait came after it.
+        self.assertGreater(verdict[0] - banner[0], 2.0, "\n".join(texts))
+        failed = [t for t, l in lines if re.search(r"\d+\.\ds  mail.test.example\[127.0.0.1\]:\d+  failed: "
+                                                   r"no banner within 3 s from ", l)]
+        self.assertEqual(len(failed), 1, "\n".join(texts))
+        self.assertGreater(failed[0] - banner[0], 2.5, "\n".join(texts))
+        # Not on a terminal (run_tester): no step lines.
+        doc, text, rc = self.run_tester("--timeout", "1")
+        self.assertNotIn("  banner\n", text)
+
+    def test_all_tests_every_route_and_every_domain_of_an_mx_route(self):
+        dest = self.peer("tls", cert="valid")
+        cfg = td.CONFIG % {"dns": self.dns.server, "sink": self.sink.port, "kind": "mx", "host": "",
+                           "port": dest.port, "tls": REQUIRED, "lifetime": "5d"}
+        cfg = cfg.replace('address_lists = { senders = [ "sender.test.example" ]; };',
+                          'address_lists = { senders = [ "sender.test.example" ]; '
+                          'partners = [ "two.test.example", "bob@Mail.Test.Example", ".sub.test.example" ]; };')
+        cfg = cfg.replace('{ name = "dest"; match = [ "*" ];', '{ name = "partners"; match = [ "partners" ]; '
+                          'kind = "mx"; port = %d; %s },\n  { name = "dest"; match = [ "*" ];' % (dest.port, REQUIRED))
+        self.relay = Relay(cfg)
+        r = self.relay.cli("test-route", "--all", "--json", check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        doc = json.loads(r.stdout)
+        got = [(t["route"], t["domain"], t["exit_code"]) for t in doc["routes"]]
+        # The ".sub.test.example" pattern names no one domain; the address names mail.test.example.
+        self.assertEqual(got, [("bounces", None, 0), ("partners", "two.test.example", 0),
+                               ("partners", "mail.test.example", 0)])
+        self.assertEqual(doc["exit_code"], 0)
+        self.assertIn("test-route dest: not tested", r.stderr)   # "*": no domain to test
+        text = self.relay.cli("test-route", "--all", check=False)
+        self.assertEqual(text.returncode, r.returncode)
+        for head in ("== route bounces", "== route partners --domain two.test.example",
+                     "== route partners --domain mail.test.example"):
+            self.assertIn(head + "\n", text.stdout)
+        self.assertEqual(dest.messages(), [])
+        # One route that would not deliver makes --all exit 1.
+        dest.stop()
+        r = self.relay.cli("test-route", "--all", "--json", check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["exit_code"], 1)
+
+    def test_timeout_and_all_usage_errors(self):
+        self.make_relay(down_port())
+        for args in (["dest", "--timeout", "abc"], ["dest", "--timeout", "0"], ["--all", "dest"],
+                     ["--all", "--domain", "a.example"]):
+            r = self.relay.cli("test-route", *args, check=False)
+            self.assertEqual(r.returncode, 2, (args, r.stdout, r.stderr))
+
+    # -- the DSN's advice (issue 14 item 12) --------------------------------------------------
+
+    def advised_command(self, human):
+        """The tester command line a DSN advises, its wrapped lines joined again."""
+        m = re.search(r'Run "(smarthost test-route [^"]*)"', re.sub(r"\s+", " ", human))
+        self.assertIsNotNone(m, human)
+        return m.group(1)
+
+    def test_dsn_advice_names_a_tester_command_that_runs_as_written(self):
+        dest = self.peer("plain")                  # required TLS, no STARTTLS: bounce 5.7.4
+        self.make_relay(dest.port, kind="mx")
+        outcome, fields = self.delivered(dest, to="bob@two.test.example")
+        self.assertEqual(outcome, "bounce")
+        human, _ = self.dsn()
+        line = self.advised_command(human)
+        self.assertIn(" --domain two.test.example", line)
+        self.assertIn(" -c %s " % self.relay.config_path, line)
+        argv = shlex.split(line)
+        self.assertEqual(argv[0], "smarthost")
+        r = subprocess.run([BIN] + argv[1:], capture_output=True, text=True, timeout=120)
+        self.assertIn(r.returncode, (0, 1), "%s: exit %d\n%s" % (line, r.returncode, r.stderr))
+        self.assertEqual(r.returncode, 1, r.stdout)   # it shows the failure the DSN reports
+        self.assertIn("STARTTLS", r.stdout)
 
     # -- command line ----------------------------------------------------------------------
 

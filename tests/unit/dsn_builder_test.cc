@@ -842,3 +842,45 @@ TEST(Dsn, AsciiMailKeepsTheClassicReport) {
   STRCMP_EQUAL("text/rfc822-headers", field_of(head_of(parts[2]), "Content-Type").c_str());
   CHECK(msg.find("does not accept 8-bit data") != std::string::npos);
 }
+
+// Issue 14 item 12: the advised tester command runs as written: --domain (an mx route needs it),
+// -c when the relay does not run on the default config, shell quoting where a word needs it.
+TEST(Dsn, AdvisedTesterCommandRunsAsWritten) {
+  struct {
+    const char* config;
+    const char* route;
+    const char* want;
+  } cases[] = {
+      {"", "partners", "Run \"smarthost test-route partners --domain partner.example\" on the relay"},
+      {"/etc/smarthost/smarthost.cfg", "partners", "Run \"smarthost test-route partners --domain partner.example\""},
+      {"/srv/relay/smarthost.cfg", "partners",
+       "Run \"smarthost test-route -c /srv/relay/smarthost.cfg partners --domain partner.example\""},
+      {"/srv/my relay/it's.cfg", "partners",
+       "Run \"smarthost test-route -c '/srv/my relay/it'\\''s.cfg' partners --domain partner.example\""},
+      {"", "", "Run \"smarthost test-route ROUTE --domain partner.example\""},
+  };
+  for (const auto& c : cases) {
+    Recipient r = tls_rcpt();
+    r.route = c.route;
+    std::string all;
+    for (const auto& item : dsn_advice(r, c.config)) all += item + "\n";
+    CHECK_TEXT(all.find(c.want) != std::string::npos, ("got:\n" + all + "want: " + c.want).c_str());
+  }
+  // Through build_dsn: the request's config path reaches the text (joined again across the wrap).
+  Envelope e = sample_env();
+  e.recipients[0] = tls_rcpt();
+  DsnRequest q = request(&e, {0});
+  q.config_path = "/srv/relay/smarthost.cfg";
+  std::vector<size_t> reported;
+  std::string msg = *build_dsn(q, &reported);
+  std::string flat;
+  for (char ch : msg) {
+    if (ch == '\r' || ch == '\n' || ch == ' ') {
+      if (!flat.empty() && flat.back() != ' ') flat += ' ';
+    } else {
+      flat += ch;
+    }
+  }
+  CHECK_TEXT(flat.find("smarthost test-route -c /srv/relay/smarthost.cfg partners --domain partner.example") !=
+                 std::string::npos, msg.c_str());
+}
