@@ -113,6 +113,12 @@ class DataFs:
     def cat(self, path):
         return run(["debugfs", "-R", "cat " + path, self.dev]).stdout
 
+    def ls(self, path):
+        """The names in a folder (without . and ..); [] when it is missing."""
+        out = run(["debugfs", "-R", "ls -p " + path, self.dev], check=False).stdout
+        names = [line.split("/")[5] for line in out.splitlines() if line.count("/") >= 6]
+        return [n for n in names if n not in (".", "..")]
+
     def put(self, path, text, uid, gid, mode, scratch):
         local = os.path.join(scratch, "debugfs-upload")
         with open(local, "w") as f:
@@ -433,6 +439,15 @@ def main():
             name = wait_delivery(sink_dir, cut_token, DELIVERY_LIMIT)
             timings["reboot to delivered"] = time.monotonic() - guest.started
             log("the message acknowledged before the power cut was delivered after it: %s" % name)
+            # The journal lives on the data partition (/data/journal on /var/log/journal), so
+            # the mail log of earlier boots is still there: one folder per machine id.
+            guest.stop()
+            journals = ["/journal/%s/%s" % (d, f) for d in data.ls("/journal") for f in data.ls("/journal/" + d)
+                        if f.startswith("system")]
+            if not journals:
+                raise Failure("no system journal on the data partition under /journal: %s"
+                              % data.ls("/journal"))
+            log("journal on the data partition: %s" % ", ".join(journals))
         log("PASS in %.0fs (%s; %s)" % (time.monotonic() - START, guest.accel, ", ".join(
             "%s %.0fs" % kv for kv in timings.items())))
         print("image test: PASS")
