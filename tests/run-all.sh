@@ -6,6 +6,8 @@
 # targets (tests/fuzz/run-brief.sh, one test each) are summed. A
 # suite that dies before its summary counts as one failure, never as zero,
 # and so does one that exits non-zero while its summary says 0 failed.
+# Called without arguments it runs everything, the image test (tests/integration/test_image.py)
+# in the background beside the others, so that its minutes of build and boot overlap them.
 #
 # Skipped tests: an integration test that skips counts as failed here (run.py
 # --no-skip), so CI never passes on tests that did not run. SMARTHOST_ALLOW_SKIP=1
@@ -43,6 +45,19 @@ add() {  # add "P passed, F failed[, S skipped]" from the last such line of $1; 
 }
 
 log=$(mktemp -d)
+no_skip=--no-skip
+[ "${SMARTHOST_ALLOW_SKIP:-0}" = 1 ] && no_skip=
+# The image test (build the appliance, boot it twice under qemu: minutes, mostly waiting on
+# mmdebstrap and the guest) runs beside the other suites when all of them run; its summary is
+# added at the end like any suite's.
+image_pid=
+if [ $# -eq 0 ]; then
+  echo "== image test: started in the background" >&2
+  /usr/bin/python3 tests/integration/run.py $no_skip test_image > "$log/image" 2> "$log/image.err" &
+  image_pid=$!
+  set -- --except test_image
+fi
+
 echo "== dependency rule between folders (one test per source file)" >&2
 python3 tests/layers/check_layers.py . > "$log/layers"
 rc=$?
@@ -56,8 +71,6 @@ cat "$log/unit" >&2
 add "$log/unit" "unit tests" $rc
 
 echo "== integration tests" >&2
-no_skip=--no-skip
-[ "${SMARTHOST_ALLOW_SKIP:-0}" = 1 ] && no_skip=
 /usr/bin/python3 tests/integration/run.py $no_skip "$@" > "$log/integration"
 rc=$?
 cat "$log/integration" >&2
@@ -68,6 +81,14 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-5} ./tests/fuzz/run-brief.sh "$B/fuzz" > "$log/fuzz
 rc=$?
 cat "$log/fuzz" >&2
 add "$log/fuzz" "fuzz targets" $rc
+
+if [ -n "$image_pid" ]; then
+  wait "$image_pid"
+  rc=$?
+  echo "== image test (ran in the background)" >&2
+  cat "$log/image.err" "$log/image" >&2
+  add "$log/image" "image test" $rc
+fi
 
 rm -rf "$log"
 if [ "$total_s" -gt 0 ]; then

@@ -28,11 +28,22 @@ class CountingResult(unittest.TextTestResult):
         sys.stderr.write("    (%.1fs)\n" % (time.monotonic() - self._t0))
 
 
+def iterate(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from iterate(t)
+        else:
+            yield t
+
+
 def main():
     loader = unittest.TestLoader()
     names = sys.argv[1:]
     no_skip = "--no-skip" in names
     names = [n for n in names if n != "--no-skip"]
+    # --except MODULE: every test but that module's (run-all.sh runs test_image beside the rest).
+    excluded = [names[i + 1] for i, n in enumerate(names) if n == "--except" and i + 1 < len(names)]
+    names = [n for i, n in enumerate(names) if n != "--except" and (i == 0 or names[i - 1] != "--except")]
     if names:
         suite = unittest.TestSuite()
         for n in names:
@@ -42,6 +53,8 @@ def main():
             suite.addTests(loader.loadTestsFromName(n))
     else:
         suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+    if excluded:
+        suite = unittest.TestSuite(t for t in iterate(suite) if t.id().split(".")[0] not in excluded)
     runner = unittest.TextTestRunner(verbosity=2, resultclass=CountingResult, stream=sys.stderr)
     result = runner.run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
