@@ -164,6 +164,20 @@ class Relay:
         subprocess.run(["rm", "-rf", self.dir])
 
 
+def stop_and_check(tc, relay, stopped_ok=False):
+    """tearDown's end for a test that ran `relay`: stop it, remove its folder, and fail `tc` unless it
+    exited 0 (or, with stopped_ok, a test had stopped it already) with no sanitizer report in its log."""
+    rc = relay.stop()
+    log = relay.log_text()
+    relay.cleanup()
+    if stopped_ok:
+        tc.assertIn(rc, (0, None), log)
+    else:
+        tc.assertEqual(rc, 0, log)
+    tc.assertNotIn("AddressSanitizer", log)
+    tc.assertNotIn("runtime error", log)
+
+
 class SmtpClient:
     """A byte-exact SMTP client: what you send is what goes on the wire."""
 

@@ -11,7 +11,7 @@ import time
 import unittest
 
 from dns_server import DnsServer
-from relay_fixture import Relay, free_port
+from relay_fixture import Relay, free_port, stop_and_check
 from smtp_peer import SmtpPeer, down_port
 
 SENDER = "alice@sender.test.example"
@@ -59,12 +59,7 @@ class DeliveryBase(unittest.TestCase):
         for p in self.peers:
             p.cleanup()
         if self.relay:
-            rc = self.relay.stop()
-            log = self.relay.log_text()
-            self.relay.cleanup()
-            self.assertEqual(rc, 0, log)
-            self.assertNotIn("AddressSanitizer", log)
-            self.assertNotIn("runtime error", log)
+            stop_and_check(self, self.relay)
 
     def peer(self, mode, **kw):
         p = SmtpPeer(mode, **kw)

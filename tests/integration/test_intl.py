@@ -15,7 +15,7 @@ import time
 import unittest
 
 from dns_server import DnsServer
-from relay_fixture import Relay
+from relay_fixture import Relay, stop_and_check
 from smtp_peer import PostfixPeer, SmtpPeer, down_port
 
 SENDER = "alice@sender.test.example"
@@ -72,12 +72,7 @@ class IntlBase(unittest.TestCase):
         for p in self.peers:
             p.cleanup()
         if self.relay:
-            rc = self.relay.stop()
-            log = self.relay.log_text()
-            self.relay.cleanup()
-            self.assertEqual(rc, 0, log)
-            self.assertNotIn("AddressSanitizer", log)
-            self.assertNotIn("runtime error", log)
+            stop_and_check(self, self.relay)
 
     def peer(self, p):
         p.start()
@@ -146,7 +141,7 @@ class InboundTest(IntlBase):
         self.assertTrue(text.startswith("553 5.6.7 "), text)
         self.assertEqual(c.cmd("RSET")[0], 250)
         # With it: UTF-8 addresses are taken, bad UTF-8 is refused with 501 5.6.7.
-        self.assertEqual(c.cmd("MAIL FROM:<%s> SMTPUTF8" % JOERG.replace("b\u00fccher", "sender.test")), (250, "250 2.1.0 Ok"))
+        self.assertEqual(c.cmd("MAIL FROM:<%s> SMTPUTF8" % "j\u00f6rg@sender.test.example"), (250, "250 2.1.0 Ok"))
         self.assertEqual(c.cmd("RCPT TO:<%s>" % JOERG)[0], 250)
         for bad in (b"j\xc0\xafrg@b\xc3\xbccher.example",      # overlong "/"
                     b"j\xed\xa0\x80rg@b\xc3\xbccher.example",      # surrogate

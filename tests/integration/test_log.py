@@ -14,7 +14,7 @@ import subprocess
 import time
 import unittest
 
-from relay_fixture import Relay
+from relay_fixture import Relay, stop_and_check
 from smtp_peer import SmtpPeer, down_port
 from syslog_server import SyslogServer
 
@@ -41,12 +41,7 @@ class LogBase(unittest.TestCase):
         for c in reversed(self.cleanups):
             c()
         if self.relay:
-            rc = self.relay.stop()
-            log = self.relay.log_text()
-            self.relay.cleanup()
-            self.assertEqual(rc, 0, log)
-            self.assertNotIn("AddressSanitizer", log)
-            self.assertNotIn("runtime error", log)
+            stop_and_check(self, self.relay)
 
     def start(self, port=None, extra="", wrap=None):
         self.relay = Relay(CONFIG % {"port": port or down_port()} + extra, wrap=wrap).start()

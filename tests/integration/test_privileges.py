@@ -9,7 +9,7 @@ import stat
 import subprocess
 import unittest
 
-from relay_fixture import BASE_CONFIG, BIN, Relay, testpki
+from relay_fixture import BASE_CONFIG, BIN, Relay, testpki, stop_and_check
 
 
 def proc_ids(pid):
@@ -38,12 +38,7 @@ class DropTest(unittest.TestCase):
 
     def tearDown(self):
         if self.relay:
-            rc = self.relay.stop()
-            log = self.relay.log_text()
-            self.relay.cleanup()
-            self.assertEqual(rc, 0, log)
-            self.assertNotIn("AddressSanitizer", log)
-            self.assertNotIn("runtime error", log)
+            stop_and_check(self, self.relay)
 
     def start(self, extra='user = "nobody";'):
         self.relay = Relay(BASE_CONFIG + extra + "\n")

@@ -59,10 +59,10 @@ void stop_after(event_base* base, int ms) {
 TEST_GROUP(RouterDnsParse){};
 
 TEST(RouterDnsParse, Mx) {
-  auto r = mx({0, 10, 3, 'M', 'x', '1', 4, 't', 'e', 's', 't', 0});
+  auto r = mx({0, 10, 3, 'M', 'x', '1', 7, 'E', 'x', 'a', 'm', 'p', 'l', 'e', 0});
   CHECK(r.has_value());
   LONGS_EQUAL(10, r->preference);
-  STRCMP_EQUAL("mx1.test", r->exchange.c_str());  // lower-cased
+  STRCMP_EQUAL("mx1.example", r->exchange.c_str());  // lower-cased
   r = mx({0, 0, 0});                              // RFC 7505 null MX: "MX 0 ."
   CHECK(r.has_value());
   STRCMP_EQUAL("", r->exchange.c_str());
