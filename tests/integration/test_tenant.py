@@ -5,10 +5,22 @@ check_from, allow_null_sender, exempt) needs no DNS; the DKIM part signs message
 python3-dkim (rsa-sha256 1024/2048, ed25519-sha256) and serves the public keys from a real
 unbound (dns_server.py), with a zone that never answers for the DNS timeout case.
 """
+import base64
+import os
+import re
+import shutil
 import smtplib
+import subprocess
+import tempfile
 import unittest
 
-from relay_fixture import Relay, stop_and_check
+import dkim
+import nacl.encoding
+import nacl.signing
+
+from dns_server import DnsServer
+from relay_fixture import BIN, Relay, stop_and_check
+from smtp_peer import SmtpPeer
 
 BINDING = """
 hostname = "relay.test.example";
@@ -95,6 +107,227 @@ class NullSenderAllowedTest(BindingBase):
     def test_null_sender_skips_the_binding(self):
         code, text = self.send("", message(frm="MAILER-DAEMON@bounces.other.example"))
         self.assertEqual(code, 250, text)
+
+
+# ---- DKIM ---------------------------------------------------------------------------------------
+
+KEYS = {}  # name -> {"alg", "private" (PEM bytes or nacl base64 seed), "record"}
+KEY_DIR = None
+
+
+def setUpModule():
+    global KEY_DIR
+    KEY_DIR = tempfile.mkdtemp(prefix="smarthost-dkim-")
+    for name, bits in (("rsa1024", 1024), ("rsa2048", 2048), ("other", 2048)):
+        pem = os.path.join(KEY_DIR, name + ".pem")
+        subprocess.run(["openssl", "genrsa", "-out", pem, str(bits)], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "pkey", "-in", pem, "-pubout", "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        with open(pem, "rb") as f:
+            KEYS[name] = {"alg": b"rsa-sha256", "private": f.read(), "file": pem,
+                          "record": "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()}
+    seed = nacl.signing.SigningKey.generate()
+    KEYS["ed"] = {"alg": b"ed25519-sha256", "private": seed.encode(encoder=nacl.encoding.Base64Encoder),
+                  "record": "v=DKIM1; k=ed25519; p=" + seed.verify_key.encode(encoder=nacl.encoding.Base64Encoder).decode()}
+
+
+def tearDownModule():
+    shutil.rmtree(KEY_DIR, ignore_errors=True)
+
+
+def txt(name, record):
+    """A local-data TXT line; strings over 255 octets split (RFC 1035 character-strings)."""
+    parts = [record[i:i + 250] for i in range(0, len(record), 250)]
+    return "%s TXT %s" % (name, " ".join('"%s"' % p for p in parts))
+
+
+def sign(msg, domain, selector, key, canon=(b"relaxed", b"simple"), length=False, expires=None):
+    """`msg` with a DKIM-Signature by python3-dkim on top. expires: an x= (unix seconds)."""
+    d = dkim.DKIM(msg)
+    orig = dkim.DKIM.gen_header
+
+    def with_x(self, fields, *args):
+        if expires is not None:
+            fields.insert(len(fields) - 1, (b"x", str(expires).encode()))
+            for i, (k, v) in enumerate(fields):
+                if k == b"t":
+                    fields[i] = (b"t", str(expires - 3600).encode())
+        return orig(self, fields, *args)
+
+    dkim.DKIM.gen_header = with_x
+    try:
+        sig = d.sign(selector.encode(), domain.encode(), KEYS[key]["private"], signature_algorithm=KEYS[key]["alg"],
+                     canonicalize=canon, include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
+                     length=length)
+    finally:
+        dkim.DKIM.gen_header = orig
+    return sig + msg
+
+
+def dkim_message(frm="Alice <alice@ours.example>", body="Hello from our tenant.\r\n", extra=""):
+    return ("From: %s\r\nTo: bob@example.org\r\nSubject: signed\r\nMessage-ID: <d1@ours.example>\r\n"
+            "Date: Fri, 27 Nov 2026 10:00:00 +0000\r\n%s\r\n%s" % (frm, extra, body)).encode()
+
+
+DKIM_CONFIG = """
+hostname = "relay.test.example";
+listen = ( { address = "127.0.0.1"; port = PORT; } );
+allow = [ "127.0.0.0/8" ];
+routes = ( { name = "default"; match = [ "*" ]; kind = "host"; host = "127.0.0.1"; port = %(sink)d; tls = "none"; } );
+queue = { path = "QUEUE_DIR"; retry = [ "1h" ]; };
+dns = { servers = [ "%(dns)s" ]; timeout = "2s"; };
+relay_policy = { sender_domains = [ "ours.example", ".ours.example" ]; check_from = true; allow_null_sender = true;
+                 require_dkim = [ "ours.example", "slow.example" ]; exempt = [ "127.0.0.2" ]; };
+%(extra)s
+"""
+
+
+class DkimBase(unittest.TestCase):
+    extra = ""
+    sink_port = 9
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dns = DnsServer(zones=[("ours.example.", "static"), ("other.example.", "static"), ("slow.example.", "static")],
+                            records=[txt("s1024._domainkey.ours.example.", KEYS["rsa1024"]["record"]),
+                                     txt("s2048._domainkey.ours.example.", KEYS["rsa2048"]["record"]),
+                                     txt("ed._domainkey.ours.example.", KEYS["ed"]["record"]),
+                                     txt("t1._domainkey.other.example.", KEYS["other"]["record"])],
+                            blackhole_zones=["_domainkey.slow.example."])
+        cls.dns.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dns.stop()
+
+    def config(self):
+        return DKIM_CONFIG % {"dns": self.dns.server, "sink": self.sink_port, "extra": self.extra}
+
+    def setUp(self):
+        self.relay = Relay(self.config()).start()
+
+    def tearDown(self):
+        stop_and_check(self, self.relay)
+
+    def send(self, msg, sender="alice@ours.example", source="127.0.0.1"):
+        with smtplib.SMTP("127.0.0.1", self.relay.port, timeout=30, source_address=(source, 0)) as s:
+            s.ehlo("client.example")
+            code, text = s.mail(sender)
+            if code != 250:
+                return code, text.decode()
+            self.assertEqual(s.rcpt("bob@example.org")[0], 250)
+            code, text = s.data(msg)
+            return code, text.decode()
+
+    def stored(self):
+        """The one queued message, bytes as stored."""
+        qid = self.relay.queue_list()[0]["id"]
+        out = subprocess.run([BIN, "queue", "-c", self.relay.config_path, "show", qid],
+                             capture_output=True, check=True).stdout
+        return out.split(b"\n\n", 1)[1]
+
+
+class DkimBindingTest(DkimBase):
+    def accepted(self, msg, want_ar):
+        code, text = self.send(msg)
+        self.assertEqual(code, 250, text)
+        stored = self.stored()
+        self.assertTrue(stored.endswith(msg), "the original bytes are kept exactly")
+        top = stored[:len(stored) - len(msg)].decode()
+        self.assertRegex(top, r"^Received: from client\.example ")
+        self.assertEqual(len(re.findall(r"(?m)^Authentication-Results:", top)), 1, top)
+        self.assertRegex(top, r"Authentication-Results: relay\.test\.example;\r\n\t" + want_ar)
+        return stored
+
+    def test_rsa1024_relaxed_simple_passes(self):
+        self.accepted(sign(dkim_message(), "ours.example", "s1024", "rsa1024"),
+                      r"dkim=pass header\.d=ours\.example header\.s=s1024 header\.a=rsa-sha256 header\.b=")
+        self.assertRegex(self.relay.log_text(), r"event=dkim .*result=\"pass d=ours\.example s=s1024\"")
+
+    def test_rsa2048_simple_simple_passes_through_swaks(self):
+        msg = sign(dkim_message(), "ours.example", "s2048", "rsa2048", canon=(b"simple", b"simple"))
+        path = os.path.join(self.relay.dir, "msg.eml")
+        with open(path, "wb") as f:
+            f.write(msg)
+        r = self.relay.swaks("--from", "alice@ours.example", "--to", "bob@example.org", "--data", path)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("dkim=pass header.d=ours.example header.s=s2048", self.stored().decode())
+
+    def test_ed25519_relaxed_relaxed_passes(self):
+        self.accepted(sign(dkim_message(), "ours.example", "ed", "ed", canon=(b"relaxed", b"relaxed")),
+                      r"dkim=pass header\.d=ours\.example header\.s=ed header\.a=ed25519-sha256")
+
+    def test_length_tag_lets_text_be_appended(self):
+        msg = sign(dkim_message(), "ours.example", "s2048", "rsa2048", length=True)
+        self.assertIn(b"l=", msg.split(b"\r\n\r\n")[0])
+        self.accepted(msg + b"Appended by a list.\r\n", r"dkim=pass header\.d=ours\.example")
+
+    def refused(self, msg, want_log):
+        code, text = self.send(msg)
+        self.assertEqual(code, 550, text)
+        self.assertIn("5.7.1 no valid DKIM signature by ours.example, slow.example", text)
+        self.assertRegex(self.relay.log_text(), r"event=reject .*client=127\.0\.0\.1 .*reason=\"no valid DKIM signature\" "
+                                                r"allowed=\"ours\.example, slow\.example\" dkim=" + want_log)
+        self.assertEqual(self.relay.queue_list(), [])
+
+    def test_tampered_body_refused(self):
+        msg = sign(dkim_message(), "ours.example", "s1024", "rsa1024")
+        self.refused(msg.replace(b"Hello from", b"Hullo from"), r"\"fail d=ours\.example s=s1024 \(body hash mismatch\)\"")
+
+    def test_tampered_subject_refused(self):
+        msg = sign(dkim_message(), "ours.example", "ed", "ed")
+        self.refused(msg.replace(b"Subject: signed", b"Subject: forged"), r"\"fail d=ours\.example s=ed \(signature did not verify\)\"")
+
+    def test_expired_signature_refused(self):
+        import time
+        msg = sign(dkim_message(), "ours.example", "s2048", "rsa2048", expires=int(time.time()) - 60)
+        self.assertRegex(msg.split(b"\r\n\r\n")[0].decode(), r"x=\d+")
+        self.refused(msg, r"\"permerror d=ours\.example s=s2048 \(signature expired")
+
+    def test_other_tenants_signature_refused(self):
+        # A valid signature, by a domain that is not listed: not even looked at.
+        msg = sign(dkim_message(), "other.example", "t1", "other")
+        self.refused(msg, "none")
+
+    def test_unsigned_refused(self):
+        self.refused(dkim_message(), "none")
+
+    def test_key_lookup_timeout_is_temporary(self):
+        msg = sign(dkim_message(), "slow.example", "s1", "rsa1024")
+        code, text = self.send(msg)
+        self.assertEqual(code, 451, text)
+        self.assertIn("4.7.5", text)
+        self.assertRegex(self.relay.log_text(), r"reason=\"DKIM key lookup failed\".*dkim=\"temperror d=slow\.example")
+
+    def test_one_valid_listed_signature_is_enough(self):
+        # A broken listed signature beside a valid one: accepted, both reported.
+        good = sign(dkim_message(), "ours.example", "ed", "ed")
+        bad = b"DKIM-Signature: v=1; a=rsa-sha256; d=ours.example; s=s1024; h=from; bh=AAAA; b=AAAA\r\n"
+        self.accepted(bad + good, r"dkim=fail \(body hash mismatch\) header\.d=ours\.example header\.s=s1024")
+        self.assertIn("dkim=pass header.d=ours.example header.s=ed", self.stored().decode())
+
+    def test_forged_auth_results_with_our_id_removed(self):
+        extra = ("Authentication-Results: RELAY.test.example; dkim=pass header.d=ours.example\r\n"
+                 "Authentication-Results: mx.upstream.example; spf=pass smtp.mailfrom=ours.example\r\n")
+        msg = sign(dkim_message(extra=extra), "ours.example", "s1024", "rsa1024")
+        code, text = self.send(msg)
+        self.assertEqual(code, 250, text)
+        stored = self.stored().decode()
+        self.assertNotIn("RELAY.test.example", stored)
+        self.assertIn("Authentication-Results: mx.upstream.example; spf=pass", stored)
+        self.assertEqual(len(re.findall(r"(?mi)^Authentication-Results: relay\.test\.example", stored)), 1)
+        # The upstream signature still verifies after our headers went on top.
+        self.assertTrue(dkim.verify(stored.encode(), dnsfunc=lambda name, timeout=5:
+                                    KEYS["rsa1024"]["record"].encode() if name == b"s1024._domainkey.ours.example." else None))
+
+    def test_null_sender_and_exempt_client_skip_dkim(self):
+        self.assertEqual(self.send(dkim_message(), sender="")[0], 250)
+        code, text = self.send(dkim_message(frm="x@other.example"), sender="x@other.example", source="127.0.0.2")
+        self.assertEqual(code, 250, text)
+        for m in self.relay.queue_list():
+            out = self.relay.cli("queue", "show", m["id"]).stdout
+            self.assertNotIn("Authentication-Results", out)
+            self.assertIn("Received: from client.example", out)
 
 
 if __name__ == "__main__":
