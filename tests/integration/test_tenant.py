@@ -330,5 +330,66 @@ class DkimBindingTest(DkimBase):
             self.assertIn("Received: from client.example", out)
 
 
+def dns_of(records):
+    """A dnsfunc for python3-dkim answering from {name: record}."""
+    return lambda name, timeout=5: records.get(name.decode().rstrip("."), "").encode() or None
+
+
+class DkimSignTest(DkimBase):
+    """dkim_sign: relayed mail signed for its From: domain, checked by python3-dkim at the sink."""
+    resign = "false"
+
+    def setUp(self):
+        self.sink = SmtpPeer("plain")
+        self.sink.start()
+        self.sink_port = self.sink.port
+        self.extra = ('dkim_sign = ( { domain = "ours.example"; selector = "s2048"; key = "%s"; resign = %s; } );'
+                      % (KEYS["rsa2048"]["file"], self.resign))
+        super().setUp()
+
+    def tearDown(self):
+        super().tearDown()
+        self.sink.cleanup()
+
+    def delivered(self, msg, **kw):
+        code, text = self.send(msg, **kw)
+        self.assertEqual(code, 250, text)
+        return self.sink.wait_messages(1, timeout=30)[0]["data"]
+
+    def keys(self):
+        return dns_of({"s2048._domainkey.ours.example": KEYS["rsa2048"]["record"],
+                       "ed._domainkey.ours.example": KEYS["ed"]["record"]})
+
+    def test_unsigned_message_is_signed_above_our_received(self):
+        # From the exempt client: no binding, but signing applies to every relayed message.
+        msg = dkim_message()
+        data = self.delivered(msg, source="127.0.0.2")
+        self.assertTrue(data.endswith(msg), "the original bytes follow our headers unchanged")
+        names = [l.split(b":")[0] for l in data.split(b"\r\n\r\n")[0].split(b"\r\n") if l and l[0:1] not in b" \t"]
+        self.assertEqual(names[:2], [b"DKIM-Signature", b"Received"], names)
+        self.assertIn(b"d=ours.example", data.split(b"Received:")[0])
+        self.assertTrue(dkim.verify(data, dnsfunc=self.keys()), "our signature verifies with python3-dkim")
+
+    def test_valid_signature_by_the_domain_signed_again_only_with_resign(self):
+        msg = sign(dkim_message(), "ours.example", "ed", "ed")
+        data = self.delivered(msg)
+        self.assertEqual(data.count(b"DKIM-Signature:"), 2 if self.resign == "true" else 1)
+        d = dkim.DKIM(data)
+        for idx in range(data.count(b"DKIM-Signature:")):
+            # ours (with resign) first, then the upstream one, which still verifies below our headers
+            self.assertTrue(d.verify(idx=idx, dnsfunc=self.keys()), "signature %d verifies" % idx)
+        self.assertIn(b"s=ed", data.split(b"Received:")[1])
+
+    def test_broken_signature_by_the_domain_is_signed(self):
+        msg = sign(dkim_message(), "ours.example", "ed", "ed").replace(b"Hello", b"Hullo")
+        data = self.delivered(msg, source="127.0.0.2")
+        self.assertEqual(data.count(b"DKIM-Signature:"), 2)
+        self.assertTrue(dkim.verify(data, dnsfunc=self.keys()), "ours, the first, verifies")
+
+
+class DkimResignTest(DkimSignTest):
+    resign = "true"
+
+
 if __name__ == "__main__":
     unittest.main()
