@@ -505,11 +505,16 @@ void SmtpServerSession::stored(StoreStatus status) {
   bool closing = closing_after_store_;
   state_ = State::Command;
   if (status == StoreStatus::Ok) {
-    log_event("accepted", {{"session", sid_}, {"id", queue_id_}, {"from", "<" + mail_.address + ">"},
-                           {"size", queued_size_}, {"nrcpt", rcpts_.size()}, {"msgid", message_id_},
-                           {"client", peer_.str()},
-                           {"tls", tls_.version.empty() ? "none" : tls_.version}});
-    if (!dkim_summary_.empty()) log_event("dkim", {{"session", sid_}, {"id", queue_id_}, {"result", dkim_summary_}});
+    const std::string tls = tls_.version.empty() ? "none" : tls_.version;
+    if (dkim_summary_.empty()) {
+      log_event("accepted", {{"session", sid_}, {"id", queue_id_}, {"from", "<" + mail_.address + ">"},
+                             {"size", queued_size_}, {"nrcpt", rcpts_.size()}, {"msgid", message_id_},
+                             {"client", peer_.str()}, {"tls", tls}});
+    } else {  // relay_policy.require_dkim: the signature results go in the same line
+      log_event("accepted", {{"session", sid_}, {"id", queue_id_}, {"from", "<" + mail_.address + ">"},
+                             {"size", queued_size_}, {"nrcpt", rcpts_.size()}, {"msgid", message_id_},
+                             {"client", peer_.str()}, {"tls", tls}, {"dkim", dkim_summary_}});
+    }
     if (!closing) reply(250, "2.0.0", "Ok: queued as " + queue_id_);
     server_.message_queued(queue_id_);
   } else {

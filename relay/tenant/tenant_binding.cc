@@ -92,6 +92,41 @@ std::optional<TenantRefusal> check_header_from(const config::RelayPolicy& p, con
   return std::nullopt;
 }
 
+namespace {
+
+// "a, b or c"
+std::string or_list(const std::vector<std::string>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i == 0 ? "" : i + 1 == v.size() ? " or " : ", ") + v[i];
+  return out;
+}
+
+}  // namespace
+
+std::string binding_summary(const config::Config& cfg) {
+  std::vector<std::string> allow;
+  for (const auto& c : cfg.allow) allow.push_back(c.text);
+  std::string from = "accepting mail from " + or_list(allow);
+  const auto& p = cfg.relay_policy;
+  if (!p.configured || (p.sender_domains.empty() && p.require_dkim.empty())) {
+    return from + " for any sender (no relay_policy binds it to your tenant)";
+  }
+  std::string out = from + " only";
+  if (!p.sender_domains.empty()) {
+    std::vector<std::string> senders;
+    for (const auto& d : p.sender_domains) senders.push_back(d[0] == '.' ? "@*" + d : "@" + d);
+    out += " for senders " + or_list(senders) + (p.check_from ? " (envelope and From: header)" : " (envelope)");
+  }
+  if (!p.require_dkim.empty()) out += " with a valid DKIM signature by " + or_list(p.require_dkim);
+  if (p.allow_null_sender) out += "; the null sender (bounces) is accepted without these checks";
+  if (!p.exempt.empty()) {
+    std::vector<std::string> ex;
+    for (const auto& c : p.exempt) ex.push_back(c.text);
+    out += "; clients " + or_list(ex) + " are exempt";
+  }
+  return out;
+}
+
 std::string header_from_domain(const std::string& message) {
   auto list = from_addresses(header_value(message, "From"));
   return list.empty() ? "" : address_domain(list[0]);

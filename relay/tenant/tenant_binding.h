@@ -44,6 +44,10 @@ std::optional<TenantRefusal> check_envelope_sender(const config::RelayPolicy& p,
 // sender_domains. nullopt: go on.
 std::optional<TenantRefusal> check_header_from(const config::RelayPolicy& p, const std::string& message);
 
+// check-config's sentence for the binding ("accepting mail from 209.85.128.0/17 only for senders
+// @example.com with a valid DKIM signature by example.com or ...").
+std::string binding_summary(const config::Config& cfg);
+
 // The From: header's domain (first address), lower case; "" without one. Chooses the dkim_sign
 // entry too.
 std::string header_from_domain(const std::string& message);

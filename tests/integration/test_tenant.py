@@ -242,7 +242,7 @@ class DkimBindingTest(DkimBase):
     def test_rsa1024_relaxed_simple_passes(self):
         self.accepted(sign(dkim_message(), "ours.example", "s1024", "rsa1024"),
                       r"dkim=pass header\.d=ours\.example header\.s=s1024 header\.a=rsa-sha256 header\.b=")
-        self.assertRegex(self.relay.log_text(), r"event=dkim .*result=\"pass d=ours\.example s=s1024\"")
+        self.assertRegex(self.relay.log_text(), r"event=accepted .*client=127\.0\.0\.1 tls=none dkim=\"pass d=ours\.example s=s1024\"")
 
     def test_rsa2048_simple_simple_passes_through_swaks(self):
         msg = sign(dkim_message(), "ours.example", "s2048", "rsa2048", canon=(b"simple", b"simple"))
@@ -389,6 +389,78 @@ class DkimSignTest(DkimBase):
 
 class DkimResignTest(DkimSignTest):
     resign = "true"
+
+
+class CheckMessageTest(DkimBase):
+    """smarthost check-message and check-config: the binding in words, nothing sent."""
+
+    def setUp(self):
+        self.relay = Relay(self.config())  # not started: the tools read the config only
+
+    def tearDown(self):
+        self.relay.cleanup()
+
+    def check(self, msg, *args):
+        path = os.path.join(self.relay.dir, "msg.eml")
+        with open(path, "wb") as f:
+            f.write(msg.replace(b"\r\n", b"\n"))  # as a file on disk: LF line ends
+        return self.relay.cli("check-message", "--file", path, *args, check=False)
+
+    def test_verdicts_and_exit_status(self):
+        r = self.check(sign(dkim_message(), "ours.example", "ed", "ed"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("client: 127.0.0.0\nsender: <alice@ours.example>\n", r.stdout)
+        self.assertIn("dkim: pass d=ours.example s=ed a=ed25519-sha256\n", r.stdout)
+        self.assertIn("verdict: accept (250)", r.stdout)
+
+        r = self.check(dkim_message())
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("dkim: no signature by ours.example, slow.example", r.stdout)
+        self.assertIn("verdict: reject (550 5.7.1 at end of DATA: no valid DKIM signature by ours.example, slow.example",
+                      r.stdout)
+
+        r = self.check(sign(dkim_message(), "slow.example", "s1", "rsa1024"))
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("verdict: temporary failure (451 4.7.5", r.stdout)
+
+        r = self.check(dkim_message(frm="eve@other.example"))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("550 5.7.1 at MAIL: <eve@other.example>: sender domain other.example is not relayed here", r.stdout)
+
+        r = self.check(dkim_message(), "--sender", "alice@ours.example", "--client", "127.0.0.2")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("client 127.0.0.2 is exempt", r.stdout)
+
+        r = self.check(dkim_message(), "--sender", "<>")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("the null sender is allowed", r.stdout)
+
+        r = self.check(dkim_message(), "--client", "192.0.2.1")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("client is not in allow", r.stdout)
+
+        r = self.relay.cli("check-message", "--file", "/nonexistent.eml", check=False)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+
+    def test_check_config_explains_the_binding(self):
+        r = self.relay.cli("check-config")
+        self.assertIn("relay_policy: accepting mail from 127.0.0.0/8 only for senders @ours.example or @*.ours.example "
+                      "(envelope and From: header) with a valid DKIM signature by ours.example or slow.example; the "
+                      "null sender (bounces) is accepted without these checks; clients 127.0.0.2 are exempt\n", r.stdout)
+
+    def test_check_config_warns_about_a_shared_range_without_binding(self):
+        self.relay.write_config(BINDING.replace('allow = [ "127.0.0.0/8" ];', 'allow = [ "127.0.0.0/8", "209.85.128.0/17" ];')
+                                .replace("relay_policy = { sender_domains = [ \"example.com\", \".example.com\" ]; check_from = true;",
+                                         "relay_policy = {") % {"null": "true"})
+        r = self.relay.cli("check-config")
+        self.assertRegex(r.stderr, r"smarthost\.cfg:\d+: warning: allow\[1\]: '209\.85\.128\.0/17' holds 209\.85\.128\.0/17, "
+                                   r"shared by every Google Workspace customer")
+        self.assertIn("relay_policy: accepting mail from 127.0.0.0/8 or 209.85.128.0/17 for any sender", r.stdout)
+
+    def test_help_page(self):
+        r = subprocess.run([BIN, "help", "check-message"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("smarthost check-message [-c FILE] [--client IP] [--sender ADDR] [--file MSG]", r.stdout)
 
 
 if __name__ == "__main__":
