@@ -554,9 +554,10 @@ def run_load(mta, sink, results, prefix, message=None):
     sampler = Sampler(mta.pid)
     sampler.start()
     probe = Probe(mta.port, message[0] if message else None) if PROBE else None
-    cmd = [SMTP_SOURCE, "-s", str(SESSIONS), "-m", str(MESSAGES), "-l", str(SIZE), "-f", SENDER, "-t", RCPT,
-           "-M", "source.test.example"] + (["-F", message[1]] if message else []) + SOURCE_ARGS + \
-        ["127.0.0.1:%d" % mta.port]
+    content = ["-F", message[1]] if message else ["-l", str(SIZE)]  # smtp-source takes one of the two
+    cmd = [SMTP_SOURCE, "-s", str(SESSIONS), "-m", str(MESSAGES)] + content + ["-f", SENDER, "-t", RCPT,
+                                                                               "-M", "source.test.example"] + \
+        SOURCE_ARGS + ["127.0.0.1:%d" % mta.port]
     perf = None
     if PERF_DIR and isinstance(mta, Smarthost):
         os.makedirs(PERF_DIR, exist_ok=True)
