@@ -1,10 +1,18 @@
 // tenant_binding_test.cc - SPEC R-TENANT below the network: DKIM canonicalisation (RFC 6376 3.4.5's
 // own example), tag lists, the verifier against a signature made by python3-dkim (a fixed Ed25519
 // vector with l=) and against our signer, key record rules, the sender rules of relay_policy,
-// Authentication-Results building and stripping, and check-config's sentence.
+// Authentication-Results building and stripping, check-config's sentence, and MessageCheck's
+// verdicts and key cache over a scripted DNS (router/dns/dns_static.h).
+#include <event2/event.h>
+
+#include <optional>
 #include <string>
 
 #include "config/config_loader.h"
+#include "relay/message/dkim_key_cache.h"
+#include "relay/tenant/message_check.h"
+#include "router/base/event_handles.h"
+#include "router/dns/dns_static.h"
 #include "relay/message/base64.h"
 #include "relay/message/dkim_canon.h"
 #include "relay/message/dkim_signer.h"
@@ -239,4 +247,84 @@ TEST(TenantBinding, AuthenticationResults) {
   STRCMP_EQUAL("Authentication-Results: relay.example.org; spf=pass\r\nFrom: a@b\r\n\r\n"
                "Authentication-Results: relay.example; in the body stays\r\n",
                out.c_str());
+}
+
+TEST_GROUP(MessageCheck){};
+
+namespace {
+
+struct CheckRig {
+  base::EventBasePtr base{event_base_new()};
+  std::unique_ptr<router::StaticDns> dns = std::make_unique<router::StaticDns>(base.get());
+  DkimKeyCache keys{*dns};
+  ~CheckRig() { dns.reset(); }  // before the event base
+
+  MessageVerdict run(const std::vector<std::string>& require, const std::string& msg, const std::string& sign = "") {
+    std::optional<MessageVerdict> got;
+    auto check = MessageCheck::start(keys, require, sign, msg, [&](MessageVerdict v) {
+      got = std::move(v);
+      event_base_loopbreak(base.get());
+    });
+    if (!got) event_base_dispatch(base.get());
+    CHECK(got.has_value());
+    return *got;
+  }
+};
+
+// kVector with a second signature on top, by `domain` (never verifying: its b= is junk).
+std::string with_second(const std::string& domain) {
+  return "DKIM-Signature: v=1; a=rsa-sha256; d=" + domain + "; s=s1; h=from; bh=AAAA; b=AAAA\r\n" + kVector;
+}
+
+}  // namespace
+
+TEST(MessageCheck, OneVerifyingListedSignatureIsEnough) {
+  CheckRig rig;
+  rig.dns->add_txt("vec._domainkey.ours.example", {kVectorKey});
+  rig.dns->fail("s1._domainkey.slow.example", router::DnsType::TXT, router::DnsStatus::TempFail, "timed out after 2s");
+  // kVector is dated 2026-11-27, its t= 1795392000: the clock does not matter without x=.
+  MessageVerdict v = rig.run({"ours.example", "slow.example"}, with_second("slow.example"));
+  CHECK(v.kind == MessageVerdict::Kind::Accept);
+  STRCMP_EQUAL("temperror d=slow.example s=s1 (key lookup failed: timed out after 2s); pass d=ours.example s=vec",
+               v.summary().c_str());
+}
+
+TEST(MessageCheck, TemporaryOnlyWhenNoneVerifiedAndAListedLookupFailed) {
+  CheckRig rig;
+  rig.dns->fail("vec._domainkey.ours.example", router::DnsType::TXT, router::DnsStatus::TempFail, "SERVFAIL");
+  MessageVerdict v = rig.run({"ours.example"}, kVector);
+  CHECK(v.kind == MessageVerdict::Kind::TempFail);
+  STRCMP_EQUAL("DKIM key of ours.example could not be looked up now, try again later", v.text.c_str());
+  // An unlisted signature's lookup is never made, so it cannot make the verdict temporary.
+  CheckRig rig2;
+  MessageVerdict w = rig2.run({"example.com"}, with_second("other.example"));
+  CHECK(w.kind == MessageVerdict::Kind::Reject);
+  STRCMP_EQUAL("no valid DKIM signature by example.com (the relay for this range only takes mail signed by that domain)",
+               w.text.c_str());
+  CHECK_EQUAL(0u, rig2.dns->asked().size());
+}
+
+TEST(MessageCheck, KeysAreCachedButNotTemporaryFailures) {
+  CheckRig rig;
+  rig.dns->add_txt("vec._domainkey.ours.example", {"unrelated text", kVectorKey});
+  rig.dns->set_security(router::DnsSecurity::Secure);
+  MessageVerdict v = rig.run({"ours.example"}, kVector);
+  CHECK(v.kind == MessageVerdict::Kind::Accept);
+  CHECK(v.checked[0].secure);
+  rig.run({"ours.example"}, kVector);
+  CHECK_EQUAL(1u, rig.dns->asked().size());  // the second came from the cache
+  rig.dns->fail("s1._domainkey.slow.example", router::DnsType::TXT, router::DnsStatus::TempFail, "SERVFAIL");
+  rig.run({"slow.example"}, with_second("slow.example"));
+  rig.run({"slow.example"}, with_second("slow.example"));
+  CHECK_EQUAL(3u, rig.dns->asked().size());  // asked again each time
+}
+
+TEST(MessageCheck, SignDomainIsCheckedWithoutDecidingTheVerdict) {
+  CheckRig rig;
+  rig.dns->add_txt("vec._domainkey.ours.example", {kVectorKey});
+  MessageVerdict v = rig.run({}, kVector, "ours.example");
+  CHECK(v.kind == MessageVerdict::Kind::Accept);
+  CHECK(v.sign_domain_valid);
+  CHECK(v.checked.empty());  // not a require_dkim result: no Authentication-Results entry
+  CHECK_FALSE(v.checked_dkim);
 }
