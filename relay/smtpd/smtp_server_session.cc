@@ -322,8 +322,13 @@ void SmtpServerSession::cmd_mail(const Command& c) {
 }
 
 void SmtpServerSession::log_tenant_refusal(const TenantRefusal& r, const std::string& sender) {
-  log_event("reject", {{"session", sid_}, {"id", queue_id_}, {"client", peer_.str()}, {"from", "<" + sender + ">"},
-                       {"reason", r.reason}, {"domain", r.domain}, {"allowed", r.allowed}});
+  if (queue_id_.empty()) {  // at MAIL: no queue id yet
+    log_event("reject", {{"session", sid_}, {"client", peer_.str()}, {"from", "<" + sender + ">"},
+                         {"reason", r.reason}, {"domain", r.domain}, {"allowed", r.allowed}});
+  } else {
+    log_event("reject", {{"session", sid_}, {"id", queue_id_}, {"client", peer_.str()}, {"from", "<" + sender + ">"},
+                         {"reason", r.reason}, {"domain", r.domain}, {"allowed", r.allowed}});
+  }
 }
 
 void SmtpServerSession::cmd_rcpt(const Command& c) {
