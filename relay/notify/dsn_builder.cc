@@ -105,7 +105,7 @@ bool contains(const std::string& hay, const char* needle) { return hay.find(need
 
 // ---- advice ---------------------------------------------------------------
 
-enum class Failure { NoStartTls, HostName, HostNameInCn, UntrustedCa, CertExpired, OldVersion, NoCipher, NoTls13Suite, OtherTls, NullMx, Lifetime, RemoteReject, NoSmtpUtf8, No8BitMime, Other };
+enum class Failure { NoStartTls, HostName, HostNameInCn, UntrustedCa, CertExpired, OldVersion, NoCipher, NoTls13Suite, OtherTls, NullMx, Lifetime, RemoteReject, NoSmtpUtf8, No8BitMime, NoRequireTls, Other };
 
 // Which advice a TLS problem gets; problems without their own advice get
 // seed 000's whole list.
@@ -151,6 +151,7 @@ Failure classify(const Recipient& r) {
     case K::Expired: return Failure::Lifetime;
     case K::NoSmtpUtf8: return Failure::NoSmtpUtf8;
     case K::No8BitMime: return Failure::No8BitMime;
+    case K::NoRequireTls: return Failure::NoRequireTls;
     case K::Connect:
     case K::Protocol:
     case K::RemoteReply:
@@ -313,6 +314,7 @@ std::optional<TlsAdvice> tls_advice(Failure f, const Names& n) {
     case Failure::RemoteReject:
     case Failure::NoSmtpUtf8:
     case Failure::No8BitMime:
+    case Failure::NoRequireTls:
     case Failure::Other: return std::nullopt;
   }
   return std::nullopt;
@@ -342,6 +344,12 @@ std::vector<std::string> other_advice(Failure f, const Names& n) {
               "messages: that would break their DKIM signatures.",
               "Send the message again from a mail program that encodes it as quoted-printable or base64, or ask the "
               "mail administrator of " + n.domain + " to enable 8BITMIME on " + n.host + "."};
+    case Failure::NoRequireTls:
+      return {"The message was sent with REQUIRETLS (RFC 8689): it may travel only over TLS connections with "
+              "verified certificates, and only to servers that promise to keep that requirement. The receiving "
+              "server " + n.host + " does not offer REQUIRETLS, so the message was not sent to it at all.",
+              "If the message may travel without that guarantee, send it again without requiring TLS; or ask the "
+              "mail administrator of " + n.domain + " to enable REQUIRETLS on " + n.host + "."};
     case Failure::NoStartTls:
     case Failure::HostName:
     case Failure::HostNameInCn:
@@ -452,6 +460,10 @@ bool any_tls(const Envelope& e, const std::vector<size_t>& rep) {
   return false;
 }
 
+// RFC 8689 5: a report on a REQUIRETLS message returns its header section only, whatever RET
+// asked: the report may travel where the message could not.
+bool returns_body(const Envelope& e) { return e.ret == static_cast<uint8_t>(Ret::Full) && !e.require_tls; }
+
 std::string human_text(const DsnRequest& req, const std::vector<size_t>& rep) {
   const Envelope& e = *req.env;
   std::string count = rep.size() == 1 ? "1 recipient" : std::to_string(rep.size()) + " recipients";
@@ -463,7 +475,7 @@ std::string human_text(const DsnRequest& req, const std::vector<size_t>& rep) {
                      "their mail server could not provide one that passed the checks, so the message was not sent to "
                      "them at all. Nothing was sent without encryption.", kWidth, "") + "\r\n";
   for (size_t i : rep) out += recipient_text(e.recipients[i], req.config_path) + "\r\n";
-  bool full = e.ret == static_cast<uint8_t>(Ret::Full);
+  bool full = returns_body(e);
   out += wrap_text(std::string("The technical report for the mail administrator follows, then the original message") +
                    (full ? "." : "'s header section."), kWidth, "");
   return out;
@@ -520,7 +532,7 @@ std::string status_part(const DsnRequest& req, const std::vector<size_t>& rep, b
 
 // RFC 6533 6.3, 6.4: message/global and message/global-headers for an original with UTF-8.
 std::string original_part(const DsnRequest& req, bool global) {
-  bool full = req.env->ret == static_cast<uint8_t>(Ret::Full);
+  bool full = returns_body(*req.env);
   std::string body = full ? *req.original : header_section(*req.original);
   bool utf8 = global && !is_ascii(body);
   std::string type = full ? (utf8 ? "message/global" : "message/rfc822")
