@@ -438,7 +438,9 @@ std::string tls_facts(const TlsInfo& t) {
   return s;
 }
 
-std::string recipient_text(const Recipient& r, const std::string& config_path) {
+// `requiretls`: the message was sent with REQUIRETLS (RFC 8689), so the TLS rule was the sender's,
+// not only the route's.
+std::string recipient_text(const Recipient& r, const std::string& config_path, bool requiretls) {
   std::string status = status_of(r);
   std::string out = "Recipient: " + r.address + "\r\n";
   if (!r.remote_mta.empty()) out += labelled("Host tried:", r.remote_mta);
@@ -446,10 +448,17 @@ std::string recipient_text(const Recipient& r, const std::string& config_path) {
   if (!r.diagnostic.empty()) out += labelled("Server reply:", r.diagnostic);
   if (!r.tls.version.empty()) out += labelled("TLS session:", tls_facts(r.tls));
   out += labelled("Status:", status + (r.route.empty() ? "" : " (route \"" + r.route + "\")"));
-  if (is_tls_failure(r))
+  if (is_tls_failure(r) && requiretls)
+    out += labelled("Not retried:", "The message was sent with REQUIRETLS: it may travel only over TLS with a verified "
+                                    "certificate, so it was tried once and not retried. It was never sent without "
+                                    "encryption.");
+  else if (is_tls_failure(r))
     out += labelled("Not retried:", "This route requires TLS, so the message was tried once and not retried. It was "
                                     "never sent without encryption.");
   out += "  What can be done:\r\n";
+  if (is_tls_failure(r) && requiretls)
+    out += bullet("The sender asked for REQUIRETLS, so relaxing the relay's route would not let this message through. "
+                  "If it may travel without a verified TLS connection, send it again without REQUIRETLS.");
   for (const auto& item : dsn_advice(r, config_path)) out += bullet(item);
   return out;
 }
@@ -474,7 +483,7 @@ std::string human_text(const DsnRequest& req, const std::vector<size_t>& rep) {
     out += wrap_text("Your organisation requires a secure (TLS) connection for mail to some of these recipients, and "
                      "their mail server could not provide one that passed the checks, so the message was not sent to "
                      "them at all. Nothing was sent without encryption.", kWidth, "") + "\r\n";
-  for (size_t i : rep) out += recipient_text(e.recipients[i], req.config_path) + "\r\n";
+  for (size_t i : rep) out += recipient_text(e.recipients[i], req.config_path, e.require_tls) + "\r\n";
   bool full = returns_body(e);
   out += wrap_text(std::string("The technical report for the mail administrator follows, then the original message") +
                    (full ? "." : "'s header section."), kWidth, "");

@@ -137,10 +137,13 @@ class RequireTlsDeliveryTest(RequireTlsBase):
         dest = self.peer("tls", cert="wronghost", requiretls=True)
         self.start(dest)
         self.submit()
-        _, fields, _, _ = self.bounce()
+        m, fields, _, _ = self.bounce()
         self.assertEqual(fields["status"], "5.7.5", fields)
         self.assert_no_mail_at(dest)
         self.assertEqual(len(dest.connections()), 1, "one attempt, never a plaintext retry")
+        text = " ".join(m.get_payload()[0].get_payload(decode=True).decode().split())
+        self.assertIn("The message was sent with REQUIRETLS", text)
+        self.assertIn("send it again without REQUIRETLS", text)
 
     def test_hop_without_starttls_never_gets_it(self):
         dest = self.peer("plain", requiretls=True)
