@@ -101,7 +101,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CXXFLAGS := $(filter-out -Wshadow=local,$(BASE_CXXFLAGS)) $(FUZZ_FLAGS)
 FUZZ_LIB_SRC := relay/smtpd/smtp_command.cc router/address_match.cc router/base/utf8_text.cc relay/queue/envelope_params.cc relay/smtpd/data_reader.cc relay/delivery/smtp_reply.cc $(wildcard config/*.cc) \
-  $(wildcard certs/*.cc) router/dns/dns_resolver.cc router/mta_sts/mta_sts_policy.cc
+  $(wildcard certs/*.cc) router/dns/dns_resolver.cc router/mta_sts/mta_sts_policy.cc \
+  relay/message/dkim_canon.cc relay/message/dkim_verifier.cc relay/message/base64.cc relay/message/message_header.cc
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.cc=$(B)/fuzz/obj/%.o)
 FUZZ_BINS := $(patsubst tests/fuzz/%.cc,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.cc))
 

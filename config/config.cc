@@ -1,6 +1,8 @@
 // config.cc - defaults and look-ups on the validated configuration.
 #include "config/config.h"
 
+#include <cctype>
+
 #include "config/duration.h"
 
 namespace config {
@@ -33,6 +35,15 @@ const Route* Config::find_route(const std::string& name) const {
 const AddressList* Config::find_list(const std::string& name) const {
   for (const auto& l : address_lists) {
     if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+const DkimSign* Config::find_dkim_sign(const std::string& from_domain) const {
+  std::string d;
+  for (unsigned char c : from_domain) d += static_cast<char>(std::tolower(c));
+  for (const auto& e : dkim_sign) {
+    if (e.domain == d) return &e;
   }
   return nullptr;
 }

@@ -114,6 +114,27 @@ struct Tlsrpt {
   Dkim dkim;
 };
 
+// SPEC R-TENANT: binding the mail of an allowlisted (often shared) range to our own tenant.
+// Every key optional; configured = false (no relay_policy section): no binding at all.
+struct RelayPolicy {
+  bool configured = false;
+  std::vector<std::string> sender_domains;  // "example.com", ".example.com" (subdomains); lower case
+  bool check_from = false;                  // the header From: domain too, at end of DATA
+  bool allow_null_sender = false;           // MAIL FROM:<> skips the binding
+  std::vector<std::string> require_dkim;    // d= domains, one verifying signature needed; lower case
+  std::vector<Cidr> exempt;                 // clients the binding does not apply to
+};
+
+// Outbound DKIM signing of relayed mail, chosen by the From: header's domain (exact match).
+struct DkimSign {
+  std::string domain;  // lower case
+  std::string selector;
+  std::string key;     // PEM file (RSA or Ed25519)
+  std::vector<std::string> headers = {"from", "to", "subject", "date", "message-id"};
+  bool resign = false;  // sign even when a valid signature by `domain` is present
+  int line = 0;
+};
+
 struct Limits {
   uint32_t connections = 1000;
   uint32_t connections_per_ip = 50;
@@ -154,6 +175,8 @@ struct Config {
   Dns dns;
   MtaSts mta_sts;
   Tlsrpt tlsrpt;
+  RelayPolicy relay_policy;
+  std::vector<DkimSign> dkim_sign;
   Limits limits;
   Log log;
   std::string user = "smarthost";  // unprivileged user after binding (root only)
@@ -164,6 +187,7 @@ struct Config {
 
   const Route* find_route(const std::string& name) const;
   const AddressList* find_list(const std::string& name) const;
+  const DkimSign* find_dkim_sign(const std::string& from_domain) const;  // exact, case-insensitive
   // "FILE:LINE" of the setting at `path`, or of the nearest enclosing one that is in the file
   // ("tls.ca_file" left at its default: the line of "tls"); "FILE" when none is.
   std::string where(const std::string& path) const;

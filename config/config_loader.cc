@@ -238,8 +238,8 @@ class Loader {
 
   void load(const Setting& root) {
     c_.only_keys(root, "", {"hostname", "listen", "tls", "allow", "inbound_tls", "address_lists",
-                            "routes", "queue", "dns", "mta_sts", "tlsrpt", "limits", "log", "user",
-                            "tls_required_header"});
+                            "routes", "queue", "dns", "mta_sts", "tlsrpt", "relay_policy", "dkim_sign",
+                            "limits", "log", "user", "tls_required_header"});
     hostname(root);
     listen(root);
     tls(root);
@@ -250,6 +250,8 @@ class Loader {
     queue(root);
     dns(root);
     small_sections(root);
+    relay_policy(root);
+    dkim_sign(root);
   }
 
  private:
@@ -599,6 +601,79 @@ class Loader {
     }
     if (c_.str(root, "", "user", cfg_.user) && cfg_.user.empty()) {
       c_.error(root["user"], "user", "must not be empty");
+    }
+  }
+
+  // SPEC R-TENANT. Domains are "example.com" or ".example.com" (every subdomain).
+  void relay_policy(const Setting& root) {
+    if (!root.exists("relay_policy")) return;
+    const Setting& g = root["relay_policy"];
+    const std::string path = "relay_policy";
+    if (!c_.is_group(g, path)) return;
+    auto& p = cfg_.relay_policy;
+    p.configured = true;
+    c_.only_keys(g, path, {"sender_domains", "check_from", "allow_null_sender", "require_dkim", "exempt"});
+    if (c_.strings(g, path, "sender_domains", p.sender_domains)) {
+      domain_list(g["sender_domains"], path + ".sender_domains", p.sender_domains, true);
+    }
+    c_.boolean(g, path, "check_from", p.check_from);
+    c_.boolean(g, path, "allow_null_sender", p.allow_null_sender);
+    if (c_.strings(g, path, "require_dkim", p.require_dkim)) {
+      domain_list(g["require_dkim"], path + ".require_dkim", p.require_dkim, false);
+    }
+    if (g.exists("exempt")) cidr_list(g["exempt"], path + ".exempt", p.exempt);
+    if (p.check_from && p.sender_domains.empty()) {
+      c_.error(g["check_from"], path + ".check_from", "needs sender_domains: the domains the From: header may hold");
+    }
+  }
+
+  void domain_list(const Setting& s, const std::string& path, std::vector<std::string>& v, bool subdomains) {
+    if (v.empty()) c_.error(s, path, "must not be empty (leave the key out to not check it)");
+    for (size_t k = 0; k < v.size(); ++k) {
+      std::string d = lower(v[k]);
+      bool sub = subdomains && !d.empty() && d[0] == '.';
+      if (!valid_domain(sub ? d.substr(1) : d)) {
+        c_.error(s[static_cast<int>(k)], path + "[" + std::to_string(k) + "]",
+                 "'" + v[k] + "' is not a domain (example.com" + (subdomains ? " or .example.com for its subdomains" : "") + ")");
+      }
+      v[k] = d;
+    }
+  }
+
+  void dkim_sign(const Setting& root) {
+    if (!root.exists("dkim_sign")) return;
+    const Setting& l = root["dkim_sign"];
+    if (!c_.is_list(l, "dkim_sign")) return;
+    std::set<std::string> domains;
+    for (int i = 0; i < l.getLength(); ++i) {
+      std::string path = "dkim_sign[" + std::to_string(i) + "]";
+      const Setting& g = l[i];
+      if (!c_.is_group(g, path)) continue;
+      c_.only_keys(g, path, {"domain", "selector", "key", "headers", "resign"});
+      DkimSign d;
+      d.line = static_cast<int>(g.getSourceLine());
+      for (auto [k, v] : {std::pair<const char*, std::string*>{"domain", &d.domain}, {"selector", &d.selector},
+                          {"key", &d.key}}) {
+        if (!c_.str(g, path, k, *v) && !g.exists(k)) c_.error(g, path + "." + k, "is required");
+      }
+      d.domain = lower(d.domain);
+      if (g.exists("domain") && !valid_domain(d.domain)) {
+        c_.error(g["domain"], path + ".domain", "'" + d.domain + "' is not a domain");
+      } else if (!d.domain.empty() && !domains.insert(d.domain).second) {
+        c_.error(g["domain"], path + ".domain", "domain '" + d.domain + "' has two entries");
+      }
+      if (g.exists("selector") && !valid_domain(d.selector)) {
+        c_.error(g["selector"], path + ".selector", "'" + d.selector + "' is not a selector (letters, digits, '-', '.')");
+      }
+      c_.readable_file(g, path, "key");
+      if (c_.strings(g, path, "headers", d.headers)) {
+        for (auto& h : d.headers) h = lower(h);
+        if (std::find(d.headers.begin(), d.headers.end(), "from") == d.headers.end()) {
+          c_.error(g["headers"], path + ".headers", "must include \"from\" (RFC 6376 5.4)");
+        }
+      }
+      c_.boolean(g, path, "resign", d.resign);
+      cfg_.dkim_sign.push_back(std::move(d));
     }
   }
 

@@ -100,7 +100,7 @@ class Daemon {
       return 1;
     }
     scheduler_ = std::make_unique<DeliveryScheduler>(base_.get(), *store_, *dns_, rt);
-    server_ = std::make_unique<SmtpServer>(base_.get(), *store_, rt);
+    server_ = std::make_unique<SmtpServer>(base_.get(), *store_, *dns_, rt);
     server_->on_queued = [this](const std::string& id) { scheduler_->message_queued(id); };
     sts_ = StsRuntime::open(base_.get(), *dns_, *store_, rt,
                             [this](const std::string& id) { scheduler_->message_queued(id); }, &error);

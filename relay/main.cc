@@ -11,6 +11,7 @@
 #include "config/config_loader.h"
 #include "config/duration.h"
 #include "relay/cli/cli_args.h"
+#include "relay/cli/cmd_check_message.h"
 #include "relay/cli/cmd_help.h"
 #include "relay/cli/cmd_mta_sts.h"
 #include "relay/cli/cmd_queue.h"
@@ -18,6 +19,7 @@
 #include "relay/cli/cmd_tlsrpt.h"
 #include "relay/daemon.h"
 #include "relay/startup_checks.h"
+#include "relay/tenant/tenant_binding.h"
 #include "relay/tester/route_tester.h"
 #include "relay/cli/cmd_route_for.h"
 
@@ -38,7 +40,8 @@ void print_summary(const config::Config& c) {
   for (const auto& l : c.listen) std::cout << "listen " << l.address << " port " << l.port << "\n";
   std::cout << "allow";
   for (const auto& a : c.allow) std::cout << " " << a.text;
-  std::cout << "\nstarttls " << (c.tls.cert.empty() ? "off" : "on (" + c.tls.cert + ")") << "\n";
+  std::cout << "\nrelay_policy: " << relay::binding_summary(c) << "\n";
+  std::cout << "starttls " << (c.tls.cert.empty() ? "off" : "on (" + c.tls.cert + ")") << "\n";
   for (const auto& l : c.address_lists) {
     std::cout << "list " << l.name << ":";
     for (const auto& e : l.entries) std::cout << " " << e;
@@ -52,6 +55,9 @@ void print_summary(const config::Config& c) {
               << (r.verify_ca ? " verify_ca" : "") << (r.verify_hostname ? " verify_hostname" : "");
     if (r.has_min_tls_version) std::cout << " min_tls_version=" << config::tls_version_name(r.min_tls_version);
     std::cout << "\n";
+  }
+  for (const auto& d : c.dkim_sign) {
+    std::cout << "dkim_sign " << d.domain << ": selector " << d.selector << (d.resign ? ", resign" : "") << "\n";
   }
   std::cout << "queue " << c.queue.path << " (lifetime " << config::format_duration(c.queue.max_lifetime)
             << ", max size " << c.queue.max_message_size << ")\n";
@@ -108,7 +114,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "help") return relay::cmd_help({argv + 2, argv + argc}, SMARTHOST_VERSION, std::cout, std::cerr);
-  auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date", "--timeout"}, {"--json", "--test-routes", "--all"});
+  auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date", "--timeout", "--client", "--sender", "--file"}, {"--json", "--test-routes", "--all"});
   if (!args.error.empty()) {
     std::cerr << "smarthost " << cmd << ": " << args.error << "\n";
     return 2;
@@ -138,6 +144,10 @@ int main(int argc, char** argv) {
     if (!test_route_options(args, &opts)) return 2;
     if (load(args, &cfg) != 0) return 1;
     return relay::run_test_route(*cfg, opts.all ? "" : args.positional[0], opts, std::cout, std::cerr);
+  }
+  if (cmd == "check-message") {
+    if (load(args, &cfg) != 0) return 3;
+    return relay::cmd_check_message(*cfg, args, std::cin, std::cout, std::cerr);
   }
   if (cmd == "queue") {
     if (load(args, &cfg) != 0) return 1;

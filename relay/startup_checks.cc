@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "config/config_warnings.h"
-#include "relay/notify/dkim_signer.h"
+#include "relay/message/dkim_signer.h"
 #include "router/address_match.h"
 #include "router/https/https_client.h"
 

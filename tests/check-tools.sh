@@ -51,6 +51,7 @@ need_perl libio-socket-inet6-perl IO::Socket::INET6  # swaks to ::1
 [ -x "$PY" ] || say_missing "$PY" python3
 need_python python3-aiosmtpd aiosmtpd             # smtp_peer_server.py
 need_python python3-dkim dkim                     # DKIM signature checks
+need_python python3-nacl nacl                     # Ed25519 DKIM keys in test_tenant.py
 need_cmd openssl openssl                          # test PKI, s_client -tls1_1
 need_cmd unbound unbound                          # dns_server.py
 need_cmd postfix smtp-sink smtp-source postfix postconf  # SinkPeer, PostfixPeer, bench

@@ -62,6 +62,24 @@ std::vector<CommandHelp> make_pages() {
         {"--timeout S", "seconds for the connection, the banner and each reply (default 30)"}},
        "0 deliveries would succeed (with --all: on every tested route); 1 they would not, or the test "
        "could not run; 2 usage error (unknown route, mx route without --domain)."},
+      {"check-message", "what the tenant binding decides for a message, without sending it",
+       "smarthost check-message [-c FILE] [--client IP] [--sender ADDR] [--file MSG]",
+       "Reads one message (from --file, or standard input; LF line ends are taken as CRLF) and applies "
+       "relay_policy as the relay would at MAIL and at the end of DATA: the client's exemption, the null "
+       "sender, the envelope sender and the From: header against sender_domains, and the DKIM signatures "
+       "by the require_dkim domains, their keys looked up with the relay's own resolver (dns.servers, "
+       "DNSSEC when dns.dnssec). Prints each step, one line per checked signature, and the verdict with the "
+       "reply the relay would give. Nothing is sent and nothing is queued.\n\n"
+       "The client defaults to the first address of allow that is not exempt (a client the binding applies "
+       "to); the sender to the Return-Path: header, else the From: address. --sender \"<>\" is the null "
+       "sender.",
+       {kConfigOption,
+        {"--client IP", "the connecting client's address (default: the first non-exempt allow entry)"},
+        {"--sender ADDR", "the envelope sender (default: Return-Path:, else From:); \"<>\" for the null sender"},
+        {"--file MSG", "the message file (default: standard input)"}},
+       "0 the relay would accept the message; 1 it would refuse it (5xx); 2 it would answer 451 4.7.5 (a DKIM "
+       "key lookup failed for now); 3 the check could not run (usage error, unreadable message, bad "
+       "configuration)."},
       {"queue", "list, show, hold, release, delete, bounce or flush queued messages",
        "smarthost queue [-c FILE] list [--json]\n"
        "smarthost queue [-c FILE] show ID\n"

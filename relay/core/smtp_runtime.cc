@@ -57,6 +57,15 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Conf
     // (router/tls_demand.h) raises a delivery on them to required TLS.
     if (auto ctx = client_context(*cfg, r, i, problems)) rt->client_tls.emplace(r.name, std::move(ctx));
   }
+  for (size_t i = 0; i < cfg->dkim_sign.size(); ++i) {
+    const auto& d = cfg->dkim_sign[i];
+    std::string why;
+    if (auto key = DkimKey::load(d.key, &why)) {
+      rt->dkim_sign_keys.emplace(d.domain, std::move(key));
+    } else {
+      problems->push_back({"dkim_sign[" + std::to_string(i) + "].key", why});
+    }
+  }
   if (problems->size() != before) return nullptr;
   rt->routes = std::make_unique<router::RouteTable>(*cfg);
   rt->config = std::move(cfg);

@@ -12,6 +12,7 @@
 
 #include "certs/tls_context.h"
 #include "config/config.h"
+#include "relay/message/dkim_signer.h"
 #include "router/route_table.h"
 
 namespace relay {
@@ -28,6 +29,7 @@ struct Runtime {
   certs::CtxPtr server_tls;  // null: STARTTLS not offered
   std::unique_ptr<router::RouteTable> routes;
   std::map<std::string, certs::CtxPtr> client_tls;  // per route name, every route
+  std::map<std::string, std::shared_ptr<const DkimKey>> dkim_sign_keys;  // dkim_sign[].key by domain
 
   WOLFSSL_CTX* client_ctx(const std::string& route) const {
     auto it = client_tls.find(route);

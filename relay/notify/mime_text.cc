@@ -90,63 +90,6 @@ std::string wrap_text(const std::string& text, size_t width, const std::string& 
   return out;
 }
 
-std::string header_section(const std::string& message) {
-  if (message.compare(0, 2, "\r\n") == 0) return "";
-  auto end = message.find("\r\n\r\n");
-  return end == std::string::npos ? message : message.substr(0, end + 2);
-}
-
-namespace {
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-}  // namespace
-
-std::vector<std::string> header_fields(const std::string& message, size_t* body_start) {
-  std::vector<std::string> fields;
-  size_t pos = 0;
-  *body_start = message.size();
-  while (pos < message.size()) {
-    size_t eol = message.find("\r\n", pos);
-    if (eol == std::string::npos) eol = message.size();
-    if (eol == pos) {  // the empty line
-      *body_start = std::min(message.size(), pos + 2);
-      break;
-    }
-    std::string line = message.substr(pos, eol - pos) + "\r\n";
-    if (is_wsp(line[0]) && !fields.empty()) {
-      fields.back() += line;
-    } else {
-      fields.push_back(line);
-    }
-    pos = eol + 2;
-  }
-  return fields;
-}
-
-std::string field_name(const std::string& field) {
-  size_t colon = field.find(':');
-  std::string n = field.substr(0, colon);
-  while (!n.empty() && is_wsp(n.back())) n.pop_back();
-  for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return n;
-}
-
-std::string header_value(const std::string& message, const std::string& name) {
-  size_t body_start = 0;
-  std::string want = name;
-  for (char& c : want) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const auto& f : header_fields(message, &body_start)) {
-    size_t colon = f.find(':');
-    if (colon == std::string::npos || field_name(f) != want) continue;
-    std::string v;
-    for (size_t i = colon + 1; i < f.size(); ++i) {
-      if (f[i] != '\r' && f[i] != '\n') v += f[i];  // unfold: the CRLF goes, the white space stays
-    }
-    size_t b = v.find_first_not_of(" \t"), e = v.find_last_not_of(" \t");
-    return b == std::string::npos ? "" : v.substr(b, e - b + 1);
-  }
-  return "";
-}
-
 bool is_ascii(const std::string& s) {
   for (unsigned char c : s)
     if (c >= 0x80) return false;

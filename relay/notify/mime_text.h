@@ -1,6 +1,6 @@
 // mime_text.h - small text helpers for the messages the relay writes itself
-// (DSNs, reports): RFC 5322 dates, header folding, word wrap, quoted-printable;
-// and for reading a message's header fields (DKIM, the Message-ID the log names).
+// (DSNs, reports): RFC 5322 dates, header folding, word wrap, quoted-printable.
+// Reading a message's header fields lives in relay/message/message_header.h.
 //
 // Pure functions over strings; they cannot fail. Their one promise is the
 // RFC 5322 line limit: no line they return is longer than 998 octets, even
@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "relay/message/message_header.h"  // header_fields, header_value: read messages
 
 namespace relay {
 
@@ -28,20 +30,6 @@ std::string fold_field(const std::string& name, const std::string& value);
 // A word longer than the line keeps a line of its own, split at 900 octets
 // (on a UTF-8 character boundary) when it is longer than that.
 std::string wrap_text(const std::string& text, size_t width, const std::string& indent);
-
-// The header section of a message: everything up to and including the CRLF
-// that ends the last header line, without the empty line. The whole message
-// when it has no empty line.
-std::string header_section(const std::string& message);
-
-// The header fields of a message, each with its CRLF and continuation lines;
-// *body_start is where the body begins (after the empty line).
-std::vector<std::string> header_fields(const std::string& message, size_t* body_start);
-// A field's name in lower case ("message-id" for "Message-ID: <x>").
-std::string field_name(const std::string& field);
-// The value of the first field called `name` (any case), unfolded, without
-// the leading and trailing white space; "" when the message has none.
-std::string header_value(const std::string& message, const std::string& name);
 
 bool is_ascii(const std::string& s);
 

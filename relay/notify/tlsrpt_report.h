@@ -29,6 +29,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "relay/message/base64.h"  // base64_encode, for report attachments
 #include "relay/notify/tlsrpt_store.h"
 #include "router/mta_sts/mta_sts_lookup.h"
 
@@ -95,6 +96,5 @@ constexpr int64_t kTlsrptLifetime = 86400;
 // How long a message may stay queued: queue.max_lifetime, and for a report no more than a day.
 int64_t queue_lifetime(bool tls_report, int64_t max_lifetime);
 
-std::string base64_encode(const std::string& data);
 
 }  // namespace relay

@@ -10,7 +10,7 @@
 #include <optional>
 #include <ostream>
 
-#include "relay/notify/dkim_signer.h"
+#include "relay/message/dkim_signer.h"
 #include "relay/notify/tlsrpt_report.h"
 #include "router/https/https_client.h"
 

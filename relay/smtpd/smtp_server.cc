@@ -15,8 +15,8 @@
 
 namespace relay {
 
-SmtpServer::SmtpServer(event_base* base, QueueStore& store, std::shared_ptr<const Runtime> rt)
-    : base_(base), store_(store), rt_(std::move(rt)) {
+SmtpServer::SmtpServer(event_base* base, QueueStore& store, router::DnsService& dns, std::shared_ptr<const Runtime> rt)
+    : base_(base), store_(store), rt_(std::move(rt)), dkim_keys_(dns) {
   reaper_.reset(event_new(base_, -1, 0, &SmtpServer::reap, this));
   resume_.reset(evtimer_new(base_, &SmtpServer::resume_accepting, this));
   take_spare_fds();

@@ -20,6 +20,7 @@
 #include "router/base/unique_fd.h"
 #include "relay/queue/queue_store.h"
 #include "relay/core/smtp_runtime.h"
+#include "relay/message/dkim_key_cache.h"
 
 namespace relay {
 
@@ -27,7 +28,8 @@ class SmtpServerSession;
 
 class SmtpServer {
  public:
-  SmtpServer(event_base* base, QueueStore& store, std::shared_ptr<const Runtime> rt);
+  // `dns` looks up DKIM keys for relay_policy.require_dkim (through a cache kept across reloads).
+  SmtpServer(event_base* base, QueueStore& store, router::DnsService& dns, std::shared_ptr<const Runtime> rt);
   ~SmtpServer();
 
   // Binds every `listen` address; false with *error when one cannot be bound.
@@ -47,6 +49,7 @@ class SmtpServer {
 
   event_base* base() const { return base_; }
   QueueStore& store() { return store_; }
+  DkimKeyCache& dkim_keys() { return dkim_keys_; }
   void session_done(SmtpServerSession* s);
   void message_queued(const std::string& id) {
     if (on_queued) on_queued(id);
@@ -69,6 +72,7 @@ class SmtpServer {
   event_base* base_;
   QueueStore& store_;
   std::shared_ptr<const Runtime> rt_;
+  DkimKeyCache dkim_keys_;  // before the sessions: their checks hold lookups through it
   std::vector<base::ListenerPtr> listeners_;
   std::unordered_map<SmtpServerSession*, std::unique_ptr<SmtpServerSession>> sessions_;
   std::vector<std::unique_ptr<SmtpServerSession>> dead_;

@@ -8,6 +8,8 @@
 #include "relay/core/log.h"
 #include "relay/notify/mime_text.h"
 #include "relay/smtpd/smtp_server.h"
+#include "relay/tenant/auth_results.h"
+#include "relay/tenant/tenant_binding.h"
 
 namespace relay {
 
@@ -75,6 +77,7 @@ void SmtpServerSession::close(const std::string& why) {
     return;
   }
   state_ = State::Closed;
+  check_.reset();  // its lookups are cancelled: the verdict never comes
   conn_->close_after_flush();
   log_event("disconnect", {{"session", sid_}, {"client", peer_.str()}, {"reason", why}});
   server_.session_done(this);
@@ -84,6 +87,7 @@ const char* SmtpServerSession::state_name(State s) {
   switch (s) {
     case State::Command: return "command";
     case State::Data: return "data";
+    case State::Checking: return "checking";
     case State::Storing: return "storing";
     case State::Tls: return "tls";
     case State::Closed: return "closed";
@@ -263,6 +267,8 @@ void SmtpServerSession::reset_transaction() {
   queue_id_.clear();
   message_id_.clear();
   queued_size_ = 0;
+  dkim_summary_.clear();
+  check_.reset();
   data_.reset();
 }
 
@@ -307,9 +313,26 @@ void SmtpServerSession::cmd_mail(const Command& c) {
   if (m->size && *m->size > q.max_message_size) {
     return reply(552, "5.3.4", "Message size exceeds fixed limit of " + std::to_string(q.max_message_size) + " octets");
   }
+  const auto& policy = rt_->config->relay_policy;
+  if (binding_applies(policy, peer_, m->address)) {
+    if (auto refusal = check_envelope_sender(policy, m->address)) {
+      log_tenant_refusal(*refusal, m->address);
+      return reply(550, "5.7.1", refusal->text);
+    }
+  }
   mail_ = std::move(*m);
   have_mail_ = true;
   reply(250, "2.1.0", "Ok");
+}
+
+void SmtpServerSession::log_tenant_refusal(const TenantRefusal& r, const std::string& sender) {
+  if (queue_id_.empty()) {  // at MAIL: no queue id yet
+    log_event("reject", {{"session", sid_}, {"client", peer_.str()}, {"from", "<" + sender + ">"},
+                         {"reason", r.reason}, {"domain", r.domain}, {"allowed", r.allowed}});
+  } else {
+    log_event("reject", {{"session", sid_}, {"id", queue_id_}, {"client", peer_.str()}, {"from", "<" + sender + ">"},
+                         {"reason", r.reason}, {"domain", r.domain}, {"allowed", r.allowed}});
+  }
 }
 
 void SmtpServerSession::cmd_rcpt(const Command& c) {
@@ -386,6 +409,67 @@ void SmtpServerSession::finish_data() {
     (void)host;
     return;
   }
+  const auto& cfg = *rt_->config;
+  const auto& policy = cfg.relay_policy;
+  const bool bound = binding_applies(policy, peer_, mail_.address);
+  if (bound) {
+    if (auto refusal = check_header_from(policy, data_->body())) {
+      log_tenant_refusal(*refusal, mail_.address);
+      state_ = State::Command;
+      reset_transaction();
+      return reply(550, "5.7.1", refusal->text);
+    }
+  }
+  const config::DkimSign* sign = cfg.find_dkim_sign(header_from_domain(data_->body()));
+  const std::vector<std::string> require = bound ? policy.require_dkim : std::vector<std::string>{};
+  const std::string sign_domain = sign && !sign->resign ? sign->domain : "";
+  if (require.empty() && sign_domain.empty()) return store_message(MessageVerdict{});
+  state_ = State::Checking;
+  check_starting_ = true;
+  auto check = MessageCheck::start(server_.dkim_keys(), require, sign_domain, data_->body(),
+                                   [this](MessageVerdict v) { checked(std::move(v)); });
+  check_starting_ = false;
+  if (state_ == State::Checking) check_ = std::move(check);  // else the verdict came at once
+}
+
+void SmtpServerSession::checked(MessageVerdict v) {
+  if (state_ != State::Checking) return;
+  if (v.kind == MessageVerdict::Kind::Accept) return store_message(v);
+  const auto& policy = rt_->config->relay_policy;
+  log_event("reject", {{"session", sid_}, {"id", queue_id_}, {"client", peer_.str()},
+                       {"from", "<" + mail_.address + ">"},
+                       {"reason", v.kind == MessageVerdict::Kind::TempFail ? "DKIM key lookup failed" : "no valid DKIM signature"},
+                       {"allowed", domain_words(policy.require_dkim)}, {"dkim", v.summary()}});
+  const bool temp = v.kind == MessageVerdict::Kind::TempFail;
+  const std::string text = v.text;
+  state_ = State::Command;
+  reset_transaction();  // destroys the MessageCheck that called us: nothing of it is used below
+  reply(temp ? 451 : 550, temp ? "4.7.5" : "5.7.1", text);
+  if (!check_starting_) process();  // else finish_data's caller goes on reading commands
+}
+
+std::string SmtpServerSession::top_headers(const MessageVerdict& v, const std::string& message) {
+  std::string top = received_header();
+  if (v.checked_dkim) top += auth_results_field(rt_->config->hostname, v);
+  const config::DkimSign* sign = rt_->config->find_dkim_sign(header_from_domain(message));
+  if (!sign || (v.sign_domain_valid && !sign->resign)) return top;
+  auto key = rt_->dkim_sign_keys.find(sign->domain);
+  if (key == rt_->dkim_sign_keys.end()) return top;
+  DkimOptions o;
+  o.domain = sign->domain;
+  o.selector = sign->selector;
+  o.headers = sign->headers;
+  std::string error;
+  // The signature covers the message as it leaves: our fields on top of the original bytes.
+  auto sig = dkim_signature(top + message, *key->second, o, &error);
+  if (!sig) {
+    log_event("warning", {{"session", sid_}, {"id", queue_id_}, {"what", "DKIM signing failed"}, {"error", error}});
+    return top;
+  }
+  return *sig + top;
+}
+
+void SmtpServerSession::store_message(const MessageVerdict& v) {
   Envelope env;
   env.id = queue_id_;
   env.sender = mail_.address;
@@ -409,10 +493,18 @@ void SmtpServerSession::finish_data() {
   }
   message_id_ = header_value(data_->body(), "Message-ID");
   if (message_id_.size() > 998) message_id_.resize(998);  // folded over many lines: a log line is no place for it
-  std::string body = received_header();
+  if (v.checked_dkim) {
+    dkim_summary_ = v.summary();
+    int removed = 0;
+    // The one change to the original bytes: an Authentication-Results claiming to be ours is forged.
+    std::string stripped = strip_own_auth_results(data_->body(), rt_->config->hostname, &removed);
+    if (removed) data_->body() = std::move(stripped);
+  }
+  std::string body = top_headers(v, data_->body());
   body += data_->body();
   env.size = body.size();
   queued_size_ = env.size;
+  check_.reset();
   data_.reset();
   state_ = State::Storing;
   server_.store().put_message_async(std::move(env), std::move(body),
@@ -423,10 +515,16 @@ void SmtpServerSession::stored(StoreStatus status) {
   bool closing = closing_after_store_;
   state_ = State::Command;
   if (status == StoreStatus::Ok) {
-    log_event("accepted", {{"session", sid_}, {"id", queue_id_}, {"from", "<" + mail_.address + ">"},
-                           {"size", queued_size_}, {"nrcpt", rcpts_.size()}, {"msgid", message_id_},
-                           {"client", peer_.str()},
-                           {"tls", tls_.version.empty() ? "none" : tls_.version}});
+    const std::string tls = tls_.version.empty() ? "none" : tls_.version;
+    if (dkim_summary_.empty()) {
+      log_event("accepted", {{"session", sid_}, {"id", queue_id_}, {"from", "<" + mail_.address + ">"},
+                             {"size", queued_size_}, {"nrcpt", rcpts_.size()}, {"msgid", message_id_},
+                             {"client", peer_.str()}, {"tls", tls}});
+    } else {  // relay_policy.require_dkim: the signature results go in the same line
+      log_event("accepted", {{"session", sid_}, {"id", queue_id_}, {"from", "<" + mail_.address + ">"},
+                             {"size", queued_size_}, {"nrcpt", rcpts_.size()}, {"msgid", message_id_},
+                             {"client", peer_.str()}, {"tls", tls}, {"dkim", dkim_summary_}});
+    }
     if (!closing) reply(250, "2.0.0", "Ok: queued as " + queue_id_);
     server_.message_queued(queue_id_);
   } else {

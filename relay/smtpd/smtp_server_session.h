@@ -19,10 +19,12 @@
 #include "relay/queue/queue_store.h"
 #include "relay/smtpd/smtp_command.h"
 #include "relay/core/smtp_runtime.h"
+#include "relay/tenant/message_check.h"
 
 namespace relay {
 
 class SmtpServer;
+struct TenantRefusal;
 
 class SmtpServerSession : public base::Conn::Handler {
  public:
@@ -38,7 +40,7 @@ class SmtpServerSession : public base::Conn::Handler {
   void shutdown(const char* why);
 
  private:
-  enum class State { Command, Data, Storing, Tls, Closed };
+  enum class State { Command, Data, Checking, Storing, Tls, Closed };
   static const char* state_name(State s);
 
   void on_conn_read() override;
@@ -57,6 +59,7 @@ class SmtpServerSession : public base::Conn::Handler {
   void reset_transaction();
   bool tls_required_and_missing();
 
+  void log_tenant_refusal(const TenantRefusal& r, const std::string& sender);
   void cmd_helo(const Command& c, bool extended);
   void cmd_mail(const Command& c);
   void cmd_rcpt(const Command& c);
@@ -66,6 +69,12 @@ class SmtpServerSession : public base::Conn::Handler {
   void command_error(const char* text);
   void read_data();
   void finish_data();
+  // The DKIM part of relay_policy (and whether a dkim_sign signature is there already) is known:
+  // refuse, or store.
+  void checked(MessageVerdict v);
+  void store_message(const MessageVerdict& v);
+  // Our headers on top of the message: [DKIM-Signature,] Received, [Authentication-Results].
+  std::string top_headers(const MessageVerdict& v, const std::string& message);
   void stored(StoreStatus status);
   std::string received_header() const;
 
@@ -96,7 +105,10 @@ class SmtpServerSession : public base::Conn::Handler {
   std::string queue_id_;
   std::string message_id_;  // the message's Message-ID header, for the accepted line
   size_t queued_size_ = 0;  // octets stored (our Received: included)
+  std::string dkim_summary_;  // relay_policy.require_dkim results, for the log
   std::unique_ptr<DataReader> data_;
+  std::unique_ptr<MessageCheck> check_;  // after data_: it reads data_'s body, so it goes first
+  bool check_starting_ = false;          // inside MessageCheck::start (its verdict may come at once)
 };
 
 }  // namespace relay

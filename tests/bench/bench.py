@@ -15,6 +15,11 @@ Scenarios (BENCH_SCENARIOS, comma separated; default all three):
          encrypt; smarthost route tls = "required", verify_ca = false)
   idle   smarthost only: RSS growth per idle inbound TLS connection (BENCH_IDLE_CONNS after
          EHLO + STARTTLS + EHLO)
+  dkim   not in the default set: as plain, but every message (smtp-source -F, and the probe's)
+         carries a DKIM signature by python3-dkim (rsa-sha256 2048) for the sender's domain, whose
+         key a test unbound serves; smarthost checks it (relay_policy.require_dkim, SPEC R-TENANT),
+         Postfix has no verifier and just relays, so the ratio is the price of the check. Compare
+         its dkim_ratio_e2e with plain_ratio_e2e of the same run (BENCH_SCENARIOS=plain,dkim).
 
 Measured per MTA: messages/s accepted (until smtp-source is done), messages/s delivered end to
 end (until the next hop counted every message), p50/p99 accept latency (end of DATA to 250, from
@@ -37,6 +42,7 @@ name a wrapper script, e.g. one that execs `valgrind --tool=callgrind` on the bi
 Every process is ended by the PID we started (Postfix by `postfix -c DIR stop`); every wait is
 bounded; everything listens and connects on 127.0.0.1 only.
 """
+import base64
 import datetime
 import os
 import platform
@@ -240,16 +246,17 @@ class Probe(threading.Thread):
     """One session sending messages back to back (MAIL, RCPT, DATA pipelined) until stopped;
     each sample is the time from the last byte of the data (".\r\n") to the 250."""
 
-    def __init__(self, port):
+    def __init__(self, port, body=None):
         super().__init__(daemon=True)
         self.port = port
+        self.body = body
         self.samples = []
         self.sent = 0
         self.error = ""
         self.stop_ev = threading.Event()
 
     def run(self):
-        body = probe_body(SIZE) + b".\r\n"
+        body = (self.body or probe_body(SIZE)) + b".\r\n"
         cmds = ("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (SENDER, RCPT)).encode()
         try:
             s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
@@ -484,13 +491,13 @@ queue = {{ path = "{queue}"; }};
 limits = {{ connections = {conns}; connections_per_ip = {conns}; }};
 log = {{ format = "kv"; file = "{log}"; }};
 user = "root";  # as the integration tests: no "smarthost" account on build machines
-"""
+{extra}"""
 
 
 class Smarthost:
     name = "smarthost"
 
-    def __init__(self, base, sink_port, tls, conns=1000):
+    def __init__(self, base, sink_port, tls, conns=1000, extra=""):
         self.dir = os.path.join(base, "smarthost")
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -500,7 +507,7 @@ class Smarthost:
         with open(self.cfg, "w") as f:
             f.write(SMARTHOST_CFG.format(port=self.port, pki=testpki(), sink=sink_port, tls=tls_line,
                                          queue=os.path.join(self.dir, "queue"), log=self.log_path,
-                                         conns=max(conns, 1000)))
+                                         conns=max(conns, 1000), extra=extra))
         self.proc = None
         self.pid = None
 
@@ -536,8 +543,9 @@ class Smarthost:
 
 # --- one run ------------------------------------------------------------------------------------
 
-def run_load(mta, sink, results, prefix):
-    """Drives MESSAGES through mta into sink; fills results[prefix + name]."""
+def run_load(mta, sink, results, prefix, message=None):
+    """Drives MESSAGES through mta into sink; fills results[prefix + name]. message: (bytes, file)
+    of a pre-formatted message for smtp-source -F and the probe (the dkim scenario)."""
     base_count = sink.count()
     cpu0 = tree_cpu(mta.pid)
     sink_cpu0 = tree_cpu(sink.pid)
@@ -545,9 +553,11 @@ def run_load(mta, sink, results, prefix):
     me0 = os.times()
     sampler = Sampler(mta.pid)
     sampler.start()
-    probe = Probe(mta.port) if PROBE else None
-    cmd = [SMTP_SOURCE, "-s", str(SESSIONS), "-m", str(MESSAGES), "-l", str(SIZE), "-f", SENDER, "-t", RCPT,
-           "-M", "source.test.example"] + SOURCE_ARGS + ["127.0.0.1:%d" % mta.port]
+    probe = Probe(mta.port, message[0] if message else None) if PROBE else None
+    content = ["-F", message[1]] if message else ["-l", str(SIZE)]  # smtp-source takes one of the two
+    cmd = [SMTP_SOURCE, "-s", str(SESSIONS), "-m", str(MESSAGES)] + content + ["-f", SENDER, "-t", RCPT,
+                                                                               "-M", "source.test.example"] + \
+        SOURCE_ARGS + ["127.0.0.1:%d" % mta.port]
     perf = None
     if PERF_DIR and isinstance(mta, Smarthost):
         os.makedirs(PERF_DIR, exist_ok=True)
@@ -643,18 +653,44 @@ def run_load(mta, sink, results, prefix):
            r[p + "accept_p50_ms"], r[p + "accept_p99_ms"]))
 
 
+def dkim_setup(folder):
+    """The dkim scenario's message, signed for the sender's domain, and a DNS server with its key.
+    Returns (dns, (signed bytes, the same as a file for smtp-source -F), smarthost config lines)."""
+    import dkim
+    from dns_server import DnsServer
+    key = os.path.join(folder, "dkim.pem")
+    subprocess.run(["openssl", "genrsa", "-out", key, "2048"], check=True, capture_output=True)
+    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"], check=True,
+                         capture_output=True).stdout
+    rec = "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
+    domain = SENDER.split("@")[1]
+    txt = " ".join('"%s"' % rec[i:i + 250] for i in range(0, len(rec), 250))
+    dns = DnsServer(zones=[(domain + ".", "static")], records=["bench._domainkey.%s. TXT %s" % (domain, txt)])
+    dns.start()
+    msg = probe_body(SIZE)
+    with open(key, "rb") as f:
+        signed = dkim.sign(msg, b"bench", domain.encode(), f.read(), include_headers=[b"from", b"to", b"subject"]) + msg
+    path = os.path.join(folder, "signed.eml")
+    with open(path, "wb") as f:
+        f.write(signed.replace(b"\r\n", b"\n"))  # smtp-source -F appends CRLF to each line
+    extra = ('dns = { servers = [ "%s" ]; };\nrelay_policy = { sender_domains = [ "%s" ]; require_dkim = [ "%s" ]; };\n'
+             % (dns.server, domain, domain))
+    return dns, (signed, path), extra
+
+
 def scenario(name, base, results):
     tls = name == "tls"
     folder = tempfile.mkdtemp(prefix=name + "-", dir=base)
     os.chmod(folder, 0o755)
     sink = TlsSink(folder) if tls else PlainSink()
+    dns, message, extra = dkim_setup(folder) if name == "dkim" else (None, None, "")
     try:
         for cls in [c for c in (Postfix, Smarthost) if c.name in MTAS]:
-            mta = cls(folder, sink.port, tls)
+            mta = Smarthost(folder, sink.port, tls, extra=extra) if cls is Smarthost else cls(folder, sink.port, tls)
             try:
                 mta.start()
                 time.sleep(0.5)  # let start-up work settle before the CPU snapshot
-                run_load(mta, sink, results, name + "_")
+                run_load(mta, sink, results, name + "_", message)
             finally:
                 mta.stop()
         p, s = name + "_postfix_", name + "_smarthost_"
@@ -666,6 +702,8 @@ def scenario(name, base, results):
         results[name + "_ratio_accept_p50"] = ratio(results[s + "accept_p50_ms"], results[p + "accept_p50_ms"])
     finally:
         sink.stop()
+        if dns:
+            dns.stop()
 
 
 def ratio(a, b):
@@ -768,10 +806,12 @@ def write_results(results, started, elapsed):
     metrics = ["accept_msgs_per_s", "e2e_msgs_per_s", "accept_p50_ms", "accept_p99_ms", "cpu_s",
                "cpu_ms_per_msg", "peak_rss_kb", "peak_pss_kb", "source_cpu_s", "sink_cpu_s", "bench_cpu_s",
                "machine_busy_pct", "machine_iowait_pct", "foreign_cpu_s", "e2e_seconds", "delivered", "complete"]
-    for sc in ("plain", "tls"):
+    words = {"plain": "outbound plaintext", "tls": "outbound STARTTLS required",
+             "dkim": "outbound plaintext, smarthost verifying every message's DKIM signature"}
+    for sc in ("plain", "tls", "dkim"):
         if sc + "_postfix_e2e_msgs_per_s" not in results and sc + "_smarthost_e2e_msgs_per_s" not in results:
             continue
-        lines += ["### %s (outbound %s)" % (sc, "STARTTLS required" if sc == "tls" else "plaintext"), "",
+        lines += ["### %s (%s)" % (sc, words[sc]), "",
                   "| metric | Postfix | smarthost | smarthost / Postfix |", "| --- | ---: | ---: | ---: |"]
         for m in metrics:
             a = results.get("%s_postfix_%s" % (sc, m), "")
@@ -822,7 +862,7 @@ def main():
     status = 0
     try:
         for sc in SCENARIOS:
-            if sc in ("plain", "tls"):
+            if sc in ("plain", "tls", "dkim"):
                 scenario(sc, base, results)
             elif sc == "idle":
                 idle_tls(base, results)

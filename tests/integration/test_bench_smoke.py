@@ -55,6 +55,18 @@ class BenchSmoke(unittest.TestCase):
         self.assertIn("<!-- bench:begin", text)
         self.assertIn("<!-- bench:end -->", text)
 
+    def test_tiny_dkim_scenario(self):
+        # smarthost verifying python3-dkim signatures on every message (SPEC R-TENANT): each one
+        # must pass, or the run would not complete.
+        env = dict(os.environ, BENCH_SMARTHOST=BIN, BENCH_MESSAGES="30", BENCH_SESSIONS="3", BENCH_SCENARIOS="dkim",
+                   BENCH_MTAS="smarthost", BENCH_MAX_SECONDS="50", BENCH_RESULTS="")
+        env.pop("BENCH_PERF_DIR", None)
+        r = subprocess.run([RUN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        values = dict(re.findall(r"^([a-z0-9_]+)=(.*)$", r.stdout, re.M))
+        self.assertIn("dkim_smarthost_e2e_msgs_per_s", values, r.stdout + r.stderr[-2000:])
+        self.assertEqual(values.get("dkim_smarthost_complete"), "1", r.stdout + r.stderr[-3000:])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -30,6 +30,8 @@ queue = { path = "QUEUE_DIR"; @ };
 dns = { timeout = "2s"; @ };
 mta_sts = { enabled = true; @ };
 tlsrpt = { enabled = false; dkim = { domain = "example.com"; @ }; @ };
+relay_policy = { check_from = false; @ };
+dkim_sign = ( { domain = "example.com"; @ } );
 limits = { connections = 10; @ };
 log = { level = "info"; @ };
 """

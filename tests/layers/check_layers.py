@@ -15,7 +15,7 @@ import sys
 BASE = ["config", "certs"]
 ROUTER_LOW = BASE + ["router/base"]
 ROUTER_ALL = ROUTER_LOW + ["router/dns", "router/https", "router/mta_sts", "router"]
-RELAY_LOW = ROUTER_ALL + ["relay/core"]
+RELAY_LOW = ROUTER_ALL + ["relay/message", "relay/core"]
 # room -> rooms it may include (besides itself)
 ALLOWED = {
     "config": [],
@@ -25,14 +25,16 @@ ALLOWED = {
     "router/https": ROUTER_LOW + ["router/dns"],
     "router/mta_sts": ROUTER_LOW + ["router/dns", "router/https"],
     "router": ROUTER_ALL,
-    "relay/core": ROUTER_ALL,
+    "relay/message": ROUTER_ALL,
+    "relay/core": ROUTER_ALL + ["relay/message"],
+    "relay/tenant": RELAY_LOW + ["relay/queue"],
     "relay/queue": RELAY_LOW,
     "relay/notify": RELAY_LOW + ["relay/queue"],
-    "relay/smtpd": RELAY_LOW + ["relay/queue", "relay/notify"],
+    "relay/smtpd": RELAY_LOW + ["relay/queue", "relay/notify", "relay/tenant"],
     "relay/delivery": RELAY_LOW + ["relay/queue", "relay/notify"],
     "relay/tester": RELAY_LOW + ["relay/queue", "relay/notify", "relay/delivery"],
-    "relay/cli": RELAY_LOW + ["relay/queue", "relay/notify", "relay/delivery", "relay/tester"],
-    "relay": RELAY_LOW + ["relay/queue", "relay/notify", "relay/smtpd", "relay/delivery",
+    "relay/cli": RELAY_LOW + ["relay/queue", "relay/notify", "relay/delivery", "relay/tester", "relay/tenant"],
+    "relay": RELAY_LOW + ["relay/queue", "relay/notify", "relay/tenant", "relay/smtpd", "relay/delivery",
                           "relay/tester", "relay/cli"],
 }
 # Single files with a wider reach than their room, and why.

@@ -98,7 +98,8 @@ TEST(ConfigLoader, ErrorClasses) {
       {"syntax", std::string(kMinimal) + "hostname = ;\n", "t.cfg:4: syntax error: syntax error"},
       {"unknown top-level key", std::string(kMinimal) + "hostnme = \"x\";\n",
        "t.cfg:4: hostnme: unknown key (allowed here: hostname, listen, tls, allow, inbound_tls, "
-       "address_lists, routes, queue, dns, mta_sts, tlsrpt, limits, log, user, tls_required_header)"},
+       "address_lists, routes, queue, dns, mta_sts, tlsrpt, relay_policy, dkim_sign, limits, log, user, "
+       "tls_required_header)"},
       {"unknown route key", "allow = [ \"127.0.0.1\" ];\nqueue = { path = \"/q\"; };\n"
                             "routes = ( { name = \"d\"; match = [ \"*\" ]; verfy_ca = true; } );\n",
        "t.cfg:3: routes[0].verfy_ca: unknown key (allowed here: name, match, kind, host, port, mx_lookup, "
@@ -149,6 +150,18 @@ TEST(ConfigLoader, ErrorClasses) {
        "t.cfg:4: inbound_tls: a \"required\" level needs tls.cert and tls.key for STARTTLS"},
       {"bad dns server", std::string(kMinimal) + "dns = { servers = [ \"127.0.0.1:53\" ]; };\n",
        "t.cfg:4: dns.servers[0]: '127.0.0.1:53' is not ADDRESS or ADDRESS@PORT (numeric IP)"},
+      {"relay_policy bad domain", std::string(kMinimal) + "relay_policy = { sender_domains = [ \"ok.example\",\n \"not a domain\" ]; };\n",
+       "t.cfg:5: relay_policy.sender_domains[1]: 'not a domain' is not a domain (example.com or .example.com for its subdomains)"},
+      {"relay_policy dkim subdomain pattern", std::string(kMinimal) + "relay_policy = { require_dkim = [ \".example.com\" ]; };\n",
+       "t.cfg:4: relay_policy.require_dkim[0]: '.example.com' is not a domain (example.com)"},
+      {"check_from without sender_domains", std::string(kMinimal) + "relay_policy = { check_from = true; };\n",
+       "t.cfg:4: relay_policy.check_from: needs sender_domains: the domains the From: header may hold"},
+      {"relay_policy bad exempt", std::string(kMinimal) + "relay_policy = { exempt = [ \"10.0.0.0/40\" ]; };\n",
+       "t.cfg:4: relay_policy.exempt[0]: '10.0.0.0/40' has a bad prefix length"},
+      {"dkim_sign without key", std::string(kMinimal) + "dkim_sign = ( { domain = \"example.com\"; selector = \"s1\"; } );\n",
+       "t.cfg:4: dkim_sign[0].key: is required"},
+      {"dkim_sign headers without from", std::string(kMinimal) + "dkim_sign = ( { domain = \"example.com\"; selector = \"s1\";\n key = \"/dev/null\"; headers = [ \"to\" ]; } );\n",
+       "t.cfg:5: dkim_sign[0].headers: must include \"from\" (RFC 6376 5.4)"},
       {"missing queue path", "allow = [ \"127.0.0.1\" ];\nqueue = { };\nroutes = ( { name = \"d\"; match = [ \"*\" ]; } );\n",
        "t.cfg:2: queue.path: is required: the folder that holds the LMDB queue"},
   };

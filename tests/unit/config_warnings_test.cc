@@ -45,6 +45,21 @@ const Case kCases[] = {
      "the upstream crosses the network in clear; set tls.cert and tls.key\n"
      "t.cfg: warning: listen[1]: listening on public address :: without STARTTLS (no tls.cert): mail from the "
      "upstream crosses the network in clear; set tls.cert and tls.key\n"},
+    {"shared cloud range without a binding",
+     "allow = [ \"209.85.128.0/17\",\n \"40.92.1.0/24\", \"127.0.0.1\" ];\nqueue = { path = \"/q\"; };\n"
+     "routes = ( { name = \"d\"; match = [ \"*\" ]; kind = \"mx\"; } );\nlisten = ( { address = \"127.0.0.1\"; } );\n"
+     "relay_policy = { exempt = [ \"10.0.0.0/8\" ]; };\n",
+     "t.cfg:1: warning: allow[0]: '209.85.128.0/17' holds 209.85.128.0/17, shared by every Google Workspace customer: "
+     "any of them can relay through this server with your IP reputation; bind it to your tenant with relay_policy = "
+     "{ sender_domains = [ ... ]; require_dkim = [ ... ]; } (docs/config.md, \"Tenant binding\")\n"
+     "t.cfg:2: warning: allow[1]: '40.92.1.0/24' holds 40.92.0.0/15, shared by every Microsoft 365 customer: "
+     "any of them can relay through this server with your IP reputation; bind it to your tenant with relay_policy = "
+     "{ sender_domains = [ ... ]; require_dkim = [ ... ]; } (docs/config.md, \"Tenant binding\")\n"},
+    {"shared cloud range with a binding",
+     "allow = [ \"209.85.128.0/17\", \"2001:4860:4000::/36\" ];\nqueue = { path = \"/q\"; };\n"
+     "routes = ( { name = \"d\"; match = [ \"*\" ]; kind = \"mx\"; } );\nlisten = ( { address = \"127.0.0.1\"; } );\n"
+     "relay_policy = { require_dkim = [ \"example.com\" ]; };\n",
+     ""},
 };
 
 }  // namespace

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <string>
 
-#include "relay/notify/dkim_signer.h"
+#include "relay/message/dkim_signer.h"
 #include "relay/notify/tlsrpt_report.h"
 
 // CppUTest last: its leak-detector macros redefine `new` for what follows.

@@ -1,5 +1,6 @@
-// dkim_signer.h - DKIM signatures (RFC 6376) for the messages the relay writes itself (TLS-RPT
-// reports, RFC 8460 section 3), with wolfSSL: rsa-sha256 and ed25519-sha256 (RFC 8463).
+// dkim_signer.h - DKIM signatures (RFC 6376) with wolfSSL, rsa-sha256 and ed25519-sha256
+// (RFC 8463): for the messages the relay writes itself (TLS-RPT reports, RFC 8460 section 3) and
+// for relayed mail (dkim_sign). Canonicalisation lives in dkim_canon.h, shared with the verifier.
 //
 // Canonicalisation is relaxed/relaxed; the whole body is signed (never an l= tag); the signed
 // header fields are those of DkimOptions::headers that the message has, each taken from the
@@ -19,6 +20,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "relay/message/dkim_canon.h"  // canonical forms, shared with the verifier
 
 namespace relay {
 
@@ -58,11 +61,5 @@ struct DkimOptions {
 // The "DKIM-Signature: ...\r\n" field for `message` (CRLF line ends, header section + body).
 std::optional<std::string> dkim_signature(const std::string& message, const DkimKey& key, const DkimOptions& o,
                                           std::string* error);
-
-// Relaxed canonical forms (RFC 6376 3.4.2 and 3.4.4), exposed for tests.
-std::string dkim_relaxed_header(const std::string& field);  // one field, folded or not; ends in CRLF
-std::string dkim_relaxed_body(const std::string& body);
-
-std::string sha256_bytes(const std::string& data);  // raw 32-byte digest
 
 }  // namespace relay

@@ -1,5 +1,5 @@
 // dkim_signer.cc - relaxed/relaxed DKIM signing with wolfCrypt (see the header).
-#include "relay/notify/dkim_signer.h"
+#include "relay/message/dkim_signer.h"
 
 // options.h first: the build's feature macros decide the structure layouts.
 #include <wolfssl/options.h>
@@ -7,7 +7,6 @@
 #include <wolfssl/wolfcrypt/ed25519.h>
 #include <wolfssl/wolfcrypt/random.h>
 #include <wolfssl/wolfcrypt/rsa.h>
-#include <wolfssl/wolfcrypt/sha256.h>
 #include <wolfssl/wolfcrypt/signature.h>
 
 #include <cctype>
@@ -15,13 +14,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "relay/notify/mime_text.h"      // header_fields, field_name
-#include "relay/notify/tlsrpt_report.h"  // base64_encode
+#include "relay/message/message_header.h"  // header_fields, field_name
+#include "relay/message/base64.h"
 
 namespace relay {
 namespace {
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -46,63 +44,6 @@ const char* dkim_algorithm_name(DkimAlgorithm a) {
     case DkimAlgorithm::Ed25519Sha256: return "ed25519-sha256";
   }
   return "?";
-}
-
-std::string sha256_bytes(const std::string& data) {
-  wc_Sha256 sha;
-  unsigned char out[WC_SHA256_DIGEST_SIZE];
-  wc_InitSha256(&sha);
-  wc_Sha256Update(&sha, reinterpret_cast<const byte*>(data.data()), static_cast<word32>(data.size()));
-  wc_Sha256Final(&sha, out);
-  wc_Sha256Free(&sha);
-  return std::string(reinterpret_cast<char*>(out), sizeof out);
-}
-
-std::string dkim_relaxed_header(const std::string& field) {
-  size_t colon = field.find(':');
-  std::string name = field_name(field);
-  std::string value;
-  bool space = false;
-  for (size_t i = colon == std::string::npos ? field.size() : colon + 1; i < field.size(); ++i) {
-    char c = field[i];
-    if (c == '\r' || c == '\n') continue;  // unfold
-    if (is_wsp(c)) {
-      space = true;
-      continue;
-    }
-    if (space && !value.empty()) value += ' ';
-    space = false;
-    value += c;
-  }
-  return name + ":" + value + "\r\n";
-}
-
-std::string dkim_relaxed_body(const std::string& body) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < body.size()) {
-    size_t eol = body.find("\r\n", pos);
-    bool last = eol == std::string::npos;
-    std::string line = body.substr(pos, last ? std::string::npos : eol - pos);
-    std::string canon;
-    bool space = false;
-    for (char c : line) {
-      if (is_wsp(c)) {
-        space = true;
-        continue;
-      }
-      if (space) canon += ' ';
-      space = false;
-      canon += c;
-    }
-    out += canon + "\r\n";
-    if (last) break;
-    pos = eol + 2;
-  }
-  // No trailing empty lines; an empty body stays empty (3.4.4).
-  while (out.size() >= 4 && out.compare(out.size() - 4, 4, "\r\n\r\n") == 0) out.resize(out.size() - 2);
-  if (out == "\r\n") out.clear();
-  return out;
 }
 
 class DkimKey::Impl {
@@ -225,27 +166,23 @@ std::optional<std::string> dkim_signature(const std::string& message, const Dkim
   size_t body_start = 0;
   std::vector<std::string> fields = header_fields(message, &body_start);
   const std::string bh = base64_encode(sha256_bytes(dkim_relaxed_body(message.substr(body_start))));
-  // Section 5.4.2: each name takes the last unused instance, bottom up.
-  std::vector<bool> used(fields.size(), false);
+  // Section 5.4.2: each name takes the last unused instance, bottom up; names the message does
+  // not have are left out of h=.
+  std::vector<std::string> wanted;
+  for (const auto& h : o.headers) wanted.push_back(lower(h));
+  std::vector<long> picked = dkim_select_fields(fields, wanted);
   std::string signed_headers, names;
-  for (const auto& want : o.headers) {
-    std::string w = lower(want);
-    for (size_t i = fields.size(); i-- > 0;) {
-      if (used[i] || field_name(fields[i]) != w) continue;
-      used[i] = true;
-      signed_headers += dkim_relaxed_header(fields[i]);
-      names += (names.empty() ? "" : ":") + w;
-      break;
-    }
+  for (size_t k = 0; k < picked.size(); ++k) {
+    if (picked[k] < 0) continue;
+    signed_headers += dkim_relaxed_header(fields[static_cast<size_t>(picked[k])]);
+    names += (names.empty() ? "" : ":") + wanted[k];
   }
   int64_t t = o.timestamp ? o.timestamp : static_cast<int64_t>(time(nullptr));
   std::string sig_field = std::string("DKIM-Signature: v=1; a=") + dkim_algorithm_name(key.algorithm()) +
                           "; c=relaxed/relaxed;\r\n\td=" + o.domain + "; s=" + o.selector +
                           "; t=" + std::to_string(t) + ";\r\n\th=" + names + ";\r\n\tbh=" + bh + ";\r\n\tb=";
   // The hash input ends with the signature field itself, b= empty, no trailing CRLF (3.7).
-  std::string canon = dkim_relaxed_header(sig_field);
-  canon.resize(canon.size() - 2);
-  auto sig = key.sign(signed_headers + canon, error);
+  auto sig = key.sign(signed_headers + dkim_signature_hash_input(sig_field + "\r\n", DkimCanon::Relaxed), error);
   if (!sig) return std::nullopt;
   const std::string b = base64_encode(*sig);
   for (size_t i = 0; i < b.size(); i += 70) sig_field += (i ? "\r\n\t " : "") + b.substr(i, 70);
