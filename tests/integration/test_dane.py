@@ -263,6 +263,26 @@ class DaneTest(unittest.TestCase):
         self.assertIn("dane=insecure", self.delivery(qid, "bounced"))
         self.agree("daneonly", "insecure-only.example", "insecure", secure=False)
 
+    # -- configuration (issue 16 item 6) ----------------------------------------------------------
+
+    def test_check_config_refuses_dane_without_dnssec_or_anchor(self):
+        base = CONFIG % {"sink": self.sink.port, "tls": self.mx.port, "plain": self.plain.port,
+                         "dns": self.dns.server, "anchor": self.zone.trust_anchor}
+        for dns, want in (
+                ('dns = { servers = [ "%s" ]; };' % self.dns.server,
+                 r'smarthost.cfg:\d+: routes\[1\].tls: "dane-only" needs dns.dnssec = true'),
+                ('dns = { servers = [ "%s" ]; dnssec = true; trust_anchor = "/nonexistent.key"; };' % self.dns.server,
+                 r"smarthost.cfg:\d+: dns.trust_anchor: cannot read '/nonexistent.key'")):
+            text = "\n".join(dns if l.startswith("dns = ") else l for l in base.split("\n"))
+            relay = Relay(text)
+            try:
+                for cmd in ("check-config", "run"):
+                    r = relay.cli(cmd, check=False)  # run refuses before it listens
+                    self.assertNotEqual(r.returncode, 0, cmd + ": " + r.stderr)
+                    self.assertRegex(r.stderr, want)
+            finally:
+                relay.cleanup()
+
     # -- TLS-RPT (RFC 8460): policy-type "tlsa" ----------------------------------------------
 
     def test_tlsrpt_counts_dane_sessions_under_tlsa(self):
