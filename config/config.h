@@ -56,6 +56,7 @@ struct AddressList {
 };
 
 enum class RouteKind { Mx, Host };
+enum class TlsRequiredHeader { Ignore, Honour };
 // Dane: DANE (RFC 7672) for hosts with secure TLSA records, else dane_fallback; DaneOnly: a host
 // without secure usable TLSA records is a TLS failure (SPEC R-DANE). Both need dns.dnssec.
 enum class TlsMode { None, Opportunistic, Required, Dane, DaneOnly };
@@ -162,6 +163,10 @@ struct Config {
   Limits limits;
   Log log;
   std::string user = "smarthost";  // unprivileged user after binding (root only)
+  // RFC 8689 4.2.2: a message's "TLS-Required: No" header asks that TLS policy failures not stop
+  // it. Ignore (default): our routes' policy wins. Honour: such a message (without REQUIRETLS)
+  // goes by opportunistic TLS, an MTA-STS enforce policy as testing (router/tls_demand.h).
+  TlsRequiredHeader tls_required_header = TlsRequiredHeader::Ignore;
 
   const Route* find_route(const std::string& name) const;
   const AddressList* find_list(const std::string& name) const;

@@ -238,7 +238,8 @@ class Loader {
 
   void load(const Setting& root) {
     c_.only_keys(root, "", {"hostname", "listen", "tls", "allow", "inbound_tls", "address_lists",
-                            "routes", "queue", "dns", "mta_sts", "tlsrpt", "limits", "log", "user"});
+                            "routes", "queue", "dns", "mta_sts", "tlsrpt", "limits", "log", "user",
+                            "tls_required_header"});
     hostname(root);
     listen(root);
     tls(root);
@@ -586,6 +587,8 @@ class Loader {
   }
 
   void small_sections(const Setting& root) {
+    c_.choice(root, "", "tls_required_header", cfg_.tls_required_header,
+              {{"ignore", TlsRequiredHeader::Ignore}, {"honour", TlsRequiredHeader::Honour}});
     if (root.exists("mta_sts") && c_.is_group(root["mta_sts"], "mta_sts")) {
       const Setting& g = root["mta_sts"];
       c_.only_keys(g, "mta_sts", {"enabled", "https_port", "fetch_timeout"});

@@ -92,9 +92,11 @@ HostTlsLevel dane_host_level(const config::Route& route, const DaneHost& host) {
       l.dane_verify = true;
       return l;
     case DaneState::Unusable:
+      // RFC 7672 2.2: as if there were no TLSA records, but TLS is mandatory: the fallback's
+      // checks (none for "opportunistic": encrypted, not authenticated).
       if (only) break;
-      l.tls = config::TlsMode::Required;  // RFC 7672 2.2: encrypted, not authenticated
-      l.verify_ca = l.verify_hostname = false;
+      l.tls = config::TlsMode::Required;
+      if (route.dane_fallback == config::DaneFallback::Opportunistic) l.verify_ca = l.verify_hostname = false;
       return l;
     case DaneState::Bogus:
     case DaneState::LookupFailed:

@@ -8,8 +8,9 @@
 //   usable secure TLSA      -> TLS mandatory, the certificate checked against the TLSA records
 //                              only (no PKIX); failure: bounce for dane-only and dane with
 //                              dane_fallback "required", defer for dane + "opportunistic"
-//   secure TLSA, all unusable -> TLS mandatory but unauthenticated (RFC 7672 2.2); same failures
-//                              (dane-only: a TLS failure at once, "dane-required")
+//   secure TLSA, all unusable -> as if none, but TLS mandatory (RFC 7672 2.2): unauthenticated
+//                              with fallback "opportunistic", the route's checks with "required";
+//                              dane-only: a TLS failure at once ("dane-required")
 //   no TLSA / not secure    -> dane: the dane_fallback level (as tls = "opportunistic", or as
 //                              tls = "required" with the route's verify_ca/verify_hostname);
 //                              dane-only: a TLS failure ("dane-required")

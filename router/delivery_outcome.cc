@@ -30,6 +30,7 @@ const char* failure_kind_name(FailureKind k) {
     case FailureKind::Admin: return "admin";
     case FailureKind::NoSmtpUtf8: return "no-smtputf8";
     case FailureKind::No8BitMime: return "no-8bitmime";
+    case FailureKind::NoRequireTls: return "no-requiretls";
   }
   return "?";
 }

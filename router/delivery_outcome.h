@@ -34,6 +34,7 @@ enum class FailureKind : uint8_t {
   Admin,         // bounced by the admin (smarthost queue bounce)
   NoSmtpUtf8,    // the message needs SMTPUTF8 and the next hop did not offer it (5.6.7, RFC 6531)
   No8BitMime,    // 8-bit content and the next hop did not offer 8BITMIME (5.6.3, RFC 6152)
+  NoRequireTls,  // a REQUIRETLS message and the next hop did not offer REQUIRETLS (5.7.30, RFC 8689)
 };
 const char* failure_kind_name(FailureKind k);  // "connect", "tls", "null-mx", ...
 

@@ -69,7 +69,9 @@ struct PlanServices {
   StsCache* cache = nullptr;         // may be null: no policy cache
   config::MtaSts mta_sts;            // enabled, https_port, fetch_timeout
   bool tlsrpt = false;               // TLS-RPT counts: ask for _smtp._tls when there is no policy
-  bool report_mail = false;          // plans a TLS-RPT report's delivery: enforce applied as testing
+  // plans a TLS-RPT report's delivery, or a message whose "TLS-Required: No" is honoured
+  // (router/tls_demand.h): an enforce policy is applied as testing
+  bool report_mail = false;
 };
 
 struct DestinationPlan {

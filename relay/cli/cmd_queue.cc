@@ -22,7 +22,7 @@ namespace relay {
 namespace {
 
 // SPEC section 4: {"messages": [{id, sender, size, arrival, client, held, active, recipients: [...],
-// smtputf8}]}.
+// smtputf8, requiretls}]}.
 void list_json(const std::vector<Envelope>& all, const std::set<std::string>& active, std::ostream& out) {
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   for (const Envelope& e : all) {
@@ -37,7 +37,7 @@ void list_json(const std::vector<Envelope>& all, const std::set<std::string>& ac
     messages.push_back({{"id", e.id}, {"sender", e.sender}, {"size", e.size},
                         {"arrival", base::rfc3339(e.arrival_us / 1000000)}, {"client", e.client_ip},
                         {"held", e.held}, {"active", active.count(e.id) != 0}, {"recipients", std::move(rcpts)},
-                        {"smtputf8", e.smtputf8}});
+                        {"smtputf8", e.smtputf8}, {"requiretls", e.require_tls}});
   }
   out << json_dump({{"messages", std::move(messages)}}) << "\n";
 }
@@ -50,7 +50,7 @@ void list_text(const std::vector<Envelope>& all, const std::set<std::string>& ac
   for (const auto& e : all) {
     out << e.id << (active.count(e.id) ? "*" : e.held ? "!" : " ") << " " << e.size << "  "
         << base::rfc3339(e.arrival_us / 1000000) << "  <" << safe(e.sender) << ">" << (e.smtputf8 ? "  SMTPUTF8" : "")
-        << "\n";
+        << (e.require_tls ? "  REQUIRETLS" : "") << "\n";
     for (const auto& r : e.recipients) {
       out << "    <" << safe(r.address) << ">  route=" << r.route << "  " << rcpt_state_name(r.state)
           << "  attempts=" << r.attempts;
@@ -67,6 +67,7 @@ void show(const Envelope& e, const std::string& body, std::ostream& out) {
       << "\nsize: " << e.size << "\nclient: " << e.client_ip << " (helo " << safe(e.helo) << ")\n"
       << "tls in: " << (e.tls_in.version.empty() ? "none" : e.tls_in.version + " " + e.tls_in.cipher) << "\n"
       << "smtputf8: " << (e.smtputf8 ? "yes" : "no") << "\nbody: " << (e.eight_bit ? "8BITMIME" : "7BIT") << "\n";
+  if (e.require_tls) out << "requiretls: yes (REQUIRETLS: only over verified TLS to a hop that offers it)\n";
   if (!e.envid.empty()) out << "envid: " << safe(e.envid) << "\n";
   if (e.held) out << "held: yes (smarthost queue release " << e.id << ")\n";
   for (const auto& r : e.recipients) {

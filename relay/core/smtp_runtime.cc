@@ -53,7 +53,8 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const config::Conf
   if (!cfg->tls.cert.empty()) rt->server_tls = server_context(*cfg, problems);
   for (size_t i = 0; i < cfg->routes.size(); ++i) {
     const auto& r = cfg->routes[i];
-    if (r.tls == config::TlsMode::None) continue;
+    // Routes with tls = "none" get one too: an MTA-STS enforce policy or a REQUIRETLS message
+    // (router/tls_demand.h) raises a delivery on them to required TLS.
     if (auto ctx = client_context(*cfg, r, i, problems)) rt->client_tls.emplace(r.name, std::move(ctx));
   }
   if (problems->size() != before) return nullptr;

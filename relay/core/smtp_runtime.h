@@ -27,7 +27,7 @@ struct Runtime {
   std::shared_ptr<const config::Config> config;
   certs::CtxPtr server_tls;  // null: STARTTLS not offered
   std::unique_ptr<router::RouteTable> routes;
-  std::map<std::string, certs::CtxPtr> client_tls;  // per route name; none for tls = "none"
+  std::map<std::string, certs::CtxPtr> client_tls;  // per route name, every route
 
   WOLFSSL_CTX* client_ctx(const std::string& route) const {
     auto it = client_tls.find(route);

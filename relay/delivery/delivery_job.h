@@ -27,6 +27,7 @@ struct HostTrace {
   bool starttls_offered = false;
   bool smtputf8_offered = false;           // of the last EHLO (over TLS when there was TLS)
   bool eightbitmime_offered = false;       // likewise
+  bool requiretls_offered = false;         // likewise (RFC 8689: only ever offered over TLS)
   bool plaintext_retry = false;            // opportunistic retry after a failed handshake
   bool tls_attempted = false;
   bool handshake_ok = false;
@@ -56,6 +57,7 @@ struct DeliveryJob {
   bool eight_bit = false;     // 8-bit content: BODY=8BITMIME was given, or octets above 127 are in it
   bool smtputf8 = false;      // MAIL had SMTPUTF8: say it again where the next hop offers it
   bool utf8_headers = false;  // the header section holds UTF-8 (RFC 6532): needs SMTPUTF8 like a UTF-8 address
+  bool require_tls = false;   // MAIL had REQUIRETLS: only to a hop offering it, over verified TLS
   uint8_t ret = 0;
   std::string envid;
   uint64_t size = 0;

@@ -13,6 +13,7 @@
 #include "relay/queue/envelope_params.h"
 #include "relay/queue/local_mail.h"
 #include "relay/notify/tlsrpt_report.h"
+#include "router/tls_demand.h"
 #include "relay/notify/tlsrpt_store.h"
 #include "router/base/utf8_text.h"
 #include "router/destination_plan.h"
@@ -41,8 +42,10 @@ std::string dns_domain(const std::string& address) {
 class DeliveryScheduler::Destination : public JobSource {
  public:
   // `report`: this destination carries TLS-RPT reports only (their MTA-STS rule differs).
-  Destination(DeliveryScheduler& owner, std::string route, std::string domain, bool report)
-      : owner_(owner), route_(std::move(route)), domain_(std::move(domain)), report_(report) {}
+  // `demand`: what its messages ask of TLS beyond the route (router/tls_demand.h).
+  Destination(DeliveryScheduler& owner, std::string route, std::string domain, bool report,
+              router::TlsDemand demand)
+      : owner_(owner), route_(std::move(route)), domain_(std::move(domain)), report_(report), demand_(demand) {}
 
   void add(std::unique_ptr<DeliveryJob> job) {
     jobs_.push_back(std::move(job));
@@ -135,7 +138,7 @@ class DeliveryScheduler::Destination : public JobSource {
     if (jobs_.empty() || planner_) return;
     const config::Route* route = owner_.rt_->config->find_route(route_);
     if (!route) return fail_all(route_gone());
-    if (!plan_ || now_s() >= plan_expiry_) return start_plan(*route);
+    if (!plan_ || now_s() >= plan_expiry_) return start_plan(router::route_for_demand(*route, demand_));
     if (failure_) {
       fail_all(*failure_);
       // The policy named no MX host: the next attempt re-checks the TXT id (RFC 8461 5.1).
@@ -174,7 +177,7 @@ class DeliveryScheduler::Destination : public JobSource {
     services.cache = owner_.sts_.cache;
     services.mta_sts = owner_.rt_->config->mta_sts;
     services.tlsrpt = owner_.sts_.tlsrpt && !report_;
-    services.report_mail = report_;
+    services.report_mail = report_ || router::sts_as_testing(demand_);
     planner_ = router::DestinationPlanner::start(owner_.dns_, owner_.base_, route, domain_, services,
                                                  [this](router::DestinationPlan p) { planned(std::move(p)); });
   }
@@ -237,6 +240,7 @@ class DeliveryScheduler::Destination : public JobSource {
   std::string route_;
   std::string domain_;
   bool report_;
+  router::TlsDemand demand_;
   bool tlsrpt_published_ = false;                       // of plan_
   std::deque<std::unique_ptr<DeliveryJob>> jobs_;
   std::map<SmtpClientSession*, std::unique_ptr<SmtpClientSession>> sessions_;
@@ -358,6 +362,7 @@ void DeliveryScheduler::dispatch(Live& live, int64_t now) {
         if (store_.get_body(live.env.id, &body) != StoreStatus::Ok) return;
         live.body = std::make_shared<const std::string>(std::move(body));
         note_8bit(live);
+        live.tls_required_no = router::says_tls_required_no(*live.body);
       }
       job = std::make_unique<DeliveryJob>();
       job->id = live.env.id;
@@ -365,6 +370,7 @@ void DeliveryScheduler::dispatch(Live& live, int64_t now) {
       job->sender = live.env.sender;
       job->eight_bit = live.env.eight_bit || live.body_8bit;
       job->smtputf8 = live.env.smtputf8;
+      job->require_tls = live.env.require_tls;
       job->utf8_headers = live.headers_8bit;
       job->ret = live.env.ret;
       job->envid = live.env.envid;
@@ -377,18 +383,21 @@ void DeliveryScheduler::dispatch(Live& live, int64_t now) {
     job->results.emplace_back();
     live.in_flight.insert(i);
   }
+  router::TlsDemand demand = router::tls_demand(live.env.require_tls, live.tls_required_no,
+                                                rt_->config->tls_required_header);
   for (auto& kv : jobs) {
     ++live.jobs;
     const config::Route* route = rt_->config->find_route(kv.first.first);
-    destination(*route, kv.first.second, live.env.origin == Origin::TlsReport).add(std::move(kv.second));
+    destination(*route, kv.first.second, live.env.origin == Origin::TlsReport, demand).add(std::move(kv.second));
   }
 }
 
 DeliveryScheduler::Destination& DeliveryScheduler::destination(const config::Route& route, const std::string& domain,
-                                                               bool report) {
+                                                               bool report, router::TlsDemand demand) {
   std::string key = route.name + "|" + domain + (report ? "|report" : "");
+  if (demand != router::TlsDemand::Route) key += std::string("|") + router::tls_demand_name(demand);
   auto& d = dests_[key];
-  if (!d) d = std::make_unique<Destination>(*this, route.name, domain, report);
+  if (!d) d = std::make_unique<Destination>(*this, route.name, domain, report, demand);
   return *d;
 }
 
@@ -459,6 +468,7 @@ void DeliveryScheduler::send_dsn(const Live& live, const std::vector<size_t>& fa
   auto text = build_dsn(req, &reported);
   if (!text) return;  // a bounce is never bounced; NOTIFY may forbid it
   LocalMail mail{Origin::Dsn, "", {live.env.sender}, std::move(*text)};
+  mail.require_tls = live.env.require_tls;  // RFC 8689 5: the report requires TLS as the message did
   Injected in = inject_local_mail_async(store_, *rt_->routes, std::move(mail), [this](const Injected& done) {
     if (done.ok()) schedule(done.id);
   });

@@ -48,6 +48,7 @@
 #include "router/dns/dns_resolver.h"
 #include "router/mta_sts/mta_sts_cache.h"
 #include "router/mta_sts/mta_sts_lookup.h"
+#include "router/tls_demand.h"
 
 namespace relay {
 class TlsrptStore;
@@ -113,6 +114,7 @@ class DeliveryScheduler {
     std::shared_ptr<const std::string> body;
     bool body_8bit = false;     // of body: an octet above 127 anywhere
     bool headers_8bit = false;  // of body: an octet above 127 in the header section
+    bool tls_required_no = false;  // of body: "TLS-Required: No" (RFC 8689 4.2.2)
     int jobs = 0;     // in flight
     int writes = 0;   // LMDB writes not yet committed
     std::set<size_t> in_flight;
@@ -125,7 +127,8 @@ class DeliveryScheduler {
   Live* load(const std::string& id);
   static void note_8bit(Live& live);
   void dispatch(Live& live, int64_t now);
-  Destination& destination(const config::Route& route, const std::string& domain, bool report);
+  Destination& destination(const config::Route& route, const std::string& domain, bool report,
+                           router::TlsDemand demand);
   void job_done(std::unique_ptr<DeliveryJob> job);
   void apply(Live& live, const DeliveryJob& job, int64_t now);
   void expire(Live& live, int64_t now);

@@ -121,7 +121,7 @@ void SmtpClientSession::connect_next() {
     if (addr_ < h.addresses.size()) {
       base::SockAddr sa;
       if (base::to_sockaddr(h.addresses[addr_], h.port, &sa)) {
-        pipelining_ = starttls_ = dsn_ = eightbit_ = size_ext_ = smtputf8_ = false;
+        pipelining_ = starttls_ = dsn_ = eightbit_ = size_ext_ = smtputf8_ = requiretls_ = false;
         tls_ = TlsInfo{};
         tls_.dane = dane_word(h.dane);
         conn_ = std::make_unique<base::Conn>(base_, sa.get(), static_cast<int>(sa.len), this);
@@ -333,11 +333,13 @@ void SmtpClientSession::on_ehlo(const SmtpReply& r) {
     else if (kw == "8BITMIME") eightbit_ = true;
     else if (kw == "SIZE") size_ext_ = true;
     else if (kw == "SMTPUTF8") smtputf8_ = true;
+    else if (kw == "REQUIRETLS") requiretls_ = true;
   }
   if (t && state_ == State::Ehlo) t->starttls_offered = starttls_;
   if (t) {
     t->smtputf8_offered = smtputf8_;
     t->eightbitmime_offered = eightbit_;
+    t->requiretls_offered = requiretls_;
   }
   after_ehlo();
 }
@@ -355,6 +357,13 @@ void SmtpClientSession::after_ehlo() {
       auto f = certs::tls_failure(certs::TlsProblem::NotOffered);
       return tls_fail(tls_problem(f, "TLS unavailable: the receiving server " + where() + " did not offer STARTTLS"));
     }
+  }
+  if (in_tls && job_ && job_->require_tls && !requiretls_) {
+    // RFC 8689 4.2.1: QUIT, and the next MX host may offer it; when none does, the message
+    // bounces (the destination's single attempt).
+    enter(State::Quit);
+    send("QUIT", State::Quit);
+    return tls_fail(problem(router::FailureKind::NoRequireTls, "5.7.30", no_requiretls_reason()));
   }
   begin_transaction();
 }
@@ -502,6 +511,7 @@ std::string SmtpClientSession::mail_command() const {
   if (size_ext_) c += " SIZE=" + std::to_string(job_->size);
   if (eightbit_ && job_->eight_bit) c += " BODY=8BITMIME";
   if (smtputf8_ && (job_->smtputf8 || any_needs_smtputf8())) c += " SMTPUTF8";
+  if (job_->require_tls) c += " REQUIRETLS";
   if (dsn_) {
     if (job_->ret == 1) c += " RET=FULL";
     if (job_->ret == 2) c += " RET=HDRS";
@@ -525,6 +535,11 @@ std::string SmtpClientSession::rcpt_command(const Recipient& r) const {
     if (!r.orcpt.empty()) c += " ORCPT=" + orcpt_for_hop(r.orcpt, smtputf8_);
   }
   return c;
+}
+
+std::string SmtpClientSession::no_requiretls_reason() const {
+  return "not sent: the message requires TLS all the way (REQUIRETLS, RFC 8689) and " + where() +
+         " did not offer REQUIRETLS, so it could not promise to keep that requirement";
 }
 
 // Why recipient r of the job needs SMTPUTF8 (RFC 6531, RFC 6532); nullptr when it does not.
@@ -555,6 +570,9 @@ bool SmtpClientSession::refuse_unsendable() {
       res = problem(router::FailureKind::No8BitMime, "5.6.3",
                     "not sent: the message has 8-bit content and " + where() + " did not offer 8BITMIME (RFC 6152); "
                     "converting it to 7 bits would break its DKIM signatures, so it was not converted");
+    } else if (job_->require_tls && (!requiretls_ || !conn_->tls_active())) {
+      // Only a REQUIRETLS destination (verified TLS, hop checked in after_ehlo) carries these.
+      res = problem(router::FailureKind::NoRequireTls, "5.7.30", no_requiretls_reason());
     } else if (need && !smtputf8_) {
       res = problem(router::FailureKind::NoSmtpUtf8, "5.6.7",
                     "not sent: " + std::string(need) + " and " + where() + " did not offer SMTPUTF8, so it "

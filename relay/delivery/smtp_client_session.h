@@ -20,6 +20,10 @@
 // needs SMTPUTF8 (a UTF-8 address, or UTF-8 headers) and the hop does not offer
 // it, 5.6.3 for 8-bit content without 8BITMIME. Nothing is downgraded or
 // converted, and no 8-bit octet goes to a hop that did not offer 8BITMIME.
+// A REQUIRETLS message (RFC 8689) comes from a destination whose route demands verified TLS
+// (router/tls_demand.h); a hop that does not offer REQUIRETLS after STARTTLS is a TLS failure of
+// that host (next host; when none is left, the single-attempt bounce with 5.7.30), and MAIL
+// carries REQUIRETLS on.
 //
 // The conversation is a state machine: ClientState, one table with each
 // state's name and timeout, and every transition through enter(), which arms
@@ -164,6 +168,7 @@ class SmtpClientSession : public base::Conn::Handler {
   const char* smtputf8_need(const Recipient& r) const;
   bool any_needs_smtputf8() const;
   bool refuse_unsendable();
+  std::string no_requiretls_reason() const;
   void on_rcpt(const SmtpReply& r, size_t index);
   void on_data(const SmtpReply& r);
   void on_body(const SmtpReply& r);
@@ -212,6 +217,7 @@ class SmtpClientSession : public base::Conn::Handler {
   std::string ehlo_name_;
   bool pipelining_ = false, starttls_ = false, dsn_ = false, eightbit_ = false, size_ext_ = false;
   bool smtputf8_ = false;  // RFC 6531, offered by this hop
+  bool requiretls_ = false;  // RFC 8689, offered by this hop (only ever over TLS)
   size_t rcpt_accepted_ = 0;
   router::Outcome last_;      // the last failure (NextHost included)
   router::Outcome tls_fail_;  // the last required-TLS failure, for the bounce

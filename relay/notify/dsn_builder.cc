@@ -105,7 +105,7 @@ bool contains(const std::string& hay, const char* needle) { return hay.find(need
 
 // ---- advice ---------------------------------------------------------------
 
-enum class Failure { NoStartTls, HostName, HostNameInCn, UntrustedCa, CertExpired, OldVersion, NoCipher, NoTls13Suite, OtherTls, NullMx, Lifetime, RemoteReject, NoSmtpUtf8, No8BitMime, Other };
+enum class Failure { NoStartTls, HostName, HostNameInCn, UntrustedCa, CertExpired, OldVersion, NoCipher, NoTls13Suite, OtherTls, NullMx, Lifetime, RemoteReject, NoSmtpUtf8, No8BitMime, NoRequireTls, Other };
 
 // Which advice a TLS problem gets; problems without their own advice get
 // seed 000's whole list.
@@ -155,6 +155,7 @@ Failure classify(const Recipient& r) {
     case K::Expired: return Failure::Lifetime;
     case K::NoSmtpUtf8: return Failure::NoSmtpUtf8;
     case K::No8BitMime: return Failure::No8BitMime;
+    case K::NoRequireTls: return Failure::NoRequireTls;
     case K::Connect:
     case K::Protocol:
     case K::RemoteReply:
@@ -317,6 +318,7 @@ std::optional<TlsAdvice> tls_advice(Failure f, const Names& n) {
     case Failure::RemoteReject:
     case Failure::NoSmtpUtf8:
     case Failure::No8BitMime:
+    case Failure::NoRequireTls:
     case Failure::Other: return std::nullopt;
   }
   return std::nullopt;
@@ -346,6 +348,12 @@ std::vector<std::string> other_advice(Failure f, const Names& n) {
               "messages: that would break their DKIM signatures.",
               "Send the message again from a mail program that encodes it as quoted-printable or base64, or ask the "
               "mail administrator of " + n.domain + " to enable 8BITMIME on " + n.host + "."};
+    case Failure::NoRequireTls:
+      return {"The message was sent with REQUIRETLS (RFC 8689): it may travel only over TLS connections with "
+              "verified certificates, and only to servers that promise to keep that requirement. The receiving "
+              "server " + n.host + " does not offer REQUIRETLS, so the message was not sent to it at all.",
+              "If the message may travel without that guarantee, send it again without requiring TLS; or ask the "
+              "mail administrator of " + n.domain + " to enable REQUIRETLS on " + n.host + "."};
     case Failure::NoStartTls:
     case Failure::HostName:
     case Failure::HostNameInCn:
@@ -434,7 +442,9 @@ std::string tls_facts(const TlsInfo& t) {
   return s;
 }
 
-std::string recipient_text(const Recipient& r, const std::string& config_path) {
+// `requiretls`: the message was sent with REQUIRETLS (RFC 8689), so the TLS rule was the sender's,
+// not only the route's.
+std::string recipient_text(const Recipient& r, const std::string& config_path, bool requiretls) {
   std::string status = status_of(r);
   std::string out = "Recipient: " + r.address + "\r\n";
   if (!r.remote_mta.empty()) out += labelled("Host tried:", r.remote_mta);
@@ -442,10 +452,17 @@ std::string recipient_text(const Recipient& r, const std::string& config_path) {
   if (!r.diagnostic.empty()) out += labelled("Server reply:", r.diagnostic);
   if (!r.tls.version.empty()) out += labelled("TLS session:", tls_facts(r.tls));
   out += labelled("Status:", status + (r.route.empty() ? "" : " (route \"" + r.route + "\")"));
-  if (is_tls_failure(r))
+  if (is_tls_failure(r) && requiretls)
+    out += labelled("Not retried:", "The message was sent with REQUIRETLS: it may travel only over TLS with a verified "
+                                    "certificate, so it was tried once and not retried. It was never sent without "
+                                    "encryption.");
+  else if (is_tls_failure(r))
     out += labelled("Not retried:", "This route requires TLS, so the message was tried once and not retried. It was "
                                     "never sent without encryption.");
   out += "  What can be done:\r\n";
+  if (is_tls_failure(r) && requiretls)
+    out += bullet("The sender asked for REQUIRETLS, so relaxing the relay's route would not let this message through. "
+                  "If it may travel without a verified TLS connection, send it again without REQUIRETLS.");
   for (const auto& item : dsn_advice(r, config_path)) out += bullet(item);
   return out;
 }
@@ -455,6 +472,10 @@ bool any_tls(const Envelope& e, const std::vector<size_t>& rep) {
     if (is_tls_failure(e.recipients[i])) return true;
   return false;
 }
+
+// RFC 8689 5: a report on a REQUIRETLS message returns its header section only, whatever RET
+// asked: the report may travel where the message could not.
+bool returns_body(const Envelope& e) { return e.ret == static_cast<uint8_t>(Ret::Full) && !e.require_tls; }
 
 std::string human_text(const DsnRequest& req, const std::vector<size_t>& rep) {
   const Envelope& e = *req.env;
@@ -466,8 +487,8 @@ std::string human_text(const DsnRequest& req, const std::vector<size_t>& rep) {
     out += wrap_text("Your organisation requires a secure (TLS) connection for mail to some of these recipients, and "
                      "their mail server could not provide one that passed the checks, so the message was not sent to "
                      "them at all. Nothing was sent without encryption.", kWidth, "") + "\r\n";
-  for (size_t i : rep) out += recipient_text(e.recipients[i], req.config_path) + "\r\n";
-  bool full = e.ret == static_cast<uint8_t>(Ret::Full);
+  for (size_t i : rep) out += recipient_text(e.recipients[i], req.config_path, e.require_tls) + "\r\n";
+  bool full = returns_body(e);
   out += wrap_text(std::string("The technical report for the mail administrator follows, then the original message") +
                    (full ? "." : "'s header section."), kWidth, "");
   return out;
@@ -524,7 +545,7 @@ std::string status_part(const DsnRequest& req, const std::vector<size_t>& rep, b
 
 // RFC 6533 6.3, 6.4: message/global and message/global-headers for an original with UTF-8.
 std::string original_part(const DsnRequest& req, bool global) {
-  bool full = req.env->ret == static_cast<uint8_t>(Ret::Full);
+  bool full = returns_body(*req.env);
   std::string body = full ? *req.original : header_section(*req.original);
   bool utf8 = global && !is_ascii(body);
   std::string type = full ? (utf8 ? "message/global" : "message/rfc822")

@@ -32,6 +32,7 @@ bool local_envelope(const LocalMail& mail, const router::RouteTable& routes, Env
   for (const auto& address : mail.recipients) utf8 = utf8 || base::has_8bit(address);
   env->smtputf8 = utf8;
   env->eight_bit = base::has_8bit(mail.text);
+  env->require_tls = mail.require_tls;
   for (const auto& address : mail.recipients) {
     const config::Route* route = routes.route_for(address);
     if (!route) {

@@ -27,6 +27,7 @@ struct LocalMail {
   std::string sender;                   // empty: the null sender (DSNs)
   std::vector<std::string> recipients;
   std::string text;                     // the whole message, CRLF line ends
+  bool require_tls = false;             // RFC 8689: a DSN of a REQUIRETLS message requires TLS too
 };
 
 // What became of one message.

@@ -26,6 +26,7 @@ enum Tag : uint8_t {
   // Written only when set: older records read as "no SMTPUTF8", which they were. A number well
   // apart from the run above, so that fields appended to that run never collide with it.
   kSmtpUtf8 = 30,
+  kRequireTls,  // RFC 8689, written only when set (an older binary would deliver it without)
   // recipient fields
   kAddress = 40, kNotify, kOrcpt, kRoute, kState, kAttempts, kNext, kLastError, kDsn,
   kRemote, kDiag, kRTlsVersion, kRTlsCipher, kRTlsBits, kRTlsVerdict, kAdvice,
@@ -34,7 +35,7 @@ enum Tag : uint8_t {
   kRDane = 70,  // the last attempt's DANE verdict word (TlsSummary::dane)
 };
 
-constexpr uint64_t kLastFailureKind = static_cast<uint64_t>(router::FailureKind::No8BitMime);
+constexpr uint64_t kLastFailureKind = static_cast<uint64_t>(router::FailureKind::NoRequireTls);
 constexpr uint64_t kLastTlsProblem = static_cast<uint64_t>(certs::TlsProblem::TlsaLookupFailed);
 
 class Writer {
@@ -222,6 +223,7 @@ std::string encode_envelope(const Envelope& e) {
   w.u64(kSize, e.size);
   w.u64(kEightBit, e.eight_bit ? 1 : 0);
   w.u64(kSmtpUtf8, e.smtputf8 ? 1 : 0);
+  w.u64(kRequireTls, e.require_tls ? 1 : 0);
   w.u64(kRet, e.ret);
   w.str(kEnvid, e.envid);
   w.str(kClientIp, e.client_ip);
@@ -246,6 +248,7 @@ bool decode_envelope(const std::string& data, Envelope* e) {
       case kSize: e->size = as_u64(f.data); break;
       case kEightBit: e->eight_bit = as_u64(f.data) != 0; break;
       case kSmtpUtf8: e->smtputf8 = as_u64(f.data) != 0; break;
+      case kRequireTls: e->require_tls = as_u64(f.data) != 0; break;
       case kRet: e->ret = static_cast<uint8_t>(as_u64(f.data)); break;
       case kEnvid: e->envid = s; break;
       case kClientIp: e->client_ip = s; break;

@@ -59,6 +59,9 @@ struct Envelope {
   uint64_t size = 0;        // body octets as stored
   bool eight_bit = false;   // MAIL had BODY=8BITMIME
   bool smtputf8 = false;    // MAIL had SMTPUTF8 (RFC 6531): UTF-8 addresses and headers allowed
+  // MAIL had REQUIRETLS (RFC 8689): delivered only over verified TLS to a hop that offers
+  // REQUIRETLS (router/tls_demand.h); its DSNs carry the headers only and require TLS too.
+  bool require_tls = false;
   uint8_t ret = 0;          // relay::Ret
   std::string envid;
   std::string client_ip;

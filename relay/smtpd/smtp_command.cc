@@ -208,7 +208,9 @@ std::optional<MailFrom> parse_mail_from(const std::string& arg, Reply* error) {
       m.envid = *d;
     } else if (key == "SMTPUTF8" && !has && !m.smtputf8) {
       m.smtputf8 = true;
-    } else if (key == "SIZE" || key == "BODY" || key == "RET" || key == "SMTPUTF8") {
+    } else if (key == "REQUIRETLS" && !has && !m.requiretls) {
+      m.requiretls = true;
+    } else if (key == "SIZE" || key == "BODY" || key == "RET" || key == "SMTPUTF8" || key == "REQUIRETLS") {
       *error = syntax("Bad " + key + " parameter value");
       return std::nullopt;
     } else {

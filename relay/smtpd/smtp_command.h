@@ -37,6 +37,7 @@ struct MailFrom {
   Ret ret = Ret::Unset;
   std::string envid;    // xtext-decoded
   bool smtputf8 = false;  // RFC 6531: the transaction may carry UTF-8 addresses and headers
+  bool requiretls = false;  // RFC 8689: the session must be in TLS (the server checks that)
 };
 
 struct RcptTo {

@@ -285,6 +285,7 @@ void SmtpServerSession::cmd_helo(const Command& c, bool extended) {
                                     "SIZE " + std::to_string(cfg.queue.max_message_size), "8BITMIME",
                                     "ENHANCEDSTATUSCODES", "DSN", "SMTPUTF8"};
   if (rt_->server_tls && !conn_->tls_active()) lines.push_back("STARTTLS");
+  if (conn_->tls_active()) lines.push_back("REQUIRETLS");  // RFC 8689 3: only over TLS
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
     out += "250" + std::string(i + 1 < lines.size() ? "-" : " ") + lines[i] + "\r\n";
@@ -299,6 +300,9 @@ void SmtpServerSession::cmd_mail(const Command& c) {
   Reply err;
   auto m = parse_mail_from(c.arg, &err);
   if (!m) return reply(err.code, err.status.c_str(), err.text);
+  if (m->requiretls && !conn_->tls_active()) {
+    return reply(530, "5.7.10", "REQUIRETLS needs a TLS session: issue STARTTLS first (RFC 8689)");
+  }
   const auto& q = rt_->config->queue;
   if (m->size && *m->size > q.max_message_size) {
     return reply(552, "5.3.4", "Message size exceeds fixed limit of " + std::to_string(q.max_message_size) + " octets");
@@ -388,6 +392,7 @@ void SmtpServerSession::finish_data() {
   env.arrival_us = now_us();
   env.eight_bit = mail_.body == BodyType::EightBitMime;
   env.smtputf8 = mail_.smtputf8;
+  env.require_tls = mail_.requiretls;
   env.ret = static_cast<uint8_t>(mail_.ret);
   env.envid = mail_.envid;
   env.client_ip = peer_.str();

@@ -145,6 +145,8 @@ void print_host(size_t n, const HostTrace& t, const HostVerdict& v, const Paint&
     // What internationalised and 8-bit mail would meet here (SPEC R-INTL).
     line(out, "smtputf8", t.smtputf8_offered ? "offered" : p.warn("not offered: mail that needs it would bounce (5.6.7)"));
     line(out, "8bitmime", t.eightbitmime_offered ? "offered" : p.warn("not offered: 8-bit mail would bounce (5.6.3)"));
+    // RFC 8689: few servers offer it yet, so its absence is information, not a warning.
+    line(out, "requiretls", t.requiretls_offered ? "offered" : "not offered: mail sent with REQUIRETLS would bounce (5.7.30)");
   }
   print_tls(t, v, p, out);
   if (!t.error.empty() && t.error != t.handshake_error) line(out, "error", wrap(base::printable_utf8(t.error), kLabel, kLabel));
@@ -221,6 +223,7 @@ Json host_json(const HostTrace& t, const HostVerdict& v) {
           {"banner", t.banner}, {"ehlo", t.ehlo},
           {"starttls_offered", t.starttls_offered}, {"tls_attempted", t.tls_attempted},
           {"smtputf8_offered", t.smtputf8_offered}, {"eightbitmime_offered", t.eightbitmime_offered},
+          {"requiretls_offered", t.requiretls_offered},
           {"handshake_ok", t.handshake_ok}, {"handshake_error", t.handshake_error},
           {"tls", tls_json(t)}, {"checks", std::move(checks)},
           {"policy_ok", t.policy_ok}, {"policy_error", t.policy_error},

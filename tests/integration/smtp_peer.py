@@ -39,6 +39,8 @@ DATA after the final dot):
                                          server: a delivery stays in progress that long)
   tls_min/tls_max="1.0".."1.3", ciphers="...", request_client_cert=True (logs the client cert CN)
   pipelining=True, smtputf8=True, ehlo_add=[...], ehlo_remove=["8BITMIME"], save=False (count only)
+  requiretls=True                       offers REQUIRETLS after STARTTLS and takes MAIL ... REQUIRETLS
+                                         (RFC 8689; aiosmtpd alone refuses the parameter)
 
 What a test can read (the server writes files; no IPC): events() - one dict per event, in order:
 listening, connect (conn, count, peer), greeting, ehlo/helo (name), ehlo_reply (extensions),
@@ -147,7 +149,7 @@ class SmtpPeer:
                  fail_reply=None, stall=None, stall_seconds=600.0, resume_after_stall=False, tls_min=None, tls_max=None,
                  ciphers=None, handshake_break=None, request_client_cert=False, pipelining=True,
                  smtputf8=True, ehlo_add=(), ehlo_remove=(), size_limit=33554432, save=True,
-                 hangup_on_reuse=False, timeout=300.0, start_timeout=15.0, keep_dir=False):
+                 hangup_on_reuse=False, requiretls=False, timeout=300.0, start_timeout=15.0, keep_dir=False):
         if mode not in MODES:
             raise ValueError("unknown SmtpPeer mode %r (one of %s)" % (mode, ", ".join(MODES)))
         if host not in ("127.0.0.1", "::1"):
@@ -171,7 +173,7 @@ class SmtpPeer:
             "pipelining": pipelining, "smtputf8": smtputf8,
             "ehlo_add": list(ehlo_add), "ehlo_remove": list(ehlo_remove),
             "size_limit": size_limit, "save": save, "timeout": timeout,
-            "hangup_on_reuse": hangup_on_reuse,
+            "hangup_on_reuse": hangup_on_reuse, "requiretls": requiretls,
         }
         if preset["tls"]:
             self.cfg["tls"] = {"cert_name": cert, "min": tls_min or preset.get("tls_min"),

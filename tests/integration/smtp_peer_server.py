@@ -140,6 +140,8 @@ class Handler:
         if self.cfg.get("pipelining", True):
             exts.insert(0, "PIPELINING")
         exts += list(self.cfg.get("ehlo_add") or [])
+        if self.cfg.get("requiretls") and server.tls is not None:
+            exts.append("REQUIRETLS")  # RFC 8689 3: offered only over TLS
         drop = {x.upper() for x in (self.cfg.get("ehlo_remove") or [])}
         exts = [x for x in exts if x.split()[0].upper() not in drop]
         lines = [head] + exts
@@ -178,6 +180,8 @@ class Handler:
         if code_of(reply) // 100 == 2:
             envelope.mail_from = address
             envelope.mail_options.extend(mail_options)
+        if server.requiretls:
+            mail_options = list(mail_options) + ["REQUIRETLS"]
         self.rec.event("mail", conn=server.conn_id, address=address, options=mail_options,
                        code=code_of(reply), reply=reply)
         return wire(reply)
@@ -236,6 +240,7 @@ class PeerSMTP(SMTP):
         self.conn_id = None
         self.tls = None
         self.mails = 0  # MAIL commands on this connection
+        self.requiretls = False  # the current MAIL had REQUIRETLS (requiretls=True peers)
         self._close_logged = False
 
     def connection_made(self, transport):
@@ -252,6 +257,20 @@ class PeerSMTP(SMTP):
             self._close_logged = True
             self.rec.event("close", conn=self.conn_id, error=str(error) if error else None)
         super().connection_lost(error)
+
+    async def smtp_MAIL(self, arg):
+        # aiosmtpd 1.4 knows no REQUIRETLS (RFC 8689) and refuses unknown parameters: with
+        # requiretls=True this peer takes it over TLS (530 5.7.10 before), and the "mail" event
+        # lists it among the options.
+        self.requiretls = False
+        words = (arg or "").split()
+        if self.cfg.get("requiretls") and any(w.upper() == "REQUIRETLS" for w in words[1:]):
+            if self.tls is None:
+                await self.push("530 5.7.10 REQUIRETLS needs TLS")
+                return
+            self.requiretls = True
+            arg = " ".join([words[0]] + [w for w in words[1:] if w.upper() != "REQUIRETLS"])
+        await super().smtp_MAIL(arg)
 
     async def handle_exception(self, error):
         # aiosmtpd closes the connection itself after a TLSSetupException (no reply is sent).

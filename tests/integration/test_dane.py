@@ -12,6 +12,8 @@ and that `smarthost test-route --json` reports the same verdict for the host.
 """
 import json
 import os
+import smtplib
+import ssl
 import time
 import unittest
 
@@ -49,6 +51,10 @@ def zone_records(tls_port, plain_port, pki):
     # DANE-TA needs the name: this host is not in the certificate (*.wild is one label only).
     rr.append("mx.ta-wrong IN A 127.0.0.1")
     rr.append("_%d._tcp.mx.ta-wrong IN TLSA 2 1 1 %s" % (tls_port, issuer))
+    # DANE-EE for a name the certificate does not carry: verified by DANE only, never by PKIX.
+    rr.append("mx.ee-noname IN A 127.0.0.1")
+    rr.append("_%d._tcp.mx.ee-noname IN TLSA 3 1 1 %s" % (tls_port, leaf))
+    domain("ee-noname", "mx.ee-noname.test.example.")
     for dom, mx in [("ee-ok", "ee-ok"), ("ee-bad", "ee-bad"), ("ee-bad-only", "ee-bad"),
                     ("ta-ok", "ta-ok"), ("pkix", "pkix"), ("none", "none"), ("none-only", "none"),
                     ("bogus", "bogus"), ("fail", "fail"), ("pkix-plain", "pkix-plain")]:
@@ -62,7 +68,7 @@ def zone_records(tls_port, plain_port, pki):
 CONFIG = """
 hostname = "relay.test.example";
 listen = ( { address = "127.0.0.1"; port = PORT; } );
-tls = { ca_file = "TESTPKI/ca-bundle.pem"; };
+tls = { cert = "TESTPKI/valid.pem"; key = "TESTPKI/valid.key"; ca_file = "TESTPKI/ca-bundle.pem"; };
 allow = [ "127.0.0.0/8" ];
 address_lists = {
   senders = [ "sender.test.example" ];
@@ -89,7 +95,7 @@ class DaneTest(unittest.TestCase):
     def setUpClass(cls):
         cls.pki = testpki()
         cls.sink = SmtpPeer("plain").start()
-        cls.mx = SmtpPeer("tls", cert="valid").start()
+        cls.mx = SmtpPeer("tls", cert="valid", requiretls=True).start()
         cls.plain = SmtpPeer("plain").start()
         cls.zone = SignedZone("test.example", zone_records(cls.mx.port, cls.plain.port, cls.pki),
                               tamper=["_%d._tcp.bogus.wild.test.example" % cls.mx.port])
@@ -262,6 +268,27 @@ class DaneTest(unittest.TestCase):
         qid = self.send("insecure-only.example")
         self.assertIn("dane=insecure", self.delivery(qid, "bounced"))
         self.agree("daneonly", "insecure-only.example", "insecure", secure=False)
+
+    # -- REQUIRETLS (RFC 8689): a DANE match is verified TLS ------------------------------------
+
+    def test_requiretls_message_goes_over_a_dane_verified_session(self):
+        # The host name is not in the certificate: PKIX with the name would refuse it.
+        ctx = ssl.create_default_context(cafile=os.path.join(self.pki, "ca-bundle.pem"))
+        ctx.check_hostname = False
+        with smtplib.SMTP("127.0.0.1", self.relay.port, timeout=20) as s:
+            s.ehlo("client.sender.test.example")
+            s.starttls(context=ctx)
+            s.ehlo("client.sender.test.example")
+            self.assertEqual(s.mail("alice@sender.test.example", ["REQUIRETLS"])[0], 250)
+            self.assertEqual(s.rcpt("bob@ee-noname.test.example")[0], 250)
+            code, text = s.data(b"From: alice@sender.test.example\r\nSubject: rt\r\n\r\nbody\r\n")
+            self.assertEqual(code, 250, text)
+            qid = text.decode().split("queued as ")[1].split()[0]
+        line = self.delivery(qid, "sent")
+        self.assertIn("dane=verified", line)
+        self.assertIn("verify=Trusted", line)  # PKIX alone: the name does not match
+        mails = [e for e in self.mx.events("mail") if "REQUIRETLS" in e.get("options", [])]
+        self.assertTrue(mails, self.mx.events("mail"))
 
     # -- configuration (issue 16 item 6) ----------------------------------------------------------
 

@@ -98,7 +98,7 @@ TEST(ConfigLoader, ErrorClasses) {
       {"syntax", std::string(kMinimal) + "hostname = ;\n", "t.cfg:4: syntax error: syntax error"},
       {"unknown top-level key", std::string(kMinimal) + "hostnme = \"x\";\n",
        "t.cfg:4: hostnme: unknown key (allowed here: hostname, listen, tls, allow, inbound_tls, "
-       "address_lists, routes, queue, dns, mta_sts, tlsrpt, limits, log, user)"},
+       "address_lists, routes, queue, dns, mta_sts, tlsrpt, limits, log, user, tls_required_header)"},
       {"unknown route key", "allow = [ \"127.0.0.1\" ];\nqueue = { path = \"/q\"; };\n"
                             "routes = ( { name = \"d\"; match = [ \"*\" ]; verfy_ca = true; } );\n",
        "t.cfg:3: routes[0].verfy_ca: unknown key (allowed here: name, match, kind, host, port, mx_lookup, "

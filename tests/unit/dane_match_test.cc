@@ -227,6 +227,7 @@ TEST(DaneMatch, HostLevels) {
       {TlsMode::DaneOnly, config::DaneFallback::Opportunistic, DaneState::Usable, TlsMode::Required, true, false, false, false, true},
       {TlsMode::Dane, config::DaneFallback::Opportunistic, DaneState::Unusable, TlsMode::Required, false, false, false, false, false},
       {TlsMode::DaneOnly, config::DaneFallback::Opportunistic, DaneState::Unusable, TlsMode::DaneOnly, false, true, true, false, true},
+      {TlsMode::Dane, config::DaneFallback::Required, DaneState::Unusable, TlsMode::Required, false, true, false, false, true},
       {TlsMode::Dane, config::DaneFallback::Opportunistic, DaneState::NoTlsa, TlsMode::Opportunistic, false, true, false, false, false},
       {TlsMode::Dane, config::DaneFallback::Required, DaneState::Insecure, TlsMode::Required, false, true, false, false, true},
       {TlsMode::DaneOnly, config::DaneFallback::Opportunistic, DaneState::Insecure, TlsMode::DaneOnly, false, true, true, false, true},

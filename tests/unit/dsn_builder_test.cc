@@ -303,6 +303,23 @@ TEST(Dsn, RetFullAttachesTheWholeMessageByteExact) {
   }
 }
 
+// RFC 8689 5: the report on a REQUIRETLS message returns the header section only, even when RET
+// asked for the whole message, and says why it was not sent.
+TEST(Dsn, RequireTlsMessageReturnsHeadersOnly) {
+  Envelope e = sample_env();
+  e.ret = static_cast<uint8_t>(Ret::Full);
+  e.require_tls = true;
+  e.recipients[0].failure = router::FailureKind::NoRequireTls;
+  e.recipients[0].dsn_status = "5.7.30";
+  bool closed;
+  std::string text = build(request(&e, {0}));
+  auto parts = parts_of(text, &closed);
+  CHECK_EQUAL(3u, parts.size());
+  STRCMP_EQUAL("text/rfc822-headers", field_of(head_of(parts[2]), "Content-Type").c_str());
+  CHECK(body_of(parts[2]) == kHeaders);
+  CHECK(text.find("does not offer REQUIRETLS") != std::string::npos);
+}
+
 TEST(Dsn, EightBitOriginalIsDeclared) {
   Envelope e = sample_env();
   e.ret = static_cast<uint8_t>(Ret::Full);

@@ -109,7 +109,8 @@ TEST(JsonDump, QueueListJsonKeepsItsShape) {
   Json doc = parse(out.str());
   const Json& m = doc["messages"].at(0);
   CHECK(keys(m) == std::vector<std::string>(
-                       {"id", "sender", "size", "arrival", "client", "held", "active", "recipients", "smtputf8"}));
+                       {"id", "sender", "size", "arrival", "client", "held", "active", "recipients", "smtputf8",
+                        "requiretls"}));
   CHECK(m["held"] == false && m["active"] == false);  // no relay runs: nothing is being delivered
   check_eq("sender", m["sender"], kFixed);
   CHECK(m["size"].is_number_unsigned() && m["size"] == 42);

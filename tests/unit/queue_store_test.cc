@@ -383,3 +383,25 @@ TEST(QueueRecord, SmtpUtf8FlagAndIntlFailureKinds) {
   CHECK(decode_envelope(old + field(30, u64(1)), &d));
   CHECK(d.smtputf8);
 }
+
+// RFC 8689: the REQUIRETLS flag is kept; older records read as "not required", which they were.
+TEST(QueueRecord, RequireTlsFlagAndFailureKind) {
+  Envelope e;
+  e.id = "R1";
+  e.sender = "a@b.example";
+  e.require_tls = true;
+  Recipient r;
+  r.address = "c@d.example";
+  r.failure = router::FailureKind::NoRequireTls;
+  e.recipients.push_back(r);
+  Envelope d;
+  CHECK(decode_envelope(encode_envelope(e), &d));
+  CHECK(d.require_tls);
+  CHECK(d.recipients[0].failure == router::FailureKind::NoRequireTls);
+  e.require_tls = false;
+  CHECK(decode_envelope(encode_envelope(e), &d));
+  CHECK_FALSE(d.require_tls);
+  std::string old = std::string(1, '\x01') + field(1, "OLD3") + field(2, "a@b.example") + field(15, std::string(1, '\0'));
+  CHECK(decode_envelope(old, &d));
+  CHECK_FALSE(d.require_tls);
+}

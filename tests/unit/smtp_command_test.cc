@@ -51,6 +51,20 @@ TEST(SmtpCommand, MailFromGood) {
   CHECK(spaced.has_value());
 }
 
+TEST(SmtpCommand, MailFromRequireTls) {
+  Reply err;
+  auto m = parse_mail_from("FROM:<a@b.example> REQUIRETLS", &err);
+  CHECK(m.has_value());
+  CHECK(m->requiretls);
+  auto lower = parse_mail_from("FROM:<a@b.example> requiretls SIZE=10", &err);
+  CHECK(lower.has_value() && lower->requiretls);
+  CHECK_FALSE(parse_mail_from("FROM:<a@b.example>", &err)->requiretls);
+  CHECK_FALSE(parse_mail_from("FROM:<a@b.example> REQUIRETLS=YES", &err).has_value());
+  CHECK_EQUAL(501, err.code);
+  CHECK_FALSE(parse_mail_from("FROM:<a@b.example> REQUIRETLS REQUIRETLS", &err).has_value());
+  CHECK_EQUAL(501, err.code);
+}
+
 TEST(SmtpCommand, MailFromBad) {
   struct {
     const char* arg;
