@@ -71,6 +71,20 @@ constexpr ProblemText kProblems[] = {
      "Add TLS 1.3 suites (TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, "
      "TLS_CHACHA20_POLY1305_SHA256) to this route's ciphers, or remove its ciphers setting to use "
      "the defaults. Lowering min_tls_version does not help: the server wants TLS 1.3."},
+    {TlsProblem::DaneMismatch, "DANE: no TLSA record matches the server's certificate", "5.7.5",
+     "The receiving domain publishes DNSSEC-signed TLSA records that its server's certificate "
+     "does not match: it must fix them (publish records for the new key before a key change). "
+     "smarthost test-route shows the records and the certificate's SHA-256."},
+    {TlsProblem::DaneRequired, "DANE required, but the host has no secure usable TLSA records",
+     "5.7.5",
+     "The route has tls = \"dane-only\": the MX host needs DNSSEC-signed MX, address and TLSA "
+     "records. Use tls = \"dane\" to fall back to dane_fallback for such hosts."},
+    {TlsProblem::DnssecBogus, "DNSSEC validation failed (bogus answer)", "4.7.5",
+     "A DNS answer for the host failed DNSSEC validation: the domain's signatures are broken or "
+     "expired, or something alters DNS on the way. Delivery is deferred until it is fixed."},
+    {TlsProblem::TlsaLookupFailed, "TLSA lookup failed", "4.7.5",
+     "The TLSA lookup failed (SERVFAIL or timeout); without it DANE cannot be checked, so the host "
+     "is not tried in plaintext. Check dns.servers, or the domain's DNS servers."},
 };
 
 const ProblemText& text_of(TlsProblem p) {

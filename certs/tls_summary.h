@@ -13,6 +13,9 @@ struct TlsSummary {
   std::string cipher;   // IANA name
   int bits = 0;
   std::string verdict;  // Verified / Trusted / Untrusted / Anonymous (outbound)
+  // DANE routes: "verified", "failed", "no-tlsa", "insecure", "unusable", "bogus" (SPEC R-DANE);
+  // empty when the route does not use DANE. "verified" is what REQUIRETLS may count as DANE.
+  std::string dane;
 };
 
 enum class TlsProblem {
@@ -31,6 +34,11 @@ enum class TlsProblem {
   // Added later; stored in queue records by number, so new values go at the end.
   HostnameOnlyInCn,  // the host is named only in the subject CN, which RFC 9525 ignores
   NoTls13Suite,      // the route's cipher list has no TLS 1.3 suite; the server wants TLS 1.3
+  // DANE (RFC 7672); TLS-RPT result types in brackets.
+  DaneMismatch,      // secure usable TLSA records, none matches the certificate ("tlsa-invalid")
+  DaneRequired,      // tls = "dane-only" and the host has no secure usable TLSA ("dane-required")
+  DnssecBogus,       // an MX, address or TLSA answer failed DNSSEC validation ("dnssec-invalid")
+  TlsaLookupFailed,  // the TLSA lookup failed (SERVFAIL, timeout): the host is not tried
 };
 
 }  // namespace certs

@@ -21,6 +21,8 @@ const char* tls_mode_name(TlsMode m) {
     case TlsMode::None: return "none";
     case TlsMode::Opportunistic: return "opportunistic";
     case TlsMode::Required: return "required";
+    case TlsMode::Dane: return "dane";
+    case TlsMode::DaneOnly: return "dane-only";
   }
   return "?";
 }

@@ -57,8 +57,13 @@ struct AddressList {
 
 enum class RouteKind { Mx, Host };
 enum class TlsRequiredHeader { Ignore, Honour };
-enum class TlsMode { None, Opportunistic, Required };
-const char* tls_mode_name(TlsMode m);  // "none", "opportunistic", "required" (as in the config)
+// Dane: DANE (RFC 7672) for hosts with secure TLSA records, else dane_fallback; DaneOnly: a host
+// without secure usable TLSA records is a TLS failure (SPEC R-DANE). Both need dns.dnssec.
+enum class TlsMode { None, Opportunistic, Required, Dane, DaneOnly };
+const char* tls_mode_name(TlsMode m);  // "none", "opportunistic", "required", "dane", "dane-only"
+// What tls = "dane" does for a host without secure TLSA records.
+enum class DaneFallback { Opportunistic, Required };
+inline bool is_dane(TlsMode m) { return m == TlsMode::Dane || m == TlsMode::DaneOnly; }
 
 struct Route {
   std::string name;
@@ -68,6 +73,7 @@ struct Route {
   int port = 25;
   bool mx_lookup = false;
   TlsMode tls = TlsMode::Opportunistic;
+  DaneFallback dane_fallback = DaneFallback::Opportunistic;  // tls = "dane" only
   bool verify_ca = false;
   bool verify_hostname = false;
   bool has_min_tls_version = false;

@@ -249,6 +249,7 @@ class Loader {
     routes(root);
     queue(root);
     dns(root);
+    dane_needs_dnssec(root);
     small_sections(root);
     relay_policy(root);
     dkim_sign(root);
@@ -441,7 +442,7 @@ class Loader {
   Route route(const Setting& g, const std::string& path) {
     c_.only_keys(g, path, {"name", "match", "kind", "host", "port", "mx_lookup", "tls", "verify_ca",
                            "verify_hostname", "min_tls_version", "ciphers", "client_cert",
-                           "max_connections"});
+                           "max_connections", "dane_fallback"});
     Route r;
     r.line = static_cast<int>(g.getSourceLine());
     r.ciphers = default_outbound_ciphers();
@@ -454,7 +455,10 @@ class Loader {
     c_.boolean(g, path, "mx_lookup", r.mx_lookup);
     c_.choice(g, path, "tls", r.tls,
               {{"none", TlsMode::None}, {"opportunistic", TlsMode::Opportunistic},
-               {"required", TlsMode::Required}});
+               {"required", TlsMode::Required}, {"dane", TlsMode::Dane},
+               {"dane-only", TlsMode::DaneOnly}});
+    c_.choice(g, path, "dane_fallback", r.dane_fallback,
+              {{"opportunistic", DaneFallback::Opportunistic}, {"required", DaneFallback::Required}});
     c_.boolean(g, path, "verify_ca", r.verify_ca);
     c_.boolean(g, path, "verify_hostname", r.verify_hostname);
     r.has_min_tls_version = c_.tls_version(g, path, "min_tls_version", r.min_tls_version);
@@ -463,6 +467,19 @@ class Loader {
     c_.integer(g, path, "max_connections", r.max_connections, 1, 10000);
     route_consistency(g, path, r);
     return r;
+  }
+
+  // DANE trusts TLSA records only as far as DNSSEC proves them (RFC 7672 2.1).
+  void dane_needs_dnssec(const Setting& root) {
+    if (cfg_.dns.dnssec || !root.exists("routes") || !root["routes"].isList()) return;
+    const Setting& l = root["routes"];
+    for (int i = 0; i < l.getLength() && i < static_cast<int>(cfg_.routes.size()); ++i) {
+      const Route& r = cfg_.routes[static_cast<size_t>(i)];
+      if (!is_dane(r.tls) || !l[i].exists("tls")) continue;
+      c_.error(l[i]["tls"], "routes[" + std::to_string(i) + "].tls",
+               std::string("\"") + tls_mode_name(r.tls) +
+                   "\" needs dns.dnssec = true (and dns.trust_anchor): TLSA records count only when DNSSEC-validated");
+    }
   }
 
   void route_match(const Setting& g, const std::string& path, Route& r) {
@@ -498,6 +515,9 @@ class Loader {
           c_.error(g[k], path + "." + k, std::string("has no effect with tls = \"none\": remove it or set tls = \"opportunistic\" or \"required\""));
         }
       }
+    }
+    if (g.exists("dane_fallback") && r.tls != TlsMode::Dane) {
+      c_.error(g["dane_fallback"], path + ".dane_fallback", "only for tls = \"dane\"");
     }
     if (r.verify_hostname && !r.verify_ca) {
       c_.error(g["verify_hostname"], path + ".verify_hostname",

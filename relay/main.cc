@@ -25,14 +25,7 @@
 
 namespace {
 
-const char* tls_mode(config::TlsMode m) {
-  switch (m) {
-    case config::TlsMode::None: return "none";
-    case config::TlsMode::Opportunistic: return "opportunistic";
-    case config::TlsMode::Required: return "required";
-  }
-  return "?";
-}
+const char* tls_mode(config::TlsMode m) { return config::tls_mode_name(m); }
 
 void print_summary(const config::Config& c) {
   std::cout << c.source << ": configuration OK\n";

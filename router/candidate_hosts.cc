@@ -208,6 +208,7 @@ CandidateHost CandidateLookup::Impl::host_from(const Target& t) {
       h.address_security = weaker(h.address_security, a->security);
     } else if (a->status == DnsStatus::TempFail) {
       h.notes.push_back(std::string(dns_type_name(a->type)) + " lookup failed: " + a->reason);
+      if (a->security == DnsSecurity::Bogus) h.address_security = DnsSecurity::Bogus;
     }
   }
   return h;

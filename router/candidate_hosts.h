@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "router/dane_policy.h"
 #include "router/dns/dns_resolver.h"
 
 struct event;
@@ -40,6 +41,8 @@ struct CandidateHost {
   std::vector<std::string> addresses;  // IPv6 first, then IPv4
   std::vector<std::string> notes;      // e.g. "A lookup failed: timed out after 10s"
   DnsSecurity address_security = DnsSecurity::Insecure;  // weakest of the answered lookups
+                                                         // (a bogus failed one included)
+  DaneHost dane;  // DANE routes: the TLSA state the planner found (destination_plan.h)
 };
 
 struct Candidates {

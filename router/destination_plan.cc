@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include "router/dane_lookup.h"
 #include "router/https/https_client.h"
 
 namespace router {
@@ -32,11 +33,22 @@ class DestinationPlanner::Impl {
   void begin(DnsService& dns, event_base* base, const std::string& domain, const PlanServices& s) {
     std::string policy_domain = s.https_ctx && s.mta_sts.enabled ? sts_policy_domain(route_, domain) : "";
     policy_pending_ = !policy_domain.empty();
-    lookup_ = CandidateLookup::start(dns, base, route_, domain, [this](Candidates c) {
+    // DANE sessions are reported too (policy-type "tlsa"): ask whether the domain wants reports
+    // when MTA-STS does not ask already.
+    if (policy_domain.empty() && s.tlsrpt && config::is_dane(route_.tls)) {
+      const std::string d = sts_policy_domain(route_, domain);
+      if (!d.empty()) {
+        policy_pending_ = true;
+        policy_.domain = d;
+        look_for_tlsrpt(dns);
+      }
+    }
+    lookup_ = CandidateLookup::start(dns, base, route_, domain, [this, &dns, base](Candidates c) {
+      if (config::is_dane(route_.tls) && c.status == CandidateStatus::Ok) return look_up_tlsa(dns, base, std::move(c));
       candidates_ = std::move(c);
       planned();
     });
-    if (!policy_pending_) return;
+    if (policy_domain.empty()) return;
     StsOptions o;
     o.https_port = s.mta_sts.https_port;
     o.timeout = s.mta_sts.fetch_timeout;
@@ -51,6 +63,14 @@ class DestinationPlanner::Impl {
   }
 
  private:
+  // DANE routes: the hosts' TLSA records (router/dane_lookup.h) before the plan is made.
+  void look_up_tlsa(DnsService& dns, event_base* base, Candidates c) {
+    dane_lookup_ = DaneLookup::start(dns, base, std::move(c), [this](Candidates done) {
+      candidates_ = std::move(done);
+      planned();
+    });
+  }
+
   // No policy: does the domain want TLS reports anyway ("no-policy-found")?
   void look_for_tlsrpt(DnsService& dns) {
     tlsrpt_txt_ = dns.lookup("_smtp._tls." + policy_.domain, DnsType::TXT, [this](DnsAnswer a) {
@@ -93,6 +113,7 @@ class DestinationPlanner::Impl {
   bool tlsrpt_published_ = false;
   // Last: cancelled first when we die (the candidate lookup holds a reference to route_).
   std::unique_ptr<CandidateLookup> lookup_;
+  std::unique_ptr<DaneLookup> dane_lookup_;
   std::unique_ptr<PolicyLookup> policy_lookup_;
   DnsLookup tlsrpt_txt_;
 };

@@ -14,11 +14,18 @@
 //                                                        RFC 8461 5.1: policy failures defer)
 //   any other temporary failure                       -> defer 4.4.3   (FailureKind::DnsTemp)
 //
+// DANE routes (tls = "dane"/"dane-only", SPEC R-DANE): once the candidates are in, the TLSA
+// records of every host whose MX and address answers are DNSSEC-secure are looked up
+// (router/dane_lookup.h) and kept in CandidateHost::dane; the session decides each host's TLS
+// level from them (router/dane_policy.h). MTA-STS enforce on a DANE route raises dane_fallback
+// to "required" and leaves hosts with secure TLSA records to DANE (RFC 8461 2).
+//
 // Two things only the delivery asks for (route-for and test-route leave them off):
 //   - services.tlsrpt: when MTA-STS applies and the policy domain has no policy,
 //     `_smtp._tls.DOMAIN` TXT is looked up too (asynchronously; libunbound caches it for its TTL
 //     and the scheduler caches the plan), and tlsrpt_published says whether a "v=TLSRPTv1" record is there: sessions to such
-//     a domain are counted under policy-type "no-policy-found" (RFC 8460 4.4).
+//     a domain are counted under policy-type "no-policy-found" (RFC 8460 4.4). A DANE route asks
+//     for it even without MTA-STS: its DANE hosts' sessions count under policy-type "tlsa".
 //   - services.report_mail: the plan is for a TLS-RPT report. RFC 8460 5.3.1: a report SHOULD be
 //     sent even when the rua domain's own TLS requirements fail, so an enforce policy is applied
 //     as testing (every MX host, failures delivered anyway). The route's own tls = "required"

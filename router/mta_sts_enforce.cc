@@ -17,7 +17,7 @@ StsEnforcement apply_sts_policy(const config::Route& route, const Candidates& ca
   e.candidates = candidates;
   e.route = route;
   e.policy_domain = policy.domain;
-  e.bounce_on_tls_failure = route.tls == config::TlsMode::Required;
+  e.bounce_on_tls_failure = route.tls == config::TlsMode::Required || dane_single_attempt(route);
   if (!policy.policy || policy.mode() == StsMode::None) {
     e.summary = policy.policy ? "MTA-STS policy of " + policy.domain + " is mode none"
                               : "no MTA-STS policy for " + policy.domain;
@@ -40,8 +40,13 @@ StsEnforcement apply_sts_policy(const config::Route& route, const Candidates& ca
     }
   }
   if (!e.enforce) return e;
-  // Enforce: the stricter of route and policy, option by option.
-  e.route.tls = config::TlsMode::Required;
+  // Enforce: the stricter of route and policy, option by option. A DANE route keeps DANE for
+  // hosts with secure TLSA records (RFC 8461 2: DANE wins); the policy raises its fallback.
+  if (config::is_dane(route.tls)) {
+    e.route.dane_fallback = config::DaneFallback::Required;
+  } else {
+    e.route.tls = config::TlsMode::Required;
+  }
   e.route.verify_ca = true;
   e.route.verify_hostname = true;
   if (!e.route.has_min_tls_version || e.route.min_tls_version < config::TlsVersion::V1_2) {
@@ -90,6 +95,11 @@ const char* tlsrpt_result_type(certs::TlsProblem p) {
     case certs::TlsProblem::HandshakeFailed:
     case certs::TlsProblem::NoTls13Suite:
       return "validation-failure";
+    case certs::TlsProblem::DaneMismatch: return "tlsa-invalid";
+    case certs::TlsProblem::DaneRequired: return "dane-required";
+    // RFC 8460 4.3.2: "no valid records were returned from the recursive resolver".
+    case certs::TlsProblem::DnssecBogus:
+    case certs::TlsProblem::TlsaLookupFailed: return "dnssec-invalid";
   }
   return "validation-failure";
 }

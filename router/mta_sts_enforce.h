@@ -53,7 +53,8 @@ StsEnforcement apply_sts_policy(const config::Route& route, const Candidates& ca
 std::optional<certs::TlsFailure> check_sts_session(const certs::TlsFacts& facts);
 
 // RFC 8460 4.3 result-type for a TLS failure: "starttls-not-supported", "certificate-host-mismatch",
-// "certificate-expired", "certificate-not-trusted" or "validation-failure".
+// "certificate-expired", "certificate-not-trusted" or "validation-failure"; for DANE (4.3.2)
+// "tlsa-invalid", "dnssec-invalid" or "dane-required".
 const char* tlsrpt_result_type(certs::TlsProblem p);
 
 // Result-type for an MX host excluded by an enforce policy (no dedicated type in RFC 8460):

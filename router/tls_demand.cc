@@ -27,13 +27,20 @@ config::Route route_for_demand(const config::Route& route, TlsDemand demand) {
     case TlsDemand::Route:
       break;
     case TlsDemand::RequireTls:
-      // RFC 8689 4.2.1 step 3: the certificate is checked as RFC 6125 says, names included.
-      r.tls = config::TlsMode::Required;
+      // RFC 8689 4.2.1 step 3: the certificate is checked as RFC 6125 says, names included. A
+      // DANE route keeps DANE for hosts with usable TLSA records (a DANE match is verified TLS,
+      // SPEC R-REQUIRETLS); every other host needs PKIX with the name (dane_fallback required).
+      if (config::is_dane(r.tls)) {
+        r.tls = config::TlsMode::Dane;
+        r.dane_fallback = config::DaneFallback::Required;
+      } else {
+        r.tls = config::TlsMode::Required;
+      }
       r.verify_ca = true;
       r.verify_hostname = true;
       break;
     case TlsDemand::TlsOptional:
-      if (r.tls == config::TlsMode::Required) r.tls = config::TlsMode::Opportunistic;
+      if (r.tls == config::TlsMode::Required || config::is_dane(r.tls)) r.tls = config::TlsMode::Opportunistic;
       break;
   }
   return r;

@@ -54,6 +54,7 @@ need_python python3-dkim dkim                     # DKIM signature checks
 need_python python3-nacl nacl                     # Ed25519 DKIM keys in test_tenant.py
 need_cmd openssl openssl                          # test PKI, s_client -tls1_1
 need_cmd unbound unbound                          # dns_server.py
+need_cmd ldnsutils ldns-keygen ldns-signzone       # dnssec_zone.py: signed zones for DANE
 need_cmd postfix smtp-sink smtp-source postfix postconf  # SinkPeer, PostfixPeer, bench
 need_cmd lmdb-utils mdb_load mdb_stat
 need_cmd mount mount umount                       # test_crash_consistency (tmpfs)

@@ -39,6 +39,15 @@ struct HostTrace {
   std::string advice;
   std::string status;                      // RFC 3463 of the failure, if any
   std::string error;                       // the failure that ended this attempt, if any
+  // DANE routes (SPEC R-DANE): the verdict word ("verified", "failed", "no-tlsa", ...), the
+  // record that matched ("3 1 1 <hex>") and why each other record did not.
+  std::string dane_result;                 // empty: the route does not use DANE
+  std::string dane_matched;
+  std::vector<std::string> dane_notes;
+  bool dane_secure = false;                // MX, address and TLSA answers all DNSSEC-secure
+  std::string dane_dns;                    // "MX secure, A/AAAA secure, TLSA secure"
+  std::string dane_state;                  // the planner's words: why DANE does or does not apply
+  std::vector<std::string> dane_records;   // "3 1 1 <hex>", as published
 };
 
 struct DeliveryJob {

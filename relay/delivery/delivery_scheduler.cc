@@ -159,7 +159,9 @@ class DeliveryScheduler::Destination : public JobSource {
       auto plan = plan_;
       auto policy = policy_;
       std::function<void(const TlsReportEvent&)> report;
-      if (counted()) report = [this, plan, policy](const TlsReportEvent& e) { owner_.record_tls(*plan, policy, e); };
+      if (counted()) {
+        report = [this, plan, policy](const TlsReportEvent& e) { owner_.record_tls(*plan, policy, domain_, e); };
+      }
       s->set_sts(plan_, std::move(report));
       SmtpClientSession* raw = s.get();
       sessions_.emplace(raw, std::move(s));
@@ -210,6 +212,7 @@ class DeliveryScheduler::Destination : public JobSource {
 
   // Sessions are counted for TLS-RPT under a policy, or with none when the domain asks for
   // reports anyway (no-policy-found); never a report's own delivery.
+  // DANE routes count when the domain publishes _smtp._tls (the planner asks for DANE routes too).
   bool counted() const { return !report_ && (plan_->enforce || plan_->testing || tlsrpt_published_); }
 
   // A job deferred because the enforce policy's TLS requirement failed.
@@ -591,14 +594,23 @@ void DeliveryScheduler::remember(const DeliveryJob& job, int64_t now) {
 }
 
 void DeliveryScheduler::record_tls(const router::StsEnforcement& plan, const router::PolicyResult& policy,
-                                   const TlsReportEvent& e) {
-  if (!sts_.tlsrpt || plan.policy_domain.empty()) return;
+                                   const std::string& domain, const TlsReportEvent& e) {
+  // A DANE host's sessions count under policy-type "tlsa" (RFC 8460 4.1, RFC 8461 2: DANE wins).
+  const std::string policy_domain =
+      !plan.policy_domain.empty() ? plan.policy_domain : e.dane ? router::sts_policy_domain(plan.route, domain) : "";
+  if (!sts_.tlsrpt || policy_domain.empty()) return;
   TlsrptPolicy p = tlsrpt_policy(policy);
+  if (e.dane) {
+    p.type = "tlsa";
+    p.id.clear();
+    p.strings = e.tlsa;
+    p.mx_hosts = {e.host};
+  }
   if (e.ok) {
-    sts_.tlsrpt->record_success(plan.policy_domain, p, e.host);
+    sts_.tlsrpt->record_success(policy_domain, p, e.host);
     return;
   }
-  sts_.tlsrpt->record_failure(plan.policy_domain, p,
+  sts_.tlsrpt->record_failure(policy_domain, p,
                               session_failure_detail(e.result_type, e.sending_ip, e.host, e.ip, e.detail));
 }
 

@@ -138,7 +138,9 @@ class DeliveryScheduler {
   void admin_bounce(Live& live, std::vector<size_t>* failed);
   void remember(const DeliveryJob& job, int64_t now);
   void release(const std::string& id);
-  void record_tls(const router::StsEnforcement& plan, const router::PolicyResult& policy, const TlsReportEvent& e);
+  // `domain`: the destination's recipient domain (a DANE session's policy-domain without MTA-STS).
+  void record_tls(const router::StsEnforcement& plan, const router::PolicyResult& policy,
+                  const std::string& domain, const TlsReportEvent& e);
   void record_policy_failure(const router::PolicyResult& policy);
   void record_mx_mismatch(const router::StsEnforcement& plan, const router::PolicyResult& policy);
   void wake_at(int64_t when, const std::string& id);

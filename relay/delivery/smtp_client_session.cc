@@ -89,7 +89,7 @@ SmtpClientSession::SmtpClientSession(event_base* base, std::shared_ptr<const Run
       job_(std::move(first)),
       source_(source),
       sid_(log_session_id('c', ++g_serial)),
-      single_attempt_(route.tls == config::TlsMode::Required) {
+      single_attempt_(route.tls == config::TlsMode::Required || router::dane_single_attempt(route)) {
   last_.status = "4.4.1";
   last_.kind = router::FailureKind::Connect;
 }
@@ -116,11 +116,14 @@ void SmtpClientSession::connect_next() {
   expect_.clear();
   while (host_ < cand_.hosts.size()) {
     const auto& h = cand_.hosts[host_];
+    level_ = router::dane_host_level(route_, h.dane);
+    if (level_.refuse && addr_ < h.addresses.size()) return refuse_host();
     if (addr_ < h.addresses.size()) {
       base::SockAddr sa;
       if (base::to_sockaddr(h.addresses[addr_], h.port, &sa)) {
         pipelining_ = starttls_ = dsn_ = eightbit_ = size_ext_ = smtputf8_ = requiretls_ = false;
         tls_ = TlsInfo{};
+        tls_.dane = dane_word(h.dane);
         conn_ = std::make_unique<base::Conn>(base_, sa.get(), static_cast<int>(sa.len), this);
         enter(State::Connect);
         if (job_ && job_->trace) {
@@ -130,6 +133,7 @@ void SmtpClientSession::connect_next() {
           t.port = h.port;
           t.preference = h.preference;
           t.plaintext_retry = plain_retry_;
+          dane_trace(h, &t);
           job_->trace->push_back(t);
           connect_started_ = std::chrono::steady_clock::now();
         }
@@ -155,8 +159,10 @@ void SmtpClientSession::connect_next() {
       // R-DELIVER: a route that requires TLS gets one attempt over its hosts
       // (bounce); MTA-STS raised this route to required TLS: RFC 8461 5.1 defers.
       o = tls_fail_;
-      o.disposition = single_attempt_ ? router::Disposition::Bounce : router::Disposition::Defer;
-      if (!single_attempt_) o.status = as_temporary(o.status);
+      // A host skipped for a bogus or failed DNS answer (DANE) makes it a deferral.
+      const bool bounce = single_attempt_ && !dane_temp_failed_;
+      o.disposition = bounce ? router::Disposition::Bounce : router::Disposition::Defer;
+      if (!bounce) o.status = as_temporary(o.status);
     } else {
       // No one host decided this: Remote-MTA names none.
       o = last_;
@@ -253,7 +259,7 @@ void SmtpClientSession::on_reply(const SmtpReply& r) {
       return after_ehlo();
     case State::StartTls: {
       if (r.code != 220) {
-        if (route_.tls == config::TlsMode::Required) {
+        if (level_.tls == config::TlsMode::Required) {
           auto f = certs::tls_failure(certs::TlsProblem::NotOffered, r.text());
           report_tls(false, "starttls-not-supported", "STARTTLS refused: " + r.text());
           return tls_fail(tls_problem(f, "TLS unavailable: " + where() + " refused STARTTLS: " + r.text()));
@@ -340,14 +346,14 @@ void SmtpClientSession::on_ehlo(const SmtpReply& r) {
 
 void SmtpClientSession::after_ehlo() {
   bool in_tls = conn_->tls_active();
-  if (!in_tls && route_.tls != config::TlsMode::None && !plain_retry_) {
+  if (!in_tls && level_.tls != config::TlsMode::None && !plain_retry_) {
     if (!starttls_) report_tls(false, "starttls-not-supported", "STARTTLS not offered");
     if (starttls_) {
       if (HostTrace* t = trace()) t->tls_attempted = true;
       enter(State::StartTls);
       return send("STARTTLS", State::StartTls);
     }
-    if (route_.tls == config::TlsMode::Required) {
+    if (level_.tls == config::TlsMode::Required) {
       auto f = certs::tls_failure(certs::TlsProblem::NotOffered);
       return tls_fail(tls_problem(f, "TLS unavailable: the receiving server " + where() + " did not offer STARTTLS"));
     }
@@ -373,7 +379,7 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
       t->policy_error = f.reason;
       t->advice = f.advice;
     }
-    if (route_.tls == config::TlsMode::Required) {
+    if (level_.tls == config::TlsMode::Required) {
       return tls_fail(tls_problem(f, f.reason + " (TLS handshake with " + where() + " failed: " + error + ")"));
     }
     // Opportunistic: this host gets one more try, in plaintext.
@@ -383,9 +389,12 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
     return connect_next();
   }
   certs::TlsFacts f = certs::session_facts(conn_->tls());
-  tls_ = {f.version, f.cipher, f.bits, certs::verdict_name(f.verdict)};
+  tls_ = {f.version, f.cipher, f.bits, certs::verdict_name(f.verdict), tls_.dane};
   std::optional<certs::TlsFailure> bad = route_checks(f);
-  if (sts_ && (sts_->enforce || sts_->testing)) {
+  if (level_.dane_verify) bad = dane_check(f);
+  if (level_.dane_verify) {
+    report_tls(!bad, bad ? router::tlsrpt_result_type(bad->problem) : "", bad ? bad->reason : "");
+  } else if (sts_ && (sts_->enforce || sts_->testing)) {
     auto sts_bad = router::check_sts_session(f);
     report_tls(!sts_bad, sts_bad ? router::tlsrpt_result_type(sts_bad->problem) : "",
                sts_bad ? sts_bad->reason : "");
@@ -395,13 +404,13 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
   if (HostTrace* t = trace()) {
     t->handshake_ok = true;
     t->facts = f;
-    t->policy_ok = !bad || route_.tls != config::TlsMode::Required;
+    t->policy_ok = !bad || level_.tls != config::TlsMode::Required;
     if (bad) {
       t->policy_error = bad->reason;
       t->advice = bad->advice;
     }
   }
-  if (route_.tls == config::TlsMode::Required) {
+  if (level_.tls == config::TlsMode::Required) {
     if (bad) {
       // Not one byte of mail goes over a session that fails the route's checks.
       // The outcome keeps this session's TLS facts (tls_): the handshake did complete.
@@ -419,7 +428,7 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
 // and, where the context could not enforce it (an MTA-STS policy raising an
 // opportunistic route to TLS 1.2), the protocol version.
 std::optional<certs::TlsFailure> SmtpClientSession::route_checks(const certs::TlsFacts& f) const {
-  if (auto bad = certs::check_peer(f, route_.verify_ca, route_.verify_hostname)) return bad;
+  if (auto bad = certs::check_peer(f, level_.verify_ca, level_.verify_hostname)) return bad;
   if (route_.has_min_tls_version) {
     static const char* names[] = {"TLS1_1", "TLS1_2", "TLS1_3"};
     int want = static_cast<int>(route_.min_tls_version);
@@ -430,6 +439,71 @@ std::optional<certs::TlsFailure> SmtpClientSession::route_checks(const certs::Tl
     if (got < want) return certs::tls_failure(certs::TlsProblem::VersionTooOld, f.version + " negotiated");
   }
   return std::nullopt;
+}
+
+// DANE (RFC 7672 3): the certificate against the host's secure TLSA records, and nothing else
+// (no CA store; DANE-TA checks the chain to its anchor and the names). The verdict goes into the
+// session's TLS facts (tls_.dane) for the log line and REQUIRETLS.
+std::optional<certs::TlsFailure> SmtpClientSession::dane_check(const certs::TlsFacts& f) {
+  const router::DaneHost& d = cand_.hosts[host_].dane;
+  certs::DaneMatchResult m = certs::dane_match(conn_->tls(), d.records, f.hostname_ok);
+  tls_.dane = router::dane_result_name(m.matched ? router::DaneResult::Verified : router::DaneResult::Failed);
+  if (HostTrace* t = trace()) {
+    t->dane_matched = m.matched ? certs::dane_record_text(d.records[static_cast<size_t>(m.record)]) : "";
+    t->dane_notes = m.notes;
+    t->dane_result = tls_.dane;
+  }
+  if (m.matched) return std::nullopt;
+  return certs::tls_failure(certs::TlsProblem::DaneMismatch, m.why);
+}
+
+// The dane= word before any session: a host with usable records counts as "failed" until its
+// certificate matches (a connection or handshake failure leaves it unverified).
+std::string SmtpClientSession::dane_word(const router::DaneHost& d) {
+  if (d.state == router::DaneState::Usable) return router::dane_result_name(router::DaneResult::Failed);
+  return router::dane_result_name(router::dane_result_of(d.state));
+}
+
+// What test-route shows of a host's DNSSEC and TLSA state (SPEC R-DANE).
+void SmtpClientSession::dane_trace(const router::CandidateHost& h, HostTrace* t) const {
+  const router::DaneHost& d = h.dane;
+  if (d.state == router::DaneState::NotApplied) return;
+  t->dane_result = dane_word(d);
+  t->dane_state = d.reason;
+  for (const auto& r : d.records) t->dane_records.push_back(certs::dane_record_text(r));
+  std::string dns;
+  if (d.mx_looked_up) dns = std::string("MX ") + router::dns_security_name(d.mx_security) + ", ";
+  dns += std::string("A/AAAA ") + router::dns_security_name(d.address_security);
+  if (!d.tlsa_name.empty()) dns += std::string(", TLSA ") + router::dns_security_name(d.tlsa_security);
+  t->dane_dns = dns;
+  t->dane_secure = (!d.mx_looked_up || d.mx_security == router::DnsSecurity::Secure) &&
+                   d.address_security == router::DnsSecurity::Secure && !d.tlsa_name.empty() &&
+                   d.tlsa_security == router::DnsSecurity::Secure && d.state != router::DaneState::LookupFailed;
+}
+
+// A DANE route's host that must not be tried (router::dane_host_level): a bogus or failed DNS
+// answer (defer, never plaintext) or, for dane-only, no secure usable TLSA records.
+void SmtpClientSession::refuse_host() {
+  const auto& h = cand_.hosts[host_];
+  tls_ = TlsInfo{};
+  tls_.dane = dane_word(h.dane);
+  if (job_ && job_->trace) {
+    HostTrace t;
+    t.host = h.name;
+    t.address = h.addresses[addr_];
+    t.port = h.port;
+    t.preference = h.preference;
+    dane_trace(h, &t);
+    job_->trace->push_back(t);
+  }
+  certs::TlsFailure f = certs::tls_failure(*level_.refuse, level_.refuse_reason);
+  router::Outcome o = tls_problem(f, f.reason + " (" + h.name + ": " + level_.refuse_reason + ")");
+  if (level_.refuse_temporary) {
+    dane_temp_failed_ = true;
+    o.status = as_temporary(o.status);
+  }
+  report_tls(false, router::tlsrpt_result_type(f.problem), o.reason);
+  tls_fail(std::move(o));
 }
 
 std::string SmtpClientSession::mail_command() const {
@@ -716,8 +790,14 @@ void SmtpClientSession::report_tls(bool ok, const std::string& result_type, cons
   e.detail = detail;
   if (conn_) e.sending_ip = conn_->local_address();
   if (host_ < cand_.hosts.size()) {
-    e.host = cand_.hosts[host_].name;
-    if (addr_ < cand_.hosts[host_].addresses.size()) e.ip = cand_.hosts[host_].addresses[addr_];
+    const auto& h = cand_.hosts[host_];
+    e.host = h.name;
+    if (addr_ < h.addresses.size()) e.ip = h.addresses[addr_];
+    using router::DaneState;
+    const DaneState s = h.dane.state;
+    e.dane = s == DaneState::Usable || s == DaneState::Unusable || s == DaneState::Bogus ||
+             s == DaneState::LookupFailed || (level_.refuse && *level_.refuse == certs::TlsProblem::DaneRequired);
+    for (const auto& r : h.dane.records) e.tlsa.push_back(certs::dane_record_text(r));
   }
   report_(e);
 }

@@ -78,6 +78,10 @@ struct TlsReportEvent {
   std::string ip;           // receiving address
   std::string detail;       // the error in words: failure-reason-code
   std::string sending_ip;   // our address on the connection: sending-mta-ip
+  // A DANE host (secure TLSA, or a bogus/failed answer): counted under policy-type "tlsa" with
+  // these records as policy-string (RFC 8460 4.1), not under the domain's MTA-STS policy.
+  bool dane = false;
+  std::vector<std::string> tlsa;
 };
 
 // The destination that feeds a session jobs and takes back the results.
@@ -180,6 +184,10 @@ class SmtpClientSession : public base::Conn::Handler {
   void abort_connection();
   void probe_done();
   std::optional<certs::TlsFailure> route_checks(const certs::TlsFacts& f) const;
+  std::optional<certs::TlsFailure> dane_check(const certs::TlsFacts& f);
+  void refuse_host();
+  static std::string dane_word(const router::DaneHost& d);
+  void dane_trace(const router::CandidateHost& h, HostTrace* t) const;
   void report_tls(bool ok, const std::string& result_type, const std::string& detail);
   HostTrace* trace();
   void finish();
@@ -216,6 +224,8 @@ class SmtpClientSession : public base::Conn::Handler {
   TlsInfo tls_;
   bool finished_ = false;
   bool single_attempt_;
+  router::HostTlsLevel level_;     // the current host's TLS level (DANE decides it per host)
+  bool dane_temp_failed_ = false;  // a host was skipped for a bogus/failed DNS answer: defer
   std::shared_ptr<const router::StsEnforcement> sts_;
   std::function<void(const TlsReportEvent&)> report_;
   std::function<void(const std::string&, const std::string&)> on_step_;

@@ -125,6 +125,10 @@ Failure tls_failure_of(certs::TlsProblem p) {
     case certs::TlsProblem::HandshakeFailed: return Failure::OtherTls;
     case certs::TlsProblem::HostnameOnlyInCn: return Failure::HostNameInCn;
     case certs::TlsProblem::NoTls13Suite: return Failure::NoTls13Suite;
+    case certs::TlsProblem::DaneMismatch:  // the failure's own advice (tls_failure.cc) says more
+    case certs::TlsProblem::DaneRequired:
+    case certs::TlsProblem::DnssecBogus:
+    case certs::TlsProblem::TlsaLookupFailed: return Failure::OtherTls;
   }
   return Failure::OtherTls;
 }

@@ -31,10 +31,12 @@ enum Tag : uint8_t {
   kAddress = 40, kNotify, kOrcpt, kRoute, kState, kAttempts, kNext, kLastError, kDsn,
   kRemote, kDiag, kRTlsVersion, kRTlsCipher, kRTlsBits, kRTlsVerdict, kAdvice,
   kFailure, kTlsProblem, kRelay,
+  // Recipient fields 70-74 belong to DANE (SPEC R-DANE); written only when set.
+  kRDane = 70,  // the last attempt's DANE verdict word (TlsSummary::dane)
 };
 
 constexpr uint64_t kLastFailureKind = static_cast<uint64_t>(router::FailureKind::NoRequireTls);
-constexpr uint64_t kLastTlsProblem = static_cast<uint64_t>(certs::TlsProblem::NoTls13Suite);
+constexpr uint64_t kLastTlsProblem = static_cast<uint64_t>(certs::TlsProblem::TlsaLookupFailed);
 
 class Writer {
  public:
@@ -125,6 +127,7 @@ std::string encode_recipient(const Recipient& r) {
   // Stored plus one: u64() leaves zero out, and NotOffered is zero.
   if (r.failure == router::FailureKind::Tls) w.u64(kTlsProblem, static_cast<uint64_t>(r.tls_problem) + 1);
   w.str(kRelay, r.relay);
+  w.str(kRDane, r.tls.dane);
   return std::move(w.out());
 }
 
@@ -160,6 +163,7 @@ bool decode_recipient(std::string_view in, Recipient* r) {
         break;
       }
       case kRelay: r->relay = s; break;
+      case kRDane: r->tls.dane = s; break;
       default: tls_field(r->tls, kRTlsVersion, f); break;
     }
     return true;

@@ -109,12 +109,28 @@ void print_tls(const HostTrace& t, const HostVerdict& v, const Paint& p, std::os
   line(out, "cipher check", check_text(v.cipher, p));
 }
 
+// DANE routes: the DNSSEC status of the answers, the TLSA records, which matched and why the
+// others did not, and the verdict word a delivery logs as dane=.
+void print_dane(const HostTrace& t, const Paint& p, std::ostream& out) {
+  if (t.dane_result.empty()) return;
+  line(out, "dnssec", t.dane_dns);
+  if (!t.dane_state.empty()) line(out, "dane", wrap(t.dane_state, kLabel, kLabel));
+  for (size_t i = 0; i < t.dane_records.size(); ++i) {
+    const bool hit = t.dane_records[i] == t.dane_matched;
+    line(out, i == 0 ? "tlsa" : "", wrap(t.dane_records[i] + (hit ? "  (matched)" : ""), kLabel, kLabel));
+  }
+  for (const auto& n : t.dane_notes) line(out, "", wrap(n, kLabel, kLabel));
+  const bool good = t.dane_result == "verified";
+  line(out, "dane result", good ? p.good(t.dane_result) : p.warn(t.dane_result));
+}
+
 void print_host(size_t n, const HostTrace& t, const HostVerdict& v, const Paint& p, std::ostream& out) {
   out << "\n"
       << p.bold("host " + std::to_string(n) + ": " + t.host + "[" + t.address + "]:" + std::to_string(t.port)) << " (preference "
       << t.preference << (t.plaintext_retry ? ", plaintext retry" : "") << ")\n";
   char ms[32];
   snprintf(ms, sizeof ms, "%.2f ms", t.connect_ms);
+  print_dane(t, p, out);
   line(out, "connect", t.connected ? p.good("ok") + " in " + ms : p.bad("failed") + ": " + wrap(t.error, kLabel + 8, kLabel));
   if (!t.connected) {
     line(out, "verdict", p.bad(v.summary));
@@ -189,6 +205,15 @@ Json tls_json(const HostTrace& t) {
           {"spki_sha256", f.spki_sha256}, {"chain", std::move(chain)}};
 }
 
+// SPEC R-DANE: {secure, records, matched, result}; null when the route does not use DANE.
+Json dane_json(const HostTrace& t) {
+  if (t.dane_result.empty()) return nullptr;
+  return {{"secure", t.dane_secure}, {"records", t.dane_records},
+          {"matched", t.dane_matched.empty() ? Json(nullptr) : Json(t.dane_matched)},
+          {"result", t.dane_result}, {"dns", t.dane_dns}, {"state", t.dane_state},
+          {"notes", t.dane_notes}};
+}
+
 Json host_json(const HostTrace& t, const HostVerdict& v) {
   Json checks = {{"ca", check_json(v.ca)}, {"hostname", check_json(v.hostname)},
                  {"min_version", check_json(v.min_version)}, {"cipher", check_json(v.cipher)}};
@@ -203,7 +228,7 @@ Json host_json(const HostTrace& t, const HostVerdict& v) {
           {"tls", tls_json(t)}, {"checks", std::move(checks)},
           {"policy_ok", t.policy_ok}, {"policy_error", t.policy_error},
           {"would_deliver", v.would_deliver}, {"summary", v.summary},
-          {"status", t.status}, {"error", t.error}, {"advice", t.advice}};
+          {"status", t.status}, {"error", t.error}, {"advice", t.advice}, {"dane", dane_json(t)}};
 }
 
 Json mta_sts_json(const MtaStsVerdict& m) {

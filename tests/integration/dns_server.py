@@ -4,6 +4,13 @@ DnsServer starts `unbound -d -c FILE` on 127.0.0.1 at a free high port, serving 
 local-zone / local-data lines, waits until it answers a query, and stops it by its PID (never by
 name). `server` is the "127.0.0.1@PORT" string for smarthost's `dns.servers`.
 
+Signed zones: `auth_zones` are (name, zone file) pairs served by unbound's auth-zone as they are,
+signatures included (tests/integration/dnssec_zone.py makes them).
+
+Signed answers that must time out: an auth-zone answers before any forward-zone, so serve the
+signed zone from a second DnsServer and reach it through `forward_zones` (name, "127.0.0.1@PORT")
+of the one the relay asks; a more specific `blackhole_zones` entry then wins for its names.
+
 Names whose lookups time out: every zone in `blackhole_zones` is forwarded to a UDP socket that
 this fixture binds on loopback and never reads. Packets sit in the socket buffer, so no ICMP
 "port unreachable" makes unbound fail fast; the query just hangs until the client's own timer
@@ -55,8 +62,11 @@ def _query_packet(name, qtype=1, qid=0x5353):
 
 
 class DnsServer:
-    def __init__(self, zones=(), records=(), blackhole_zones=(), extra=(), start_timeout=10.0):
+    def __init__(self, zones=(), records=(), blackhole_zones=(), extra=(), auth_zones=(),
+                 forward_zones=(), start_timeout=10.0):
         self.zones = list(zones)            # [("test.example.", "static"), ...]
+        self.auth_zones = list(auth_zones)  # [("test.example.", "/path/zone.signed"), ...]
+        self.forward_zones = list(forward_zones)  # [("test.example.", "127.0.0.1@PORT"), ...]
         self.records = list(records)        # ["mx1.test.example. A 192.0.2.1", ...]
         self.blackhole_zones = list(blackhole_zones)
         self.extra = list(extra)            # more "server:" lines, verbatim
@@ -105,6 +115,12 @@ class DnsServer:
             lines.append('  local-zone: "%s" transparent' % name)
         lines += ["  local-data: %s" % _quote(rr) for rr in self.records]
         lines += ["  " + l for l in self.extra]
+        for name, zonefile in self.auth_zones:
+            # a zone file served as is, RRSIG/NSEC included: a signed zone (dnssec_zone.py)
+            lines += ["auth-zone:", '  name: "%s"' % name, '  zonefile: "%s"' % zonefile,
+                      "  for-downstream: yes", "  for-upstream: no"]
+        for name, addr in self.forward_zones:
+            lines += ["forward-zone:", '  name: "%s"' % name, "  forward-addr: %s" % addr]
         for name in self.blackhole_zones:
             lines += ["forward-zone:", '  name: "%s"' % name,
                       "  forward-addr: 127.0.0.1@%d" % self._blackhole.getsockname()[1]]
@@ -138,7 +154,7 @@ class DnsServer:
 
     def _wait_ready(self):
         deadline = time.monotonic() + self.start_timeout
-        probe = self.zones[0][0] if self.zones else "localhost."
+        probe = self.zones[0][0] if self.zones else self.auth_zones[0][0] if self.auth_zones else "localhost."
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(0.2)
             while time.monotonic() < deadline:

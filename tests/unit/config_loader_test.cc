@@ -103,7 +103,7 @@ TEST(ConfigLoader, ErrorClasses) {
       {"unknown route key", "allow = [ \"127.0.0.1\" ];\nqueue = { path = \"/q\"; };\n"
                             "routes = ( { name = \"d\"; match = [ \"*\" ]; verfy_ca = true; } );\n",
        "t.cfg:3: routes[0].verfy_ca: unknown key (allowed here: name, match, kind, host, port, mx_lookup, "
-       "tls, verify_ca, verify_hostname, min_tls_version, ciphers, client_cert, max_connections)"},
+       "tls, verify_ca, verify_hostname, min_tls_version, ciphers, client_cert, max_connections, dane_fallback)"},
       {"missing allow", "queue = { path = \"/q\"; };\nroutes = ( { name = \"d\"; match = [ \"*\" ]; } );\n",
        "t.cfg: allow: is required: list the upstream servers' addresses or CIDR ranges that may relay"},
       {"bad CIDR", "allow = [ \"10.0.0.0/33\" ];\nqueue = { path = \"/q\"; };\n"
@@ -119,7 +119,19 @@ TEST(ConfigLoader, ErrorClasses) {
        "t.cfg:4: limits.command_timeout: must be a duration string such as \"30s\", \"5m\", \"2h\" or \"5d\""},
       {"bad enum", "allow = [ \"127.0.0.1\" ];\nqueue = { path = \"/q\"; };\n"
                    "routes = ( { name = \"d\"; match = [ \"*\" ]; tls = \"must\"; } );\n",
-       "t.cfg:3: routes[0].tls: 'must' is not allowed (use \"none\", \"opportunistic\", \"required\")"},
+       "t.cfg:3: routes[0].tls: 'must' is not allowed (use \"none\", \"opportunistic\", \"required\", \"dane\", "
+       "\"dane-only\")"},
+      {"dane without dnssec", "allow = [ \"127.0.0.1\" ];\nqueue = { path = \"/q\"; };\n"
+                              "routes = ( { name = \"d\"; match = [ \"*\" ]; tls = \"dane-only\"; } );\n",
+       "t.cfg:3: routes[0].tls: \"dane-only\" needs dns.dnssec = true (and dns.trust_anchor): TLSA records count "
+       "only when DNSSEC-validated"},
+      {"dane_fallback without dane", "allow = [ \"127.0.0.1\" ];\nqueue = { path = \"/q\"; };\n"
+                                     "routes = ( { name = \"d\"; match = [ \"*\" ]; dane_fallback = \"required\"; } );\n",
+       "t.cfg:3: routes[0].dane_fallback: only for tls = \"dane\""},
+      {"dane with a missing trust anchor", "allow = [ \"127.0.0.1\" ];\nqueue = { path = \"/q\"; };\n"
+                                           "routes = ( { name = \"d\"; match = [ \"*\" ]; tls = \"dane\"; } );\n"
+                                           "dns = { dnssec = true; trust_anchor = \"/nonexistent.key\"; };\n",
+       "t.cfg:4: dns.trust_anchor: cannot read '/nonexistent.key': No such file or directory"},
       {"TLS 1.0 refused", "allow = [ \"127.0.0.1\" ];\nqueue = { path = \"/q\"; };\n"
                           "routes = ( { name = \"d\"; match = [ \"*\" ]; min_tls_version = \"1.0\"; } );\n",
        "t.cfg:3: routes[0].min_tls_version: TLS 1.0 is not supported: this build of wolfSSL has no TLS 1.0 "

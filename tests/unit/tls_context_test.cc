@@ -290,6 +290,14 @@ const char* problem_name(TlsProblem p) {
       return "HostnameOnlyInCn";
     case TlsProblem::NoTls13Suite:
       return "NoTls13Suite";
+    case TlsProblem::DaneMismatch:
+      return "DaneMismatch";
+    case TlsProblem::DaneRequired:
+      return "DaneRequired";
+    case TlsProblem::DnssecBogus:
+      return "DnssecBogus";
+    case TlsProblem::TlsaLookupFailed:
+      return "TlsaLookupFailed";
   }
   return "?";
 }

@@ -31,6 +31,21 @@ TEST(TlsDemand, RequireTlsMakesAnyRouteRequiredAndVerified) {
   CHECK_FALSE(sts_as_testing(TlsDemand::RequireTls));
 }
 
+// A DANE match is verified TLS (SPEC R-REQUIRETLS): DANE stays for hosts with usable TLSA
+// records, and every other host needs PKIX with the name.
+TEST(TlsDemand, RequireTlsKeepsDaneWithARequiredVerifiedFallback) {
+  for (auto mode : {config::TlsMode::Dane, config::TlsMode::DaneOnly}) {
+    config::Route r;
+    r.tls = mode;
+    config::Route got = route_for_demand(r, TlsDemand::RequireTls);
+    CHECK(got.tls == config::TlsMode::Dane);
+    CHECK(got.dane_fallback == config::DaneFallback::Required);
+    CHECK(got.verify_ca);
+    CHECK(got.verify_hostname);
+    CHECK(route_for_demand(r, TlsDemand::TlsOptional).tls == config::TlsMode::Opportunistic);
+  }
+}
+
 TEST(TlsDemand, TlsOptionalRelaxesRequiredOnly) {
   config::Route r;
   r.tls = config::TlsMode::Required;
