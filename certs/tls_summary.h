@@ -33,4 +33,7 @@ enum class TlsProblem {
   NoTls13Suite,      // the route's cipher list has no TLS 1.3 suite; the server wants TLS 1.3
 };
 
+// A short fixed name ("unknown-ca", "hostname-mismatch"): metric labels and the console.
+const char* tls_problem_name(TlsProblem p);
+
 }  // namespace certs

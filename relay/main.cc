@@ -11,6 +11,9 @@
 #include "config/config_loader.h"
 #include "config/duration.h"
 #include "relay/cli/cli_args.h"
+#include <unistd.h>
+
+#include "relay/cli/cmd_admin_passwd.h"
 #include "relay/cli/cmd_help.h"
 #include "relay/cli/cmd_mta_sts.h"
 #include "relay/cli/cmd_queue.h"
@@ -108,6 +111,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "help") return relay::cmd_help({argv + 2, argv + argc}, SMARTHOST_VERSION, std::cout, std::cerr);
+  if (cmd == "admin-passwd") {
+    if (argc != 2) {
+      std::cerr << "usage: smarthost admin-passwd   (reads the password from standard input)\n";
+      return 2;
+    }
+    return relay::cmd_admin_passwd(std::cin, isatty(0) == 1, std::cout, std::cerr);
+  }
   auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date", "--timeout"}, {"--json", "--test-routes", "--all"});
   if (!args.error.empty()) {
     std::cerr << "smarthost " << cmd << ": " << args.error << "\n";

@@ -68,6 +68,7 @@ class SmtpServerSession : public base::Conn::Handler {
   void finish_data();
   void stored(StoreStatus status);
   std::string received_header() const;
+  void observe_accepted() const;
 
   SmtpServer& server_;
   std::shared_ptr<const Runtime> rt_;
