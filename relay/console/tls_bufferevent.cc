@@ -2,14 +2,18 @@
 #include "relay/console/tls_bufferevent.h"
 
 #include <event2/buffer.h>
+#include <sys/socket.h>
 
 #include "certs/tls_context.h"
+#include "router/base/event_handles.h"
 
 namespace relay {
 
 namespace {
 
 struct TlsFilter {
+  base::EventPtr kick;  // first: freed before the session (its callback uses `bev`)
+  bufferevent* bev = nullptr;
   certs::SslPtr ssl;
   std::shared_ptr<const void> keep;
   bufferevent* socket = nullptr;  // the underlying one: wolfSSL writes its records there
@@ -24,9 +28,20 @@ int tls_recv(WOLFSSL*, char* buf, int size, void* arg) {
   return n > 0 ? n : WOLFSSL_CBIO_ERR_WANT_READ;
 }
 
+// Ciphertext goes to the socket at once when nothing is queued before it, and only the rest (a
+// full socket buffer) is queued in the socket bufferevent. evhttp closes a "Connection: close"
+// connection as soon as the plaintext side is drained (shutdown, then free): what still waited
+// in a userspace buffer then would be lost; what the kernel took is delivered.
 int tls_send(WOLFSSL*, char* buf, int size, void* arg) {
   auto* f = static_cast<TlsFilter*>(arg);
-  if (evbuffer_add(bufferevent_get_output(f->socket), buf, static_cast<size_t>(size)) != 0) {
+  evbuffer* out = bufferevent_get_output(f->socket);
+  size_t sent = 0;
+  evutil_socket_t fd = bufferevent_getfd(f->socket);
+  if (evbuffer_get_length(out) == 0 && fd >= 0) {
+    ssize_t n = send(fd, buf, static_cast<size_t>(size), MSG_NOSIGNAL);
+    if (n > 0) sent = static_cast<size_t>(n);
+  }
+  if (sent < static_cast<size_t>(size) && evbuffer_add(out, buf + sent, static_cast<size_t>(size) - sent) != 0) {
     return WOLFSSL_CBIO_ERR_GENERAL;
   }
   return size;
@@ -71,6 +86,19 @@ bufferevent_filter_result encrypt(evbuffer* src, evbuffer*, ev_ssize_t, bufferev
 
 void free_filter(void* arg) { delete static_cast<TlsFilter*>(arg); }
 
+// libevent's filter only encrypts what is written while EV_WRITE is enabled, and evhttp adds its
+// reply before enabling it: without a nudge the reply would wait for the next write. Every
+// addition to the plaintext output schedules a flush on the next loop turn.
+void on_kick(evutil_socket_t, short, void* arg) {
+  auto* f = static_cast<TlsFilter*>(arg);
+  bufferevent_flush(f->bev, EV_WRITE, BEV_FLUSH);
+}
+
+void on_plain_out(evbuffer*, const evbuffer_cb_info* info, void* arg) {
+  auto* f = static_cast<TlsFilter*>(arg);
+  if (info->n_added > 0) event_active(f->kick.get(), EV_TIMEOUT, 0);
+}
+
 }  // namespace
 
 bufferevent* tls_bufferevent_new(event_base* base, WOLFSSL_CTX* ctx, std::shared_ptr<const void> keep) {
@@ -92,7 +120,11 @@ bufferevent* tls_bufferevent_new(event_base* base, WOLFSSL_CTX* ctx, std::shared
   if (!bev) {
     delete f;
     bufferevent_free(sock);
+    return nullptr;
   }
+  f->bev = bev;
+  f->kick.reset(event_new(base, -1, 0, &on_kick, f));
+  evbuffer_add_cb(bufferevent_get_output(bev), &on_plain_out, f);
   return bev;
 }
 
