@@ -101,7 +101,7 @@ class ConsoleWorld(unittest.TestCase):
 
     def send(self, to, message_id, body="hello"):
         r = self.relay.swaks("--from", SENDER, "--to", to, "--body", body,
-                             "--header", "Message-ID: " + message_id, "--tls")
+                             "--header", "Message-Id: " + message_id, "--tls")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         return r.stdout.split("queued as ")[1].split()[0]
 
