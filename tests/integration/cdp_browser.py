@@ -30,14 +30,20 @@ class Browser:
         self._from_child, from_child_w = os.pipe()
 
         def fds():
-            os.dup2(to_child_r, 3)
-            os.dup2(from_child_w, 4)
+            # Via fds above 4 first: either end may itself be 3 or 4.
+            a, b = os.dup(to_child_r), os.dup(from_child_w)
+            a, b = os.dup2(a, 100), os.dup2(b, 101)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+            os.set_inheritable(3, True)
+            os.set_inheritable(4, True)
 
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
              "--ignore-certificate-errors", "--no-first-run", "--disable-extensions", "--disable-sync",
              "--user-data-dir=" + self.profile, "--window-size=%d,%d" % (width, height), "about:blank"],
-            preexec_fn=fds, pass_fds=(to_child_r, from_child_w), stdout=subprocess.DEVNULL,
+            # 3 and 4 are kept too: subprocess closes other fds after preexec_fn ran.
+            preexec_fn=fds, pass_fds=(to_child_r, from_child_w, 3, 4), stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         os.close(to_child_r)
         os.close(from_child_w)
