@@ -18,7 +18,7 @@ DESTDIR ?=
 CXX ?= g++
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS := wolfssl libevent_core libconfig++ lmdb libunbound libidn2 zlib
+PKGS := wolfssl libevent_core libevent_extra libconfig++ lmdb libunbound libidn2 zlib libcrypt
 DEPS_OK := $(shell ./deps.sh build >&2 && echo ok)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread

@@ -7,11 +7,11 @@
 set -euo pipefail
 
 build_pkgs=(g++ make pkg-config openssl libwolfssl-dev libevent-dev libconfig++-dev liblmdb-dev
-            libunbound-dev libcpputest-dev libidn2-dev zlib1g-dev nlohmann-json3-dev)
+            libunbound-dev libcpputest-dev libidn2-dev zlib1g-dev nlohmann-json3-dev libcrypt-dev)
 # swaks only recommends its TLS and IPv6 modules: without them --tls fails and -tlso sends in clear.
 test_pkgs=(openssl unbound swaks libnet-ssleay-perl libio-socket-ssl-perl libio-socket-inet6-perl
            python3 python3-aiosmtpd postfix lmdb-utils python3-dkim python3-nacl logrotate rsyslog man-db systemd
-           ldnsutils)
+           ldnsutils python3-prometheus-client chromium)  # chromium, prometheus: the admin console's tests
 fuzz_pkgs=(clang libclang-rt-14-dev)   # libFuzzer (make fuzz, make check); Debian 12's clang is 14
 image_pkgs=(mmdebstrap qemu-system-x86 ovmf systemd-boot-efi dosfstools mtools fdisk e2fsprogs)
 

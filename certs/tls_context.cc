@@ -629,4 +629,13 @@ std::string received_clause(const TlsFacts& facts) {
          " bits=" + std::to_string(facts.bits) + "/" + std::to_string(facts.alg_bits);
 }
 
+std::optional<CertSummary> cert_file_summary(const std::string& pem_path, std::string* error) {
+  X509Ptr x509(wolfSSL_X509_load_certificate_file(pem_path.c_str(), WOLFSSL_FILETYPE_PEM));
+  if (!x509) {
+    *error = "cannot read a certificate from " + pem_path;
+    return std::nullopt;
+  }
+  return summarise(x509.get());
+}
+
 }  // namespace certs

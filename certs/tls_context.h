@@ -146,6 +146,10 @@ struct TlsFacts {
   std::string spki_sha256;  // lowercase hex of SHA-256(leaf SubjectPublicKeyInfo): TLSA 3 1 1
 };
 
+// The first certificate of a PEM file (our tls.cert, for the console's certificates page);
+// nullopt with *error when it cannot be read.
+std::optional<CertSummary> cert_file_summary(const std::string& pem_path, std::string* error);
+
 // What the session established. Call after wolfSSL_connect/accept returned
 // success; before that, established is false and the rest is empty. Never fails
 // otherwise: facts wolfSSL cannot give stay empty.

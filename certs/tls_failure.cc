@@ -238,4 +238,24 @@ std::optional<TlsFailure> check_peer(const TlsFacts& facts, bool verify_ca, bool
   return std::nullopt;
 }
 
+const char* tls_problem_name(TlsProblem p) {
+  switch (p) {
+    case TlsProblem::NotOffered: return "not-offered";
+    case TlsProblem::VersionTooOld: return "version-too-old";
+    case TlsProblem::NoSharedCipher: return "no-shared-cipher";
+    case TlsProblem::UnknownCa: return "unknown-ca";
+    case TlsProblem::Expired: return "expired";
+    case TlsProblem::NotYetValid: return "not-yet-valid";
+    case TlsProblem::BadCertificate: return "bad-certificate";
+    case TlsProblem::HostnameMismatch: return "hostname-mismatch";
+    case TlsProblem::NoCertificate: return "no-certificate";
+    case TlsProblem::PeerRejectedUs: return "peer-rejected";
+    case TlsProblem::ConnectionLost: return "connection-lost";
+    case TlsProblem::HandshakeFailed: return "handshake-failed";
+    case TlsProblem::HostnameOnlyInCn: return "hostname-only-in-cn";
+    case TlsProblem::NoTls13Suite: return "no-tls13-suite";
+  }
+  return "handshake-failed";
+}
+
 }  // namespace certs

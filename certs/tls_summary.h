@@ -41,4 +41,7 @@ enum class TlsProblem {
   TlsaLookupFailed,  // the TLSA lookup failed (SERVFAIL, timeout): the host is not tried
 };
 
+// A short fixed name ("unknown-ca", "hostname-mismatch"): metric labels and the console.
+const char* tls_problem_name(TlsProblem p);
+
 }  // namespace certs

@@ -15,6 +15,12 @@ constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}
 
 bool IpAddr::is_v4() const { return std::memcmp(bytes.data(), kMappedPrefix, 12) == 0; }
 
+bool IpAddr::is_loopback() const {
+  if (is_v4()) return bytes[12] == 127;
+  static const uint8_t kOne[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return std::memcmp(bytes.data(), kOne, 16) == 0;
+}
+
 std::string IpAddr::str() const {
   char buf[INET6_ADDRSTRLEN];
   if (is_v4()) {

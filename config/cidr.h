@@ -18,6 +18,7 @@ namespace config {
 struct IpAddr {
   std::array<uint8_t, 16> bytes{};
   bool is_v4() const;  // IPv4-mapped
+  bool is_loopback() const;  // 127.0.0.0/8 or ::1
   std::string str() const;  // "1.2.3.4" or "2001:db8::1"
 };
 

@@ -163,6 +163,22 @@ struct Log {
   std::string file;  // empty: stderr; kLogToSyslog: syslog; else a file
 };
 
+// SPEC R-CONSOLE: the admin console. No `admin` section: enabled = false, no console.
+struct AdminUser {
+  std::string name;
+  std::string password_hash;  // crypt(3), yescrypt ("$y$...")
+};
+
+struct Admin {
+  bool enabled = false;
+  std::vector<Listen> listen;            // default 127.0.0.1:8443
+  std::vector<AdminUser> users;
+  std::vector<Cidr> metrics_allow;       // may read /metrics without a login
+  bool tls = true;                       // false: plain HTTP, loopback addresses only
+  uint32_t history_days = 30;
+  uint64_t history_max_mb = 512;
+};
+
 struct Config {
   std::string source;  // file it was loaded from
   // Source line of every setting in the file, by path as errors name it ("tls.key",
@@ -185,6 +201,7 @@ struct Config {
   std::vector<DkimSign> dkim_sign;
   Limits limits;
   Log log;
+  Admin admin;
   std::string user = "smarthost";  // unprivileged user after binding (root only)
   // RFC 8689 4.2.2: a message's "TLS-Required: No" header asks that TLS policy failures not stop
   // it. Ignore (default): our routes' policy wins. Honour: such a message (without REQUIRETLS)

@@ -239,7 +239,7 @@ class Loader {
   void load(const Setting& root) {
     c_.only_keys(root, "", {"hostname", "listen", "tls", "allow", "inbound_tls", "address_lists",
                             "routes", "queue", "dns", "mta_sts", "tlsrpt", "relay_policy", "dkim_sign",
-                            "limits", "log", "user", "tls_required_header"});
+                            "limits", "log", "user", "tls_required_header", "admin"});
     hostname(root);
     listen(root);
     tls(root);
@@ -253,6 +253,7 @@ class Loader {
     small_sections(root);
     relay_policy(root);
     dkim_sign(root);
+    admin(root);
   }
 
  private:
@@ -274,10 +275,13 @@ class Loader {
       cfg_.listen = {{"0.0.0.0", 25, 0}, {"::", 25, 0}};
       return;
     }
-    const Setting& l = root["listen"];
-    if (!c_.is_list(l, "listen")) return;
+    listen_list(root["listen"], "listen", cfg_.listen);
+  }
+
+  void listen_list(const Setting& l, const std::string& where, std::vector<Listen>& out) {
+    if (!c_.is_list(l, where)) return;
     for (int i = 0; i < l.getLength(); ++i) {
-      std::string path = "listen[" + std::to_string(i) + "]";
+      std::string path = where + "[" + std::to_string(i) + "]";
       const Setting& g = l[i];
       if (!c_.is_group(g, path)) continue;
       c_.only_keys(g, path, {"address", "port"});
@@ -289,9 +293,9 @@ class Loader {
         c_.error(g["address"], path + ".address", "'" + li.address + "' is not a numeric IPv4 or IPv6 address");
       }
       c_.integer(g, path, "port", li.port, 1, 65535);
-      cfg_.listen.push_back(li);
+      out.push_back(li);
     }
-    if (cfg_.listen.empty()) c_.error(l, "listen", "must name at least one address");
+    if (out.empty()) c_.error(l, where, "must name at least one address");
   }
 
   void tls(const Setting& root) {
@@ -719,6 +723,65 @@ class Loader {
         if (v->empty()) c_.error(g, std::string("tlsrpt.") + k, "is required when tlsrpt.enabled = true");
       }
     }
+  }
+
+  // SPEC R-CONSOLE. HTTPS uses the top-level tls.cert/tls.key; plain HTTP only where nobody
+  // but this machine can listen in (loopback), e.g. behind nginx on the appliance.
+  void admin(const Setting& root) {
+    if (!root.exists("admin") || !c_.is_group(root["admin"], "admin")) return;
+    const Setting& g = root["admin"];
+    auto& a = cfg_.admin;
+    a.enabled = true;
+    c_.only_keys(g, "admin", {"listen", "users", "metrics_allow", "history_days", "history_max_mb", "tls"});
+    if (g.exists("listen")) {
+      listen_list(g["listen"], "admin.listen", a.listen);
+    } else {
+      a.listen = {{"127.0.0.1", 8443, static_cast<int>(g.getSourceLine())}};
+    }
+    c_.boolean(g, "admin", "tls", a.tls);
+    if (g.exists("metrics_allow")) cidr_list(g["metrics_allow"], "admin.metrics_allow", a.metrics_allow);
+    c_.integer(g, "admin", "history_days", a.history_days, 1, 3650);
+    c_.integer(g, "admin", "history_max_mb", a.history_max_mb, 1, 1048576);
+    admin_users(g);
+    if (a.tls && cfg_.tls.cert.empty()) {
+      c_.error(g, "admin", "the console speaks HTTPS with tls.cert and tls.key: set them (or admin.tls = false "
+                           "on a loopback address, with a TLS terminator in front)");
+    }
+    if (!a.tls) {
+      for (size_t i = 0; i < a.listen.size(); ++i) {
+        auto ip = parse_ip(a.listen[i].address);
+        if (ip && !ip->is_loopback()) {
+          c_.error(g["tls"], "admin.listen[" + std::to_string(i) + "]",
+                   "'" + a.listen[i].address + "' is not a loopback address: plain HTTP (admin.tls = false) "
+                   "is allowed only on 127.0.0.0/8 or ::1");
+        }
+      }
+    }
+  }
+
+  void admin_users(const Setting& g) {
+    if (!g.exists("users")) {
+      c_.error(g, "admin.users", "is required: at least one { name = \"admin\"; password_hash = \"$y$...\"; } "
+                                 "(smarthost admin-passwd prints a hash)");
+      return;
+    }
+    const Setting& l = g["users"];
+    if (!c_.is_list(l, "admin.users")) return;
+    for (int i = 0; i < l.getLength(); ++i) {
+      std::string path = "admin.users[" + std::to_string(i) + "]";
+      if (!c_.is_group(l[i], path)) continue;
+      c_.only_keys(l[i], path, {"name", "password_hash"});
+      AdminUser u;
+      if (!c_.str(l[i], path, "name", u.name) || u.name.empty()) c_.error(l[i], path + ".name", "is required");
+      if (!c_.str(l[i], path, "password_hash", u.password_hash)) {
+        c_.error(l[i], path + ".password_hash", "is required (smarthost admin-passwd prints one)");
+      } else if (u.password_hash.rfind("$y$", 0) != 0) {
+        c_.error(l[i]["password_hash"], path + ".password_hash",
+                 "must be a yescrypt crypt(3) hash starting with $y$ (smarthost admin-passwd prints one)");
+      }
+      cfg_.admin.users.push_back(u);
+    }
+    if (cfg_.admin.users.empty()) c_.error(l, "admin.users", "must name at least one user");
   }
 
   Checker& c_;

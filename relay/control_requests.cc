@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "relay/core/log.h"
+#include "relay/core/observer.h"
 #include "relay/delivery/delivery_scheduler.h"
 #include "relay/smtpd/smtp_server.h"
 #include "router/base/utc_time.h"
@@ -76,6 +77,13 @@ void ControlRequests::admin(const nlohmann::json& req, const ControlPeer& peer, 
                             {"uid", std::to_string(peer.uid)}, {"pid", std::to_string(peer.pid)}, {"result", result},
                             {"stopped", r.stopped}, {"late", r.late}});
       }
+      HistoryEvent e;
+      e.time_us = base::now_us();
+      e.kind = HistoryKind::Admin;
+      e.id = id;
+      e.status = admin_action_name(action);
+      e.reason = result + " (by uid " + std::to_string(peer.uid) + ")";
+      observer().event(e);
       batch->results.push_back({{"id", id}, {"found", r.found}, {"status", store_status_name(r.status)},
                                 {"stopped", r.stopped}, {"late", r.late}, {"bounced", r.bounced}});
       one_done();

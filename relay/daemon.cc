@@ -20,6 +20,11 @@
 #include "relay/core/log.h"
 #include "relay/privileges.h"
 #include "relay/queue/queue_store.h"
+#include "relay/queue/history_store.h"
+#include "relay/console/console_feed.h"
+#include "relay/console/console_server.h"
+#include "relay/core/observer.h"
+#include "router/base/utc_time.h"
 #include "relay/delivery/delivery_scheduler.h"
 #include "relay/queue/queue_control.h"
 #include "relay/smtpd/smtp_server.h"
@@ -109,7 +114,7 @@ class Daemon {
       return 1;
     }
     scheduler_->set_sts(sts_->services());
-    if (!server_->listen(&error) || !become_run_user(cfg.queue.path, &error)) {
+    if (!start_console(rt, &error) || !server_->listen(&error) || !become_run_user(cfg.queue.path, &error)) {
       std::cerr << "smarthost: " << error << "\n";
       return 1;
     }
@@ -126,6 +131,8 @@ class Daemon {
     event_base_dispatch(base_.get());
     control_.reset();  // before what its requests use
     requests_.reset();
+    console_.reset();
+    set_observer(nullptr);
     server_.reset();
     scheduler_.reset();
     sts_.reset();
@@ -136,13 +143,57 @@ class Daemon {
     // The queue's completions must not run now: their owners are gone.
     store_->detach();
     for (int i = 0; i < 3; ++i) event_base_loop(base_.get(), EVLOOP_NONBLOCK);
-    store_.reset();  // joins the writer: every commit it started finishes
+    store_.reset();  // joins the writer: every commit it started finishes (history too)
+    feed_.reset();
+    history_.reset();
     lock_.reset();   // removes the PID file, then lets the next relay have the queue
     log_event("stopped", {});
     return 0;
   }
 
  private:
+  // SPEC R-CONSOLE, when the config has an `admin` section: the delivery history (written by the
+  // queue's writer thread), the metrics, and the HTTPS console, bound before we drop root.
+  bool start_console(std::shared_ptr<const Runtime> rt, std::string* error) {
+    const auto& cfg = *rt->config;
+    if (!cfg.admin.enabled) return true;
+    history_ = HistoryStore::open(cfg.queue.path + "/history", cfg.admin.history_days, cfg.admin.history_max_mb, error);
+    if (!history_) return false;
+    HistoryStore* h = history_.get();
+    QueueStore* q = store_.get();
+    history_->set_kick([q, h] { q->run_after_commits([h] { h->flush(base::now_us()); }); });
+    metrics_ = std::make_unique<Metrics>();
+    feed_ = std::make_unique<ConsoleFeed>(*metrics_, *history_);
+    set_observer(feed_.get());
+    ConsoleDeps deps;
+    deps.history = h;
+    deps.metrics = metrics_.get();
+    deps.config_path = path_;
+    deps.gauges = [this] { return gauges(); };
+    QueueStore* store = store_.get();
+    deps.count_queue = [store] {  // the console's worker thread: LMDB reads are safe there (MDB_NOTLS)
+      std::map<std::string, uint64_t> n = {{"queued", 0}, {"deferred", 0}, {"held", 0}};
+      for (const auto& e : store->list()) {
+        bool deferred = std::any_of(e.recipients.begin(), e.recipients.end(),
+                                    [](const Recipient& r) { return r.state == RcptState::Deferred; });
+        ++n[e.held ? "held" : deferred ? "deferred" : "queued"];
+      }
+      return n;
+    };
+    console_ = std::make_unique<ConsoleServer>(base_.get(), std::move(deps), rt);
+    return console_->listen(error);
+  }
+
+  // What the console asks at each scrape (cheap; the queue is counted by the console itself).
+  Metrics::Gauges gauges() {
+    Metrics::Gauges g;
+    g.inbound = server_ ? server_->session_count() : 0;
+    g.outbound = scheduler_ ? scheduler_->active_sessions() : 0;
+    g.history_bytes = history_ ? history_->used_bytes() : 0;
+    g.history_dropped = history_ ? history_->dropped() : 0;
+    return g;
+  }
+
   // Root only, once everything that needs root is open: the queue folder (with the MTA-STS cache
   // and whatever else lives in it) goes to the run user, then we become that user for good.
   bool become_run_user(const std::string& queue_dir, std::string* error) {
@@ -249,6 +300,7 @@ class Daemon {
     apply_log_level(*current_);
     server_->set_runtime(rt);
     scheduler_->set_runtime(rt);
+    if (console_) console_->set_runtime(rt);
     sts_->set_runtime(rt);
     log_event("reloaded", {{"config", path_}, {"sessions", server_->session_count()}});
     std::string restart = needs_restart(*bound_, *current_);
@@ -288,13 +340,25 @@ class Daemon {
     note(a.dns.servers != b.dns.servers || a.dns.dnssec != b.dns.dnssec || a.dns.trust_anchor != b.dns.trust_anchor,
          "dns");
     note(a.user != b.user, "user");
+    bool admin_changed = a.admin.enabled != b.admin.enabled || a.admin.tls != b.admin.tls ||
+                         a.admin.listen.size() != b.admin.listen.size() || a.admin.history_days != b.admin.history_days ||
+                         a.admin.history_max_mb != b.admin.history_max_mb;
+    for (size_t i = 0; !admin_changed && i < a.admin.listen.size(); ++i) {
+      admin_changed = a.admin.listen[i].address != b.admin.listen[i].address || a.admin.listen[i].port != b.admin.listen[i].port;
+    }
+    note(admin_changed, "admin.listen/tls/history");
     return out;
   }
 
   std::string path_;
   base::EventBasePtr base_;
   std::unique_ptr<QueueLock> lock_;  // outlives store_: nobody else opens the queue while it is open
+  std::unique_ptr<HistoryStore> history_;  // outlives store_: its writer thread flushes the history
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<ConsoleFeed> feed_;      // installed as the observer while the loop runs
   std::unique_ptr<QueueStore> store_;
+  std::unique_ptr<ConsoleServer> console_;
+
   std::unique_ptr<router::DnsResolver> dns_;
   std::unique_ptr<StsRuntime> sts_;  // outlives scheduler_: sessions use its cache and counters
   std::unique_ptr<DeliveryScheduler> scheduler_;

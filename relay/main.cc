@@ -5,12 +5,15 @@
 // Errors go to stderr, one line each. check-config also makes every start-up
 // check of `run` (startup_checks.h), so that it passes exactly what run accepts,
 // and prints the config's warnings (exit 0 with warnings).
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 
 #include "config/config_loader.h"
 #include "config/duration.h"
 #include "relay/cli/cli_args.h"
+#include "relay/cli/cmd_admin_passwd.h"
 #include "relay/cli/cmd_check_message.h"
 #include "relay/cli/cmd_help.h"
 #include "relay/cli/cmd_mta_sts.h"
@@ -107,6 +110,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "help") return relay::cmd_help({argv + 2, argv + argc}, SMARTHOST_VERSION, std::cout, std::cerr);
+  if (cmd == "admin-passwd") {
+    if (argc != 2) {
+      std::cerr << "usage: smarthost admin-passwd   (reads the password from standard input)\n";
+      return 2;
+    }
+    return relay::cmd_admin_passwd(std::cin, isatty(0) == 1, std::cout, std::cerr);
+  }
   auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date", "--timeout", "--client", "--sender", "--file"}, {"--json", "--test-routes", "--all"});
   if (!args.error.empty()) {
     std::cerr << "smarthost " << cmd << ": " << args.error << "\n";

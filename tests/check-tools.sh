@@ -52,6 +52,8 @@ need_perl libio-socket-inet6-perl IO::Socket::INET6  # swaks to ::1
 need_python python3-aiosmtpd aiosmtpd             # smtp_peer_server.py
 need_python python3-dkim dkim                     # DKIM signature checks
 need_python python3-nacl nacl                     # Ed25519 DKIM keys in test_tenant.py
+need_python python3-prometheus-client prometheus_client  # test_console: /metrics parses
+need_cmd chromium chromium                        # test_console_browser: headless browser
 need_cmd openssl openssl                          # test PKI, s_client -tls1_1
 need_cmd unbound unbound                          # dns_server.py
 need_cmd ldnsutils ldns-keygen ldns-signzone       # dnssec_zone.py: signed zones for DANE

@@ -133,6 +133,15 @@ std::vector<CommandHelp> make_pages() {
        "with the relay's resolver and trust store and says what is wrong.",
        {kConfigOption},
        "0; 1 when check finds a problem; 2 on a usage error."},
+      {"admin-passwd", "print a password hash for the admin console", "smarthost admin-passwd",
+       "Reads a password from standard input and prints its crypt(3) yescrypt hash (as mkpasswd -m yescrypt "
+       "makes them) for admin.users[].password_hash. On a terminal it asks twice with echo off; otherwise it "
+       "takes the first line, so that `printf '%s\\n' \"$PW\" | smarthost admin-passwd` works in scripts.\n\n"
+       "The console (the admin section, docs/config.md) checks logins against these hashes; a reload applies "
+       "changed users.",
+       {},
+       "0; 1 when the password is empty, the two entries differ, or the hash cannot be made; 2 on a usage "
+       "error."},
       {"help", "the manual of a sub-command", "smarthost help [COMMAND]\nsmarthost help --roff [COMMAND]",
        "Without COMMAND lists the sub-commands. With COMMAND prints its manual page. --roff prints the page "
        "as a roff man page (section 8; without COMMAND the overview smarthost(8)); make install writes the "

@@ -10,6 +10,8 @@
 #include "router/base/event_handles.h"
 #include "relay/core/log.h"
 #include "relay/delivery/delivery_log.h"
+#include "relay/core/observer.h"
+#include "router/base/utc_time.h"
 #include "relay/queue/envelope_params.h"
 #include "relay/queue/local_mail.h"
 #include "relay/notify/tlsrpt_report.h"
@@ -478,6 +480,14 @@ void DeliveryScheduler::send_dsn(const Live& live, const std::vector<size_t>& fa
   }
   log_event("dsn", {{"id", in.id}, {"original", live.env.id}, {"to", "<" + live.env.sender + ">"},
                     {"recipients", reported.size()}});
+  HistoryEvent e;
+  e.time_us = base::now_us();
+  e.kind = HistoryKind::Dsn;
+  e.id = live.env.id;
+  e.rcpt = live.env.sender;
+  e.reason = "bounce notice " + in.id + " sent to <" + live.env.sender + "> for " + std::to_string(reported.size()) +
+             (reported.size() == 1 ? " recipient" : " recipients");
+  observer().event(e);
 }
 
 void DeliveryScheduler::write_back(Live& live, std::function<void(StoreStatus)> then) {

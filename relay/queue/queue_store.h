@@ -58,6 +58,11 @@ class QueueStore {
   void update_envelope_async(Envelope env, Done done);
   void remove_async(std::string id, Done done);
 
+  // A low-priority job for the writer thread (the delivery history, history_store.h): it runs
+  // after the queue writes pending now are committed and reported to the loop, so it never
+  // delays a 250. Without attach() it never runs.
+  void run_after_commits(std::function<void()> job);
+
   StoreStatus put_message(const Envelope& env, const std::string& body);
   StoreStatus update_envelope(const Envelope& env);
   StoreStatus remove(const std::string& id);
@@ -100,6 +105,7 @@ class QueueStore {
   bool stopping_ = false;
   std::vector<Op> pending_;
   std::vector<Op> completed_;
+  std::vector<std::function<void()>> later_;
   std::atomic<uint64_t> commits_{0};  // writer thread and CLI callers
 };
 

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "relay/core/log.h"
+#include "relay/core/observer.h"
 #include "relay/notify/mime_text.h"
 #include "relay/smtpd/smtp_server.h"
 #include "relay/tenant/auth_results.h"
@@ -80,6 +81,7 @@ void SmtpServerSession::close(const std::string& why) {
   check_.reset();  // its lookups are cancelled: the verdict never comes
   conn_->close_after_flush();
   log_event("disconnect", {{"session", sid_}, {"client", peer_.str()}, {"reason", why}});
+  observer().inbound_session(tls_.version);
   server_.session_done(this);
 }
 
@@ -525,6 +527,7 @@ void SmtpServerSession::stored(StoreStatus status) {
                              {"size", queued_size_}, {"nrcpt", rcpts_.size()}, {"msgid", message_id_},
                              {"client", peer_.str()}, {"tls", tls}, {"dkim", dkim_summary_}});
     }
+    observe_accepted();
     if (!closing) reply(250, "2.0.0", "Ok: queued as " + queue_id_);
     server_.message_queued(queue_id_);
   } else {
@@ -539,6 +542,21 @@ void SmtpServerSession::stored(StoreStatus status) {
   reset_transaction();
   if (closing) return close("connection closed by peer");
   process();
+}
+
+// The console's history and metrics (observer.h): the message as it was queued.
+void SmtpServerSession::observe_accepted() const {
+  HistoryEvent e;
+  e.time_us = now_us();
+  e.kind = HistoryKind::Accepted;
+  e.id = queue_id_;
+  e.message_id = message_id_;
+  e.sender = mail_.address;
+  for (const auto& r : rcpts_) e.recipients.push_back(r.address);
+  e.size = queued_size_;
+  e.client = peer_.str();
+  e.tls_in = tls_.version;
+  observer().event(e);
 }
 
 std::string SmtpServerSession::received_header() const {

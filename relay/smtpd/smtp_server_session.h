@@ -77,6 +77,7 @@ class SmtpServerSession : public base::Conn::Handler {
   std::string top_headers(const MessageVerdict& v, const std::string& message);
   void stored(StoreStatus status);
   std::string received_header() const;
+  void observe_accepted() const;
 
   SmtpServer& server_;
   std::shared_ptr<const Runtime> rt_;

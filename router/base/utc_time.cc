@@ -1,6 +1,8 @@
 // utc_time.cc - UTC time formatting (see utc_time.h).
 #include "router/base/utc_time.h"
 
+#include <sys/time.h>
+
 #include <ctime>
 
 namespace base {
@@ -15,5 +17,11 @@ std::string utc_format(int64_t unix_seconds, const char* format) {
 }
 
 std::string rfc3339(int64_t unix_seconds) { return utc_format(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
+
+int64_t now_us() {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
+}
 
 }  // namespace base

@@ -34,6 +34,7 @@ relay_policy = { check_from = false; @ };
 dkim_sign = ( { domain = "example.com"; @ } );
 limits = { connections = 10; @ };
 log = { level = "info"; @ };
+admin = { listen = ( { address = "127.0.0.1"; port = 8443; @ } ); users = ( { name = "a"; password_hash = "$y$j9T$x$y"; @ } ); @ };
 """
 
 
@@ -111,7 +112,8 @@ def listed_commands():
 
 
 # Every sub-command main.cc dispatches (README.md "Command line"): each must be listed and have a page.
-DISPATCHED = ["run", "check-config", "route-for", "test-route", "queue", "tlsrpt", "mta-sts", "help", "version"]
+DISPATCHED = ["run", "check-config", "route-for", "test-route", "queue", "tlsrpt", "mta-sts", "help", "version",
+              "admin-passwd"]
 
 
 class HelpTest(unittest.TestCase):

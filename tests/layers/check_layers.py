@@ -34,8 +34,9 @@ ALLOWED = {
     "relay/delivery": RELAY_LOW + ["relay/queue", "relay/notify"],
     "relay/tester": RELAY_LOW + ["relay/queue", "relay/notify", "relay/delivery"],
     "relay/cli": RELAY_LOW + ["relay/queue", "relay/notify", "relay/delivery", "relay/tester", "relay/tenant"],
+    "relay/console": RELAY_LOW + ["relay/queue", "relay/notify", "relay/delivery", "relay/tester"],
     "relay": RELAY_LOW + ["relay/queue", "relay/notify", "relay/tenant", "relay/smtpd", "relay/delivery",
-                          "relay/tester", "relay/cli"],
+                          "relay/tester", "relay/cli", "relay/console"],
 }
 # Single files with a wider reach than their room, and why.
 FILE_EXTRA = {

@@ -99,7 +99,7 @@ TEST(ConfigLoader, ErrorClasses) {
       {"unknown top-level key", std::string(kMinimal) + "hostnme = \"x\";\n",
        "t.cfg:4: hostnme: unknown key (allowed here: hostname, listen, tls, allow, inbound_tls, "
        "address_lists, routes, queue, dns, mta_sts, tlsrpt, relay_policy, dkim_sign, limits, log, user, "
-       "tls_required_header)"},
+       "tls_required_header, admin)"},
       {"unknown route key", "allow = [ \"127.0.0.1\" ];\nqueue = { path = \"/q\"; };\n"
                             "routes = ( { name = \"d\"; match = [ \"*\" ]; verfy_ca = true; } );\n",
        "t.cfg:3: routes[0].verfy_ca: unknown key (allowed here: name, match, kind, host, port, mx_lookup, "
@@ -174,6 +174,18 @@ TEST(ConfigLoader, ErrorClasses) {
        "t.cfg:4: dkim_sign[0].key: is required"},
       {"dkim_sign headers without from", std::string(kMinimal) + "dkim_sign = ( { domain = \"example.com\"; selector = \"s1\";\n key = \"/dev/null\"; headers = [ \"to\" ]; } );\n",
        "t.cfg:5: dkim_sign[0].headers: must include \"from\" (RFC 6376 5.4)"},
+      {"admin without users", std::string(kMinimal) + "admin = { tls = false; };\n",
+       "t.cfg:4: admin.users: is required"},
+      {"admin password not yescrypt", std::string(kMinimal) +
+           "admin = { tls = false; users = ( { name = \"a\"; password_hash = \"$6$x$y\"; } ); };\n",
+       "t.cfg:4: admin.users[0].password_hash: must be a yescrypt crypt(3) hash"},
+      {"admin plain http off loopback", std::string(kMinimal) +
+           "admin = { tls = false; listen = ( { address = \"192.0.2.1\"; port = 8080; } );\n"
+           "  users = ( { name = \"a\"; password_hash = \"$y$j9T$a$b\"; } ); };\n",
+       "t.cfg:4: admin.listen[0]: '192.0.2.1' is not a loopback address"},
+      {"admin https without a certificate", std::string(kMinimal) +
+           "admin = { users = ( { name = \"a\"; password_hash = \"$y$j9T$a$b\"; } ); };\n",
+       "t.cfg:4: admin: the console speaks HTTPS with tls.cert and tls.key"},
       {"missing queue path", "allow = [ \"127.0.0.1\" ];\nqueue = { };\nroutes = ( { name = \"d\"; match = [ \"*\" ]; } );\n",
        "t.cfg:2: queue.path: is required: the folder that holds the LMDB queue"},
   };
