@@ -62,11 +62,13 @@ std::vector<CommandHelp> make_pages() {
         {"--timeout S", "seconds for the connection, the banner and each reply (default 30)"}},
        "0 deliveries would succeed (with --all: on every tested route); 1 they would not, or the test "
        "could not run; 2 usage error (unknown route, mx route without --domain)."},
-      {"queue", "list, show, hold, release, delete, bounce or flush queued messages",
+      {"queue", "list, show, hold, release, delete, bounce, flush, back up or restore queued messages",
        "smarthost queue [-c FILE] list [--json]\n"
        "smarthost queue [-c FILE] show ID\n"
        "smarthost queue [-c FILE] hold|release|delete|bounce ID...|ALL|-\n"
-       "smarthost queue [-c FILE] flush",
+       "smarthost queue [-c FILE] flush\n"
+       "smarthost queue [-c FILE] backup BACKUP|-\n"
+       "smarthost queue [-c FILE] restore BACKUP|-",
        "Works on a running or a stopped relay. With a relay running, hold, release, delete and bounce are "
        "made by the relay itself over its control socket QUEUE/smarthost.ctl: it first stops a delivery of "
        "that message in progress, then commits the change, then answers; with none running the tool takes "
@@ -79,10 +81,19 @@ std::vector<CommandHelp> make_pages() {
        "removes a message without notice. bounce returns it to its sender with a DSN (status 5.0.0) and "
        "removes it. flush asks the running relay to try every message not held now.\n\n"
        "IDs may be given as arguments, as ALL (every message; for release every held one), or as - "
-       "(whitespace-separated on standard input).",
+       "(whitespace-separated on standard input).\n\n"
+       "backup writes a consistent copy of the queue (QUEUE/data.mdb) to BACKUP while the relay runs, as "
+       "mdb_copy -c does: one committed state, compacted, so every message answered with 250 before the copy "
+       "began is in it. The copy is written to BACKUP.tmp, synced and renamed, then read back and checked; "
+       "- writes it to standard output. It holds mail: mode 0600.\n\n"
+       "restore puts a backup back as the queue of a stopped relay: it checks that BACKUP (- reads standard "
+       "input) is a complete smarthost queue first, and refuses while a relay holds QUEUE/smarthost.lock or "
+       "while the queue still holds messages (it replaces the queue, it does not merge). The relay delivers "
+       "the restored messages when it starts; messages that were being delivered during the backup may be "
+       "delivered twice.",
        {kConfigOption, {"--json", "list: one JSON object"}},
-       "0; 1 on an unknown ID (the others are still acted on), a queue that cannot be opened, or flush "
-       "with no relay running; 2 on a usage error."},
+       "0; 1 on an unknown ID (the others are still acted on), a queue that cannot be opened, flush "
+       "with no relay running, a backup that cannot be written, or a restore refused; 2 on a usage error."},
       {"status", "is the relay running: sessions, queue by state, last deliveries per route",
        "smarthost status [-c FILE] [--json]",
        "Prints the version, pid, uptime, config file and when it was loaded, listeners, sessions in and out, "
