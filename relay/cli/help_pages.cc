@@ -122,6 +122,14 @@ std::vector<CommandHelp> make_pages() {
        "with the relay's resolver and trust store and says what is wrong.",
        {kConfigOption},
        "0; 1 when check finds a problem; 2 on a usage error."},
+      {"verify-signature", "check the Ed25519 signature of an appliance update's manifest",
+       "smarthost verify-signature --key PUBKEY --signature SIG FILE",
+       "Checks with wolfSSL that SIG (64 octets) is the Ed25519 signature (RFC 8032) of FILE by the key in "
+       "PUBKEY (PEM, as openssl pkey -pubout writes it). smarthost-update on the appliance runs it on the "
+       "manifest of an update bundle with the key built into the image (/usr/lib/smarthost/update-signing.pub) "
+       "before it writes anything. Needs no configuration file.",
+       {{"--key PUBKEY", "the Ed25519 public key (PEM)"}, {"--signature SIG", "the signature, 64 raw octets"}},
+       "0 the signature is good; 1 it is not, or a file or the key cannot be read; 2 on a usage error."},
       {"help", "the manual of a sub-command", "smarthost help [COMMAND]\nsmarthost help --roff [COMMAND]",
        "Without COMMAND lists the sub-commands. With COMMAND prints its manual page. --roff prints the page "
        "as a roff man page (section 8; without COMMAND the overview smarthost(8)); make install writes the "
