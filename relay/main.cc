@@ -20,6 +20,7 @@
 #include "relay/cli/cmd_queue.h"
 #include "relay/cli/cmd_status.h"
 #include "relay/cli/cmd_tlsrpt.h"
+#include "relay/cli/cmd_verify_signature.h"
 #include "relay/daemon.h"
 #include "relay/startup_checks.h"
 #include "relay/tenant/tenant_binding.h"
@@ -117,7 +118,7 @@ int main(int argc, char** argv) {
     }
     return relay::cmd_admin_passwd(std::cin, isatty(0) == 1, std::cout, std::cerr);
   }
-  auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date", "--timeout", "--client", "--sender", "--file"}, {"--json", "--test-routes", "--all"});
+  auto args = relay::parse_cli(argc, argv, 2, {"--domain", "--date", "--timeout", "--client", "--sender", "--file", "--key", "--signature"}, {"--json", "--test-routes", "--all"});
   if (!args.error.empty()) {
     std::cerr << "smarthost " << cmd << ": " << args.error << "\n";
     return 2;
@@ -165,6 +166,7 @@ int main(int argc, char** argv) {
     return relay::cmd_tlsrpt(*cfg, args, std::cout, std::cerr);
   }
   if (cmd == "mta-sts") return relay::cmd_mta_sts(args, std::cout, std::cerr);
+  if (cmd == "verify-signature") return relay::cmd_verify_signature(args, std::cout, std::cerr);
   std::cerr << "smarthost: command '" << cmd << "' has a manual page but no code\n";
   return 2;
 }

@@ -2,6 +2,7 @@
 #include "relay/startup_checks.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -116,8 +117,29 @@ class Checks {
   void paths() {
     std::string why = queue_folder_problem(cfg_->queue.path);
     if (!why.empty()) error("queue.path", why);
+    else map_fits();
     const std::string& log = cfg_->log.file;
     if (!log.empty() && log != config::kLogToSyslog && !(why = log_file_problem(log)).empty()) error("log.file", why);
+  }
+
+  // queue.map_size_mb is the most the queue may hold. More than its file system can give (free
+  // space plus what the queue file already takes) is a limit never reached: the disk fills first,
+  // with the journal and everything else on it. On the appliance the data partition grows to the
+  // disk at first boot, so this is said again there until the map fits.
+  void map_fits() {
+    const std::string& dir = cfg_->queue.path;
+    struct stat st{};
+    const std::string where = stat(dir.c_str(), &st) == 0 ? dir : parent_of(dir);
+    struct statvfs fs{};
+    if (statvfs(where.c_str(), &fs) != 0) return;
+    uint64_t room = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (stat((dir + "/data.mdb").c_str(), &st) == 0) room += static_cast<uint64_t>(st.st_size);
+    const uint64_t map = cfg_->queue.map_size_mb << 20;
+    if (map <= room) return;
+    warning("queue.map_size_mb", std::to_string(cfg_->queue.map_size_mb) + " MiB cannot fit: the file system of " +
+                                     dir + " has room for " + std::to_string(room >> 20) +
+                                     " MiB of queue; the disk fills before the queue reaches its limit (make "
+                                     "map_size_mb smaller, or the disk larger)");
   }
 
   // The private key must be private. One the run user cannot read is loaded now, as root, but a

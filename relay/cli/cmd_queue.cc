@@ -15,6 +15,7 @@
 #include "relay/cli/cmd_queue_admin.h"
 #include "relay/core/json_dump.h"
 #include "relay/queue/control_socket.h"
+#include "relay/queue/queue_backup.h"
 #include "relay/queue/queue_store.h"
 
 namespace relay {
@@ -112,17 +113,52 @@ int flush(const config::Config& cfg, std::ostream& out, std::ostream& err) {
   return 1;
 }
 
+// backup FILE|- and restore FILE|- (queue_backup.h). With "-" for backup the data is standard
+// output, so the report goes to standard error.
+int backup_or_restore(const config::Config& cfg, const std::string& what, const CliArgs& args, std::ostream& out,
+                      std::ostream& err) {
+  if (args.positional.size() != 2) {
+    err << "smarthost queue " << what << ": needs one FILE (or - for standard " << (what == "backup" ? "output" : "input")
+        << ")\n";
+    return 2;
+  }
+  const std::string& file = args.positional[1];
+  QueueFileInfo info;
+  std::string error;
+  if (what == "backup") {
+    if (!backup_queue(cfg.queue.path, cfg.queue.map_size_mb, file, &info, &error)) {
+      err << "smarthost queue backup: " << error << "\n";
+      return 1;
+    }
+    if (file == "-") {
+      err << "smarthost queue backup: copied " << cfg.queue.path << " to standard output\n";
+    } else {
+      out << "backed up " << info.messages << " message(s) from " << cfg.queue.path << " to " << file << " ("
+          << info.bytes << " bytes)\n";
+    }
+    return 0;
+  }
+  if (!restore_queue(cfg.queue.path, cfg.queue.map_size_mb, file, &info, &error)) {
+    err << "smarthost queue restore: " << error << "\n";
+    return 1;
+  }
+  out << "restored " << info.messages << " message(s) from " << (file == "-" ? "standard input" : file) << " into "
+      << cfg.queue.path << ": they are delivered when the relay starts\n";
+  return 0;
+}
+
 }  // namespace
 
 int cmd_queue(const config::Config& cfg, const CliArgs& args, std::istream& in, std::ostream& out, std::ostream& err) {
   if (args.positional.empty()) {
-    err << "smarthost queue: say list, show ID, flush, or delete|bounce|hold|release ID…|ALL|-\n";
+    err << "smarthost queue: say list, show ID, flush, delete|bounce|hold|release ID…|ALL|-, or backup|restore FILE\n";
     return 2;
   }
   const std::string& what = args.positional[0];
   AdminAction action;
   if (parse_admin_action(what, &action)) return cmd_queue_admin(cfg, action, args, in, out, err);
   if (what == "flush") return flush(cfg, out, err);
+  if (what == "backup" || what == "restore") return backup_or_restore(cfg, what, args, out, err);
   std::string error;
   auto store = QueueStore::open(cfg.queue.path, cfg.queue.map_size_mb, &error);
   if (!store) {
@@ -151,7 +187,7 @@ int cmd_queue(const config::Config& cfg, const CliArgs& args, std::istream& in, 
     show(e, body, out);
     return 0;
   }
-  err << "smarthost queue: unknown action '" << what << "' (list, show, flush, delete, bounce, hold, release)\n";
+  err << "smarthost queue: unknown action '" << what << "' (list, show, flush, delete, bounce, hold, release, backup, restore)\n";
   return 2;
 }
 

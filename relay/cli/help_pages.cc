@@ -84,11 +84,13 @@ std::vector<CommandHelp> make_pages() {
        "0 the relay would accept the message; 1 it would refuse it (5xx); 2 it would answer 451 4.7.5 (a DKIM "
        "key lookup failed for now); 3 the check could not run (usage error, unreadable message, bad "
        "configuration)."},
-      {"queue", "list, show, hold, release, delete, bounce or flush queued messages",
+      {"queue", "list, show, hold, release, delete, bounce, flush, back up or restore queued messages",
        "smarthost queue [-c FILE] list [--json]\n"
        "smarthost queue [-c FILE] show ID\n"
        "smarthost queue [-c FILE] hold|release|delete|bounce ID...|ALL|-\n"
-       "smarthost queue [-c FILE] flush",
+       "smarthost queue [-c FILE] flush\n"
+       "smarthost queue [-c FILE] backup BACKUP|-\n"
+       "smarthost queue [-c FILE] restore BACKUP|-",
        "Works on a running or a stopped relay. With a relay running, hold, release, delete and bounce are "
        "made by the relay itself over its control socket QUEUE/smarthost.ctl: it first stops a delivery of "
        "that message in progress, then commits the change, then answers; with none running the tool takes "
@@ -101,10 +103,19 @@ std::vector<CommandHelp> make_pages() {
        "removes a message without notice. bounce returns it to its sender with a DSN (status 5.0.0) and "
        "removes it. flush asks the running relay to try every message not held now.\n\n"
        "IDs may be given as arguments, as ALL (every message; for release every held one), or as - "
-       "(whitespace-separated on standard input).",
+       "(whitespace-separated on standard input).\n\n"
+       "backup writes a consistent copy of the queue (QUEUE/data.mdb) to BACKUP while the relay runs, as "
+       "mdb_copy -c does: one committed state, compacted, so every message answered with 250 before the copy "
+       "began is in it. The copy is written to BACKUP.tmp, synced and renamed, then read back and checked; "
+       "- writes it to standard output. It holds mail: mode 0600.\n\n"
+       "restore puts a backup back as the queue of a stopped relay: it checks that BACKUP (- reads standard "
+       "input) is a complete smarthost queue first, and refuses while a relay holds QUEUE/smarthost.lock or "
+       "while the queue still holds messages (it replaces the queue, it does not merge). The relay delivers "
+       "the restored messages when it starts; messages that were being delivered during the backup may be "
+       "delivered twice.",
        {kConfigOption, {"--json", "list: one JSON object"}},
-       "0; 1 on an unknown ID (the others are still acted on), a queue that cannot be opened, or flush "
-       "with no relay running; 2 on a usage error."},
+       "0; 1 on an unknown ID (the others are still acted on), a queue that cannot be opened, flush "
+       "with no relay running, a backup that cannot be written, or a restore refused; 2 on a usage error."},
       {"status", "is the relay running: sessions, queue by state, last deliveries per route",
        "smarthost status [-c FILE] [--json]",
        "Prints the version, pid, uptime, config file and when it was loaded, listeners, sessions in and out, "
@@ -142,6 +153,14 @@ std::vector<CommandHelp> make_pages() {
        {},
        "0; 1 when the password is empty, the two entries differ, or the hash cannot be made; 2 on a usage "
        "error."},
+      {"verify-signature", "check the Ed25519 signature of an appliance update's manifest",
+       "smarthost verify-signature --key PUBKEY --signature SIG FILE",
+       "Checks with wolfSSL that SIG (64 octets) is the Ed25519 signature (RFC 8032) of FILE by the key in "
+       "PUBKEY (PEM, as openssl pkey -pubout writes it). smarthost-update on the appliance runs it on the "
+       "manifest of an update bundle with the key built into the image (/usr/lib/smarthost/update-signing.pub) "
+       "before it writes anything. Needs no configuration file.",
+       {{"--key PUBKEY", "the Ed25519 public key (PEM)"}, {"--signature SIG", "the signature, 64 raw octets"}},
+       "0 the signature is good; 1 it is not, or a file or the key cannot be read; 2 on a usage error."},
       {"help", "the manual of a sub-command", "smarthost help [COMMAND]\nsmarthost help --roff [COMMAND]",
        "Without COMMAND lists the sub-commands. With COMMAND prints its manual page. --roff prints the page "
        "as a roff man page (section 8; without COMMAND the overview smarthost(8)); make install writes the "
