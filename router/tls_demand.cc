@@ -30,10 +30,10 @@ config::Route route_for_demand(const config::Route& route, TlsDemand demand) {
       // RFC 8689 4.2.1 step 3: the certificate is checked as RFC 6125 says, names included. A
       // DANE route keeps DANE for hosts with usable TLSA records (a DANE match is verified TLS,
       // SPEC R-REQUIRETLS); every other host needs PKIX with the name (dane_fallback required).
-      if (config::is_dane(r.tls)) {
-        r.tls = config::TlsMode::Dane;
+      // dane-only stays so: a host without usable TLSA records is the admin's TLS failure.
+      if (r.tls == config::TlsMode::Dane) {
         r.dane_fallback = config::DaneFallback::Required;
-      } else {
+      } else if (r.tls != config::TlsMode::DaneOnly) {
         r.tls = config::TlsMode::Required;
       }
       r.verify_ca = true;

@@ -18,9 +18,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
+def case_id(test):
+    """The id of the test a result is about: a failing subTest counts for its test, once."""
+    return getattr(test, "test_case", test).id()
+
+
 class CountingResult(unittest.TextTestResult):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ran = set()
+
     def startTest(self, test):
         self._t0 = time.monotonic()
+        self.ran.add(test.id())
         super().startTest(test)
 
     def stopTest(self, test):
@@ -57,9 +67,14 @@ def main():
         suite = unittest.TestSuite(t for t in iterate(suite) if t.id().split(".")[0] not in excluded)
     runner = unittest.TextTestRunner(verbosity=2, resultclass=CountingResult, stream=sys.stderr)
     result = runner.run(suite)
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped
+    # One count per test, however many of its subTests failed; a class or module fixture that
+    # failed (setUpClass, tearDownClass) counts as one failure of its own.
+    bad = {case_id(t) for t, _ in result.failures + result.errors}
+    bad |= {case_id(t) for t in result.unexpectedSuccesses}
+    skipped_ids = {case_id(t) for t, _ in result.skipped} - bad
+    failed = len(bad)
+    skipped = len(skipped_ids)
+    passed = len(result.ran - bad - skipped_ids)
     if no_skip and skipped:
         for test, reason in result.skipped:
             sys.stderr.write("SKIPPED, counted as failed (--no-skip): %s: %s\n" % (test.id(), reason))

@@ -32,13 +32,13 @@ TEST(TlsDemand, RequireTlsMakesAnyRouteRequiredAndVerified) {
 }
 
 // A DANE match is verified TLS (SPEC R-REQUIRETLS): DANE stays for hosts with usable TLSA
-// records, and every other host needs PKIX with the name.
+// records, and every other host needs PKIX with the name (under dane-only: none may go).
 TEST(TlsDemand, RequireTlsKeepsDaneWithARequiredVerifiedFallback) {
   for (auto mode : {config::TlsMode::Dane, config::TlsMode::DaneOnly}) {
     config::Route r;
     r.tls = mode;
     config::Route got = route_for_demand(r, TlsDemand::RequireTls);
-    CHECK(got.tls == config::TlsMode::Dane);
+    CHECK(got.tls == mode);  // dane-only stays dane-only: no TLSA is still the admin's TLS failure
     CHECK(got.dane_fallback == config::DaneFallback::Required);
     CHECK(got.verify_ca);
     CHECK(got.verify_hostname);
