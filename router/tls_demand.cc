@@ -31,9 +31,9 @@ config::Route route_for_demand(const config::Route& route, TlsDemand demand) {
       // DANE route keeps DANE for hosts with usable TLSA records (a DANE match is verified TLS,
       // SPEC R-REQUIRETLS); every other host needs PKIX with the name (dane_fallback required).
       // dane-only stays so: a host without usable TLSA records is the admin's TLS failure.
-      if (r.tls == config::TlsMode::Dane) {
+      if (config::is_dane(r.tls)) {
         r.dane_fallback = config::DaneFallback::Required;
-      } else if (r.tls != config::TlsMode::DaneOnly) {
+      } else {
         r.tls = config::TlsMode::Required;
       }
       r.verify_ca = true;
