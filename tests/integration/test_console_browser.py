@@ -88,7 +88,7 @@ class ConsoleBrowserTest(ConsoleWorld):
         self.log_in()
         b = self.browser
         b.goto(self.url + "/routes")
-        b.eval("const f = document.querySelector('form.test[data-route=\"partners\"]');"
+        b.eval("const f = document.querySelector('section[data-route=\"partners\"] form');"
                "f.domain.value = 'good.test.example'; f.querySelector('button').click(); true")
         b.wait_for("document.querySelector('section[data-route=\"partners\"] .result').textContent.includes('mail.test.example')")
         text = b.eval("document.querySelector('section[data-route=\"partners\"] .result').textContent")
