@@ -25,7 +25,12 @@ namespace relay {
 namespace {
 
 constexpr int64_t kCandidateCacheSeconds = 60;
-constexpr int kRescanSeconds = 60;
+// Messages in memory at once (envelope and body, waiting for or in a session). Due messages
+// beyond it wait in wakeups_ until some leave: after an outage a deep queue drains in arrival
+// order without loading every body at once (Postfix's qmgr_message_active_limit is 20000).
+constexpr size_t kMaxLive = 10000;
+// Due messages taken into work per loop turn: sockets are served between the batches.
+constexpr int kPumpBatch = 256;
 
 int64_t now_s() { return static_cast<int64_t>(time(nullptr)); }
 
@@ -96,7 +101,14 @@ class DeliveryScheduler::Destination : public JobSource {
 
   void job_done(std::unique_ptr<DeliveryJob> job) override {
     if (sts_deferred(*job)) plan_expiry_ = 0;  // RFC 8461 5.1: the policy is looked up again first
+    if (unreachable(*job)) suspend(job->results.front());
     owner_.job_done(std::move(job));
+  }
+
+  // `queue flush`: a destination found down is tried again at once.
+  void resume() {
+    suspended_until_ = 0;
+    kick();
   }
 
   // A connection cache: a session with no job waits, connected, for the next.
@@ -147,6 +159,7 @@ class DeliveryScheduler::Destination : public JobSource {
       if (failure_->kind == router::FailureKind::StsNoHost) plan_expiry_ = 0;
       return;
     }
+    if (suspended_until_ > now_s()) return fail_all(suspended_);
     // Idle connections first (most recently parked first: the others may
     // time out); new ones only for the work that is left.
     while (!jobs_.empty() && !idle_.empty()) {
@@ -225,6 +238,31 @@ class DeliveryScheduler::Destination : public JobSource {
     });
   }
 
+  // No host of the destination took a connection (every one tried, the last refused or timed out
+  // before its banner): the destination is down, not this message's fault.
+  static bool unreachable(const DeliveryJob& job) {
+    return !job.results.empty() && std::all_of(job.results.begin(), job.results.end(), [](const router::Outcome& o) {
+      return o.disposition == router::Disposition::Defer && o.kind == router::FailureKind::Connect &&
+             o.status == "4.4.1";
+    });
+  }
+
+  // A destination that is down is not tried again by every waiting message (after an outage of
+  // the next hop that would be one connection attempt per queued message, as each comes due, and
+  // one per message accepted meanwhile): until the first retry interval has passed (at most a
+  // minute) its jobs are deferred with the reason of the failed attempt, as Postfix's queue
+  // manager does ("delivery temporarily suspended"). `queue flush` ends it at once.
+  void suspend(const router::Outcome& o) {
+    const auto& retry = owner_.rt_->config->queue.retry;
+    int64_t pause = std::min<int64_t>(60, retry.empty() ? 60 : static_cast<int64_t>(retry.front()));
+    suspended_until_ = now_s() + pause;
+    suspended_ = o;
+    if (o.reason.rfind(kSuspended, 0) != 0) suspended_.reason = kSuspended + o.reason;
+    log_event("destination-suspended", {{"route", route_}, {"domain", domain_}, {"seconds", std::to_string(pause)},
+                                        {"reason", o.reason}});
+  }
+  static constexpr const char* kSuspended = "delivery temporarily suspended: ";
+
   router::Outcome route_gone() const {
     return router::decided(router::Disposition::Defer, "4.3.5", router::FailureKind::RouteGone,
                         "route " + route_ + " no longer exists in the configuration");
@@ -254,15 +292,14 @@ class DeliveryScheduler::Destination : public JobSource {
   router::PolicyResult policy_;                         // of plan_, for TLS-RPT
   std::optional<router::Outcome> failure_;              // of plan_: its hosts cannot be used
   int64_t plan_expiry_ = 0;
+  int64_t suspended_until_ = 0;  // the destination was found down (suspend())
+  router::Outcome suspended_;    // what its jobs are deferred with meanwhile
 };
 
 DeliveryScheduler::DeliveryScheduler(event_base* base, QueueStore& store, router::DnsService& dns,
                                      std::shared_ptr<const Runtime> rt)
     : base_(base), store_(store), dns_(dns), rt_(std::move(rt)) {
   timer_.reset(evtimer_new(base_, &DeliveryScheduler::on_timer, this));
-  tick_.reset(event_new(base_, -1, EV_PERSIST, &DeliveryScheduler::on_tick, this));
-  timeval tv{kRescanSeconds, 0};
-  event_add(tick_.get(), &tv);
 }
 
 DeliveryScheduler::~DeliveryScheduler() { dests_.clear(); }
@@ -270,6 +307,7 @@ DeliveryScheduler::~DeliveryScheduler() { dests_.clear(); }
 void DeliveryScheduler::set_runtime(std::shared_ptr<const Runtime> rt) {
   rt_ = std::move(rt);
   for (auto& d : dests_) d.second->runtime_changed();
+  rescan();  // messages no route took wait for a reload (dispatch); retry times may have changed
 }
 
 size_t DeliveryScheduler::active_sessions() const {
@@ -278,8 +316,23 @@ size_t DeliveryScheduler::active_sessions() const {
   return n;
 }
 
+// Each message's next moment goes into wakeups_ (nothing is loaded here beyond the envelope
+// list): due ones are taken in arrival order by pump(), the others when their time comes. The
+// expiry time counts as a moment, so a message past queue.max_lifetime bounces at once.
 void DeliveryScheduler::rescan() {
-  for (const auto& e : store_.list()) schedule(e.id);
+  const auto& q = rt_->config->queue;
+  int64_t now = now_s();
+  for (const auto& e : store_.list()) {
+    if (e.held) continue;  // nothing runs for it until released (admin)
+    int64_t when = INT64_MAX;
+    for (const auto& r : e.recipients) {
+      if (!is_final(r.state)) when = std::min(when, r.next_attempt);
+    }
+    int64_t lifetime = queue_lifetime(e.origin == Origin::TlsReport, static_cast<int64_t>(q.max_lifetime));
+    when = std::min(when, e.arrival_us / 1000000 + lifetime);
+    wakeups_.emplace(std::max(when, now), e.id);
+  }
+  arm_timer();
 }
 
 void DeliveryScheduler::message_queued(const std::string& id) { schedule(id); }
@@ -309,6 +362,11 @@ void DeliveryScheduler::schedule(const std::string& id) {
   Live* live = load(id);
   if (!live || live->deleting) return;
   int64_t now = now_s();
+  if (flushed_.erase(id)) {  // `queue flush`: the retry time is now (written back after the attempt)
+    for (auto& r : live->env.recipients) {
+      if (!is_final(r.state) && r.next_attempt > now) r.next_attempt = now;
+    }
+  }
   expire(*live, now);
   dispatch(*live, now);
   if (live->jobs == 0 && live->writes == 0) release(id);
@@ -509,7 +567,11 @@ void DeliveryScheduler::write_back(Live& live, std::function<void(StoreStatus)> 
   }
 }
 
-void DeliveryScheduler::release(const std::string& id) { live_.erase(id); }
+void DeliveryScheduler::release(const std::string& id) {
+  live_.erase(id);
+  // Room again for due messages held back by kMaxLive.
+  if (live_.size() == kMaxLive - 1 && !wakeups_.empty() && wakeups_.begin()->first <= now_s()) arm_timer();
+}
 
 void DeliveryScheduler::admin(AdminAction action, const std::string& id,
                               std::function<void(const AdminResult&)> done) {
@@ -558,20 +620,21 @@ void DeliveryScheduler::admin_bounce(Live& live, std::vector<size_t>* failed) {
   }
 }
 
+// Every message waiting for its retry time (wakeups_ holds them all: rescan() at start and
+// reload, each deferral since) is due now, in arrival order. Nothing is read or written here:
+// pump() takes them as memory allows, and each attempt writes its own result.
 size_t DeliveryScheduler::flush() {
   int64_t now = now_s();
-  size_t n = 0;
-  for (const auto& e : store_.list()) {
-    if (e.held) continue;  // not loaded: a held message is not kept in memory
-    Live* live = load(e.id);
-    if (!live || live->deleting || live->env.held) continue;  // held since: its write is under way
-    for (auto& r : live->env.recipients) {
-      if (!is_final(r.state) && r.next_attempt > now) r.next_attempt = now;
-    }
-    ++n;
-    schedule(e.id);
+  std::set<std::string> ids;
+  for (const auto& w : wakeups_) ids.insert(w.second);
+  wakeups_.clear();
+  for (const auto& id : ids) {
+    wakeups_.emplace(now, id);
+    flushed_.insert(id);
   }
-  return n;
+  for (auto& d : dests_) d.second->resume();  // a destination found down is tried again too
+  arm_timer();
+  return ids.size();
 }
 
 std::vector<std::string> DeliveryScheduler::active() const {
@@ -638,31 +701,35 @@ void DeliveryScheduler::record_policy_failure(const router::PolicyResult& policy
 }
 
 void DeliveryScheduler::wake_at(int64_t when, const std::string& id) {
-  wakeups_.emplace(when, id);  // a set: rescans do not pile up
+  wakeups_.emplace(when, id);  // a set: the same moment twice is one entry
   arm_timer();
 }
 
+// The timer fires at the first moment in wakeups_, or on the next loop turn while due messages
+// wait and memory has room; with memory full, release() calls again when a message leaves.
 void DeliveryScheduler::arm_timer() {
   if (wakeups_.empty()) return;
-  int64_t delta = std::max<int64_t>(0, wakeups_.begin()->first - now_s());
-  timeval tv{static_cast<time_t>(delta), delta == 0 ? 10000 : 0};
+  int64_t delta = wakeups_.begin()->first - now_s();
+  if (delta <= 0 && live_.size() >= kMaxLive) return;
+  timeval tv{static_cast<time_t>(std::max<int64_t>(0, delta)), 0};
   evtimer_add(timer_.get(), &tv);
 }
 
 void DeliveryScheduler::on_timer(evutil_socket_t, short, void* arg) {
-  auto* self = static_cast<DeliveryScheduler*>(arg);
-  int64_t now = now_s();
-  std::set<std::string> due;
-  while (!self->wakeups_.empty() && self->wakeups_.begin()->first <= now) {
-    due.insert(self->wakeups_.begin()->second);
-    self->wakeups_.erase(self->wakeups_.begin());
-  }
-  for (const auto& id : due) self->schedule(id);
-  self->arm_timer();
+  static_cast<DeliveryScheduler*>(arg)->pump();
 }
 
-void DeliveryScheduler::on_tick(evutil_socket_t, short, void* arg) {
-  static_cast<DeliveryScheduler*>(arg)->rescan();
+// Due messages into work: the earliest moment first, and within one moment the oldest message
+// (queue ids sort by arrival), a batch per loop turn, while memory has room.
+void DeliveryScheduler::pump() {
+  int64_t now = now_s();
+  for (int n = 0; n < kPumpBatch && !wakeups_.empty() && wakeups_.begin()->first <= now && live_.size() < kMaxLive;
+       ++n) {
+    std::string id = wakeups_.begin()->second;
+    wakeups_.erase(wakeups_.begin());
+    schedule(id);
+  }
+  arm_timer();
 }
 
 }  // namespace relay

@@ -92,8 +92,9 @@ class DeliveryScheduler {
   // connections say QUIT, and sessions in flight take no further job.
   void set_runtime(std::shared_ptr<const Runtime> rt);
   void set_sts(StsServices sts) { sts_ = sts; }
-  // Schedules every message in the queue (start-up, and a periodic rescan
-  // that notices `queue flush` and the like).
+  // Every message of the queue is taken up again at its next retry time (start-up, a reload,
+  // SIGUSR1 and the control socket's "wake": mail another process queued). Nothing scans the
+  // queue otherwise: deferred messages wait in an in-memory index (wakeups_).
   void rescan();
   // A message was just committed.
   void message_queued(const std::string& id);
@@ -145,8 +146,8 @@ class DeliveryScheduler {
   void record_mx_mismatch(const router::StsEnforcement& plan, const router::PolicyResult& policy);
   void wake_at(int64_t when, const std::string& id);
   void arm_timer();
+  void pump();
   static void on_timer(evutil_socket_t, short, void* self);
-  static void on_tick(evutil_socket_t, short, void* self);
 
   event_base* base_;
   QueueStore& store_;
@@ -155,10 +156,10 @@ class DeliveryScheduler {
   StsServices sts_;
   std::map<std::string, Live> live_;
   std::map<std::string, std::unique_ptr<Destination>> dests_;
-  std::set<std::pair<int64_t, std::string>> wakeups_;  // (when, id), no duplicates
+  std::set<std::pair<int64_t, std::string>> wakeups_;  // (when, id): every waiting message
+  std::set<std::string> flushed_;                      // `queue flush`: due now when taken up
   std::map<std::string, RouteActivity> activity_;       // by route name
   base::EventPtr timer_;
-  base::EventPtr tick_;
 };
 
 }  // namespace relay

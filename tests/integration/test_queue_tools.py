@@ -279,6 +279,28 @@ class QueueToolsTest(unittest.TestCase):
         dest.wait_messages(1, timeout=10)
         self.assertLess(time.monotonic() - t0, 10)
 
+    def test_a_down_destination_is_tried_once_not_by_every_message(self):
+        # Issue 20: after an outage of the next hop, every queued (and newly accepted) message
+        # made its own connection attempt. The first refused connection suspends the destination;
+        # the messages meanwhile are deferred with its reason, and `queue flush` ends it.
+        port = free_port()  # nothing listens: connections are refused
+        self.start_relay(port)
+        first = self.send(body="m0")
+        self.wait_deferred(first)
+        later = [self.send(body="m%d" % i) for i in range(1, 6)]
+        for qid in later:
+            self.wait_deferred(qid)
+        deferred = [l for l in self.log_lines("delivery") if "status=deferred" in l]
+        suspended = [l for l in deferred if "delivery temporarily suspended: connect to 127.0.0.1" in l]
+        self.assertEqual(len(deferred), 6, self.relay.log_text())
+        self.assertEqual(len(suspended), 5, self.relay.log_text())
+        self.assertEqual(len(self.log_lines("destination-suspended")), 1, self.relay.log_text())
+        dest = self.peer("plain", port=port)
+        r = self.relay.cli("queue", "flush")
+        self.assertIn("6", r.stdout)
+        dest.wait_messages(6, timeout=20)
+        self.wait_for("all delivered", lambda: self.listing() == {})
+
     # -- item 10: smarthost status -------------------------------------------------------------
 
     def test_status_of_a_running_relay(self):
