@@ -9,7 +9,8 @@ The same load goes into each: Postfix's smtp-source (BENCH_SESSIONS sessions, BE
 messages of BENCH_SIZE bytes), plus one probe session of ours that timestamps the end of each
 message's DATA and its 250 (smtp-source reports no latency).
 
-Scenarios (BENCH_SCENARIOS, comma separated; default all three):
+Scenarios (BENCH_SCENARIOS, comma separated; default plain,tls,idle; `all`: limit, plain, tls,
+tls_both, domains, backlog, idle_tls, dkim, in that order):
   plain  next hop: Postfix's smtp-sink (no TLS)
   tls    next hop: tls_sink.py, STARTTLS required outbound (Postfix smtp_tls_security_level =
          encrypt; smarthost route tls = "required", verify_ca = false)
@@ -20,6 +21,12 @@ Scenarios (BENCH_SCENARIOS, comma separated; default all three):
          key a test unbound serves; smarthost checks it (relay_policy.require_dkim, SPEC R-TENANT),
          Postfix has no verifier and just relays, so the ratio is the price of the check. Compare
          its dkim_ratio_e2e with plain_ratio_e2e of the same run (BENCH_SCENARIOS=plain,dkim).
+  limit, domains, backlog, tls_both, idle_tls
+         the scale scenarios of scale_scenarios.py (its docstring: what each measures, and
+         BENCH_DOMAINS, BENCH_DOMAIN_ADDRS, BENCH_BACKLOG, BENCH_BACKLOG_IDLE_SECONDS,
+         BENCH_BACKLOG_SETTLE, BENCH_IDLE_TLS_CONNS, BENCH_LOADGEN_PER_CONN): no MTA at all, many
+         MX domains through a local unbound, a deep queue while the hop is down and its drain,
+         STARTTLS on both legs, RSS per idle TLS connection at 5000 connections.
 
 Measured per MTA: messages/s accepted (until smtp-source is done), messages/s delivered end to
 end (until the next hop counted every message), p50/p99 accept latency (end of DATA to 250, from

@@ -37,9 +37,11 @@ and limit. They use bench.py's accounting (run_load, tree_cpu, Sampler), handed 
             inbound TLS connection. smarthost only: Postfix forks one smtpd per connection, so
             its cost per connection is a process, not comparable bytes in one.
 
-load_gen.py sends BENCH_LOADGEN_PER_CONN (10) messages per connection: a Python client pays about
-1.7 ms of CPU per connection here (TLS: a handshake more), which at one message per connection
-would make the generator, not the MTA, the limit; limit's loadgen rate shows where it stands.
+load_gen.py sends BENCH_LOADGEN_PER_CONN (10) messages per connection from BENCH_LOADGEN_PROCS (2)
+processes: a Python client pays about 1.6 ms of CPU per message at one message per connection
+here and about 1 ms at ten (smtp-source: 0.26 ms), so it, not the MTA, could be the limit;
+limit_loadgen_msgs_per_s (the same load_gen.py load straight into smtp-sink) shows where it
+stands, and NAME_MTA_of_loadgen_limit is each load_gen.py rate as a fraction of it.
 """
 import os
 import re
@@ -48,6 +50,8 @@ import subprocess
 import tempfile
 import threading
 import time
+
+from relay_fixture import testpki  # tests/integration, on bench.py's sys.path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NAMES = ("limit", "domains", "backlog", "tls_both", "idle_tls")
@@ -69,6 +73,7 @@ BACKLOG_IDLE_SECONDS = env_int("BENCH_BACKLOG_IDLE_SECONDS", 20)
 BACKLOG_SETTLE = env_int("BENCH_BACKLOG_SETTLE", 120)
 IDLE_TLS_CONNS = env_int("BENCH_IDLE_TLS_CONNS", 5000)
 LOADGEN_PER_CONN = env_int("BENCH_LOADGEN_PER_CONN", 10)
+LOADGEN_PROCS = env_int("BENCH_LOADGEN_PROCS", 2)
 
 
 def expand(scenarios):
@@ -93,7 +98,7 @@ def load_gen(b, port, starttls=False, domains=1, messages=None):
     """The load_gen.py command for MESSAGES (or messages) into 127.0.0.1:port."""
     return ["/usr/bin/python3", os.path.join(HERE, "load_gen.py"), "--port", str(port),
             "--sessions", str(b.SESSIONS), "--messages", str(messages or b.MESSAGES), "--size", str(b.SIZE),
-            "--domains", str(domains), "--per-conn", str(LOADGEN_PER_CONN),
+            "--domains", str(domains), "--per-conn", str(LOADGEN_PER_CONN), "--procs", str(LOADGEN_PROCS),
             "--max-seconds", str(int(b.remaining(b.MAX_SECONDS)))] + (["--starttls"] if starttls else [])
 
 
@@ -289,7 +294,7 @@ def tls_both(base, results, b):
     folder = tempfile.mkdtemp(prefix="tls_both-", dir=base)
     os.chmod(folder, 0o755)
     sink = b.TlsSink(folder)
-    pki = b.testpki()
+    pki = testpki()
 
     def make(cls, where):
         if cls is b.Smarthost:
