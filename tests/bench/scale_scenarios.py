@@ -4,9 +4,11 @@ bench.py runs these by name (BENCH_SCENARIOS); each is side by side with the sam
 as bench.py's own scenarios (one MTA after the other, same next hop, same load), except idle_tls
 and limit. They use bench.py's accounting (run_load, tree_cpu, Sampler), handed in as `b`.
 
-  limit     no MTA: the plain load (smtp-source, as `plain`) straight into smtp-sink, and the
-            same with load_gen.py; every scenario's e2e rate is then also reported as a fraction
-            of it (NAME_MTA_of_limit; NAME_MTA_of_loadgen_limit for the load_gen.py scenarios).
+  limit     no MTA: the plain load (smtp-source, as `plain`) straight into smtp-sink, the same
+            with load_gen.py, and load_gen.py --starttls into tls_sink.py; every scenario's e2e
+            rate (and backlog's drain rate) is then also reported as a fraction of the first
+            (NAME_MTA_of_limit), and for the load_gen.py scenarios of load_gen.py's own
+            (NAME_MTA_of_loadgen_limit; tls_both: of the STARTTLS one).
   domains   recipients spread over BENCH_DOMAINS (2000) domains dN.bench.example, each with its
             own MX host mxN.bench.example, the MX hosts on BENCH_DOMAIN_ADDRS (50) loopback
             addresses 127.0.1.1... (one smtp-sink on port 25 of each). A local unbound serves
@@ -129,13 +131,18 @@ def side_by_side(name, base, results, b, sink, make, source):
 # --- limit ---------------------------------------------------------------------------------------
 
 def limit(base, results, b):
-    """The plain load straight into smtp-sink: what the machine carries with no MTA at all."""
-    for label, cmd in (("limit", lambda port: [b.SMTP_SOURCE, "-s", str(b.SESSIONS), "-m", str(b.MESSAGES),
-                                               "-l", str(b.SIZE), "-f", b.SENDER, "-t", b.RCPT,
-                                               "-M", "source.bench.example"] + b.SOURCE_ARGS
-                        + ["127.0.0.1:%d" % port]),
-                       ("limit_loadgen", lambda port: load_gen(b, port))):
-        sink = b.PlainSink()
+    """The loads straight into the next hops: what the machine carries with no MTA at all.
+    limit: smtp-source as `plain` into smtp-sink; limit_loadgen: load_gen.py as `domains` into
+    smtp-sink; limit_loadgen_tls: load_gen.py --starttls as `tls_both` into tls_sink.py."""
+    folder = tempfile.mkdtemp(prefix="limit-", dir=base)
+    smtp_source = (lambda port: [b.SMTP_SOURCE, "-s", str(b.SESSIONS), "-m", str(b.MESSAGES), "-l", str(b.SIZE),
+                                 "-f", b.SENDER, "-t", b.RCPT, "-M", "source.bench.example"] + b.SOURCE_ARGS
+                   + ["127.0.0.1:%d" % port])
+    for label, cmd, make_sink in (("limit", smtp_source, b.PlainSink),
+                                  ("limit_loadgen", lambda port: load_gen(b, port), b.PlainSink),
+                                  ("limit_loadgen_tls", lambda port: load_gen(b, port, starttls=True),
+                                   lambda: b.TlsSink(folder))):
+        sink = make_sink()
         try:
             t0 = time.monotonic()
             cpu0 = b.tree_cpu(sink.pid)
@@ -149,20 +156,23 @@ def limit(base, results, b):
             results[label + "_msgs_per_s"] = round(got / max(1e-9, dt), 1)
             results[label + "_sink_cpu_ms_per_msg"] = round((b.tree_cpu(sink.pid) - cpu0) * 1000 / max(1, got), 3)
             results[label + "_complete"] = 1 if got >= b.MESSAGES and src.returncode == 0 else 0
-            b.log("%s: %d msgs straight into smtp-sink, %.0f/s" % (label, got, results[label + "_msgs_per_s"]))
+            b.log("%s: %d msgs straight into the next hop, %.0f/s" % (label, got, results[label + "_msgs_per_s"]))
         finally:
             sink.stop()
 
 
 def fractions_of_limit(results):
-    """Every e2e rate as a fraction of limit's (and of load_gen's own limit where it was the load)."""
-    lim, lim_gen = results.get("limit_msgs_per_s"), results.get("limit_loadgen_msgs_per_s")
-    for k in [k for k in results if k.endswith("_e2e_msgs_per_s")]:
-        head = k[:-len("_e2e_msgs_per_s")]
+    """Every e2e (and backlog drain) rate as a fraction of limit's, and of load_gen.py's own limit
+    (with STARTTLS for tls_both) where load_gen.py was the load."""
+    lim = results.get("limit_msgs_per_s")
+    for k in [k for k in results if k.endswith(("_e2e_msgs_per_s", "_drain_msgs_per_s"))]:
+        head = k[:-len("_msgs_per_s")].replace("_e2e", "")
         if lim:
             results[head + "_of_limit"] = round(results[k] / lim, 3)
-        if lim_gen and head.startswith(("domains_", "tls_both_")):
-            results[head + "_of_loadgen_limit"] = round(results[k] / lim_gen, 3)
+        gen = results.get("limit_loadgen_tls_msgs_per_s" if head.startswith("tls_both_") else
+                          "limit_loadgen_msgs_per_s" if head.startswith("domains_") else "")
+        if gen:
+            results[head + "_of_loadgen_limit"] = round(results[k] / gen, 3)
 
 
 # --- domains ------------------------------------------------------------------------------------
