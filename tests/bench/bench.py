@@ -37,7 +37,7 @@ between the markers of BENCH_RESULTS (default tests/bench/RESULTS.md; empty: not
 
 Environment: B (build folder, default build), BENCH_SMARTHOST (binary; default $B/smarthost),
 BENCH_MESSAGES (20000), BENCH_SESSIONS (20), BENCH_SIZE (4096), BENCH_IDLE_CONNS (2000),
-BENCH_SCENARIOS, BENCH_MAX_SECONDS (900: the whole run), BENCH_TMP (parent of the temp folders,
+BENCH_SCENARIOS, BENCH_MAX_SECONDS (the whole run: 900, plus scale_scenarios.extra_seconds), BENCH_TMP (parent of the temp folders,
 default /var/tmp: a real disk, never tmpfs), BENCH_SOURCE_ARGS (extra smtp-source flags, e.g. -d
 to reuse connections), BENCH_POSTFIX_TLS_REUSE (1: Postfix reuses TLS connections through
 tlsproxy, its fastest TLS setup; 0: its default, one handshake per message), BENCH_KEEP=1 keeps
@@ -95,6 +95,8 @@ IDLE_CONNS = env_int("BENCH_IDLE_CONNS", 2000)
 MAX_SECONDS = env_int("BENCH_MAX_SECONDS", 900)
 SCENARIOS = [s.strip() for s in os.environ.get("BENCH_SCENARIOS", "plain,tls,idle").split(",") if s.strip()]
 SCENARIOS = scale_scenarios.expand(SCENARIOS)  # "all"
+if not os.environ.get("BENCH_MAX_SECONDS", "").strip():
+    MAX_SECONDS += scale_scenarios.extra_seconds(SCENARIOS)
 TMP_PARENT = os.environ.get("BENCH_TMP", "/var/tmp")
 SOURCE_ARGS = os.environ.get("BENCH_SOURCE_ARGS", "").split()
 POSTFIX_TLS_REUSE = env_int("BENCH_POSTFIX_TLS_REUSE", 1)

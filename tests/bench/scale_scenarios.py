@@ -39,6 +39,9 @@ and limit. They use bench.py's accounting (run_load, tree_cpu, Sampler), handed 
             inbound TLS connection. smarthost only: Postfix forks one smtpd per connection, so
             its cost per connection is a process, not comparable bytes in one.
 
+Only one bench runs at a time: domains needs port 25 of 127.0.1.1..N and port 53 of 127.0.2.53.
+backlog keeps BENCH_BACKLOG x BENCH_SIZE bytes (and more) queued in BENCH_TMP per MTA.
+
 load_gen.py sends BENCH_LOADGEN_PER_CONN (10) messages per connection from BENCH_LOADGEN_PROCS (2)
 processes: a Python client pays about 1.6 ms of CPU per message at one message per connection
 here and about 1 ms at ten (smtp-source: 0.26 ms), so it, not the MTA, could be the limit;
@@ -84,6 +87,17 @@ def expand(scenarios):
     for s in scenarios:
         out += [x for x in (ALL if s == "all" else [s]) if x not in out]
     return out
+
+
+def extra_seconds(scenarios):
+    """What these scenarios add to the whole run's default bound (BENCH_MAX_SECONDS unset): the
+    backlog's accept and drain by both MTAs at Postfix's pace (about 150 msg/s on a busy machine)
+    plus its settle and idle waits; a Postfix run of the others at about 100 msg/s."""
+    extra = 0
+    if "backlog" in scenarios:
+        extra += 2 * BACKLOG // 150 + 2 * (BACKLOG_SETTLE + BACKLOG_IDLE_SECONDS)
+    extra += 300 * len([s for s in scenarios if s in ("domains", "tls_both", "idle_tls", "limit")])
+    return extra
 
 
 def idle_conns(scenarios):
