@@ -514,7 +514,7 @@ def results_lines(results):
         lines.append("")
     lim = [k for k in results if k.startswith("limit") or k.endswith("_of_limit") or k.endswith("_loadgen_limit")]
     if lim:
-        lines += ["### limit (no MTA: the load straight into smtp-sink) and each rate as a fraction of it", ""]
+        lines += ["### limit (no MTA: each load straight into its next hop) and each rate as a fraction of it", ""]
         lines += ["- %s = %s" % (k, results[k]) for k in lim]
         lines.append("")
     return lines
