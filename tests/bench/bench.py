@@ -21,12 +21,6 @@ tls_both, domains, backlog, idle_tls, dkim, in that order):
          key a test unbound serves; smarthost checks it (relay_policy.require_dkim, SPEC R-TENANT),
          Postfix has no verifier and just relays, so the ratio is the price of the check. Compare
          its dkim_ratio_e2e with plain_ratio_e2e of the same run (BENCH_SCENARIOS=plain,dkim).
-  limit, domains, backlog, tls_both, idle_tls
-         the scale scenarios of scale_scenarios.py (its docstring: what each measures, and
-         BENCH_DOMAINS, BENCH_DOMAIN_ADDRS, BENCH_BACKLOG, BENCH_BACKLOG_IDLE_SECONDS,
-         BENCH_BACKLOG_SETTLE, BENCH_IDLE_TLS_CONNS, BENCH_LOADGEN_PER_CONN): no MTA at all, many
-         MX domains through a local unbound, a deep queue while the hop is down and its drain,
-         STARTTLS on both legs, RSS per idle TLS connection at 5000 connections.
 
 Measured per MTA: messages/s accepted (until smtp-source is done), messages/s delivered end to
 end (until the next hop counted every message), p50/p99 accept latency (end of DATA to 250, from
@@ -35,9 +29,17 @@ for children that exited), peak RSS (sum over the MTA's processes, sampled every
 VmHWM), and the ratios smarthost / Postfix. Results are printed as name=value lines and written
 between the markers of BENCH_RESULTS (default tests/bench/RESULTS.md; empty: not written).
 
+Scale scenarios (issue 20; not in the default set; scale_scenarios.py's docstring says what each
+measures and its BENCH_* variables: BENCH_DOMAINS, BENCH_DOMAIN_ADDRS, BENCH_BACKLOG,
+BENCH_BACKLOG_IDLE_SECONDS, BENCH_BACKLOG_SETTLE, BENCH_IDLE_TLS_CONNS, BENCH_LOADGEN_PER_CONN,
+BENCH_LOADGEN_PROCS): limit (no MTA at all), domains (thousands of MX domains through a local
+unbound), backlog (a deep queue while the hop is down, then its drain), tls_both (STARTTLS on
+both legs), idle_tls (RSS per idle TLS connection at 5000 connections).
+
 Environment: B (build folder, default build), BENCH_SMARTHOST (binary; default $B/smarthost),
 BENCH_MESSAGES (20000), BENCH_SESSIONS (20), BENCH_SIZE (4096), BENCH_IDLE_CONNS (2000),
-BENCH_SCENARIOS, BENCH_MAX_SECONDS (the whole run: 900, plus scale_scenarios.extra_seconds), BENCH_TMP (parent of the temp folders,
+BENCH_SCENARIOS, BENCH_MAX_SECONDS (the whole run: 900 s + scale_scenarios.extra_seconds()),
+BENCH_TMP (parent of the temp folders,
 default /var/tmp: a real disk, never tmpfs), BENCH_SOURCE_ARGS (extra smtp-source flags, e.g. -d
 to reuse connections), BENCH_POSTFIX_TLS_REUSE (1: Postfix reuses TLS connections through
 tlsproxy, its fastest TLS setup; 0: its default, one handshake per message), BENCH_KEEP=1 keeps
@@ -47,7 +49,8 @@ BENCH_MTAS=smarthost (or postfix) runs only one of the two (no ratios then). BEN
 name a wrapper script, e.g. one that execs `valgrind --tool=callgrind` on the binary.
 
 Every process is ended by the PID we started (Postfix by `postfix -c DIR stop`); every wait is
-bounded; everything listens and connects on 127.0.0.1 only.
+bounded; everything listens and connects on loopback only (127.0.0.1; domains also on 127.0.1.x
+and 127.0.2.53).
 """
 import base64
 import datetime
