@@ -9,7 +9,8 @@ The same load goes into each: Postfix's smtp-source (BENCH_SESSIONS sessions, BE
 messages of BENCH_SIZE bytes), plus one probe session of ours that timestamps the end of each
 message's DATA and its 250 (smtp-source reports no latency).
 
-Scenarios (BENCH_SCENARIOS, comma separated; default all three):
+Scenarios (BENCH_SCENARIOS, comma separated; default plain,tls,idle; `all`: limit, plain, tls,
+tls_both, domains, backlog, idle_tls, dkim, in that order):
   plain  next hop: Postfix's smtp-sink (no TLS)
   tls    next hop: tls_sink.py, STARTTLS required outbound (Postfix smtp_tls_security_level =
          encrypt; smarthost route tls = "required", verify_ca = false)
@@ -28,9 +29,17 @@ for children that exited), peak RSS (sum over the MTA's processes, sampled every
 VmHWM), and the ratios smarthost / Postfix. Results are printed as name=value lines and written
 between the markers of BENCH_RESULTS (default tests/bench/RESULTS.md; empty: not written).
 
+Scale scenarios (issue 20; not in the default set; scale_scenarios.py's docstring says what each
+measures and its BENCH_* variables: BENCH_DOMAINS, BENCH_DOMAIN_ADDRS, BENCH_BACKLOG,
+BENCH_BACKLOG_IDLE_SECONDS, BENCH_BACKLOG_SETTLE, BENCH_IDLE_TLS_CONNS, BENCH_LOADGEN_PER_CONN,
+BENCH_LOADGEN_PROCS): limit (no MTA at all), domains (thousands of MX domains through a local
+unbound), backlog (a deep queue while the hop is down, then its drain), tls_both (STARTTLS on
+both legs), idle_tls (RSS per idle TLS connection at 5000 connections).
+
 Environment: B (build folder, default build), BENCH_SMARTHOST (binary; default $B/smarthost),
 BENCH_MESSAGES (20000), BENCH_SESSIONS (20), BENCH_SIZE (4096), BENCH_IDLE_CONNS (2000),
-BENCH_SCENARIOS, BENCH_MAX_SECONDS (900: the whole run), BENCH_TMP (parent of the temp folders,
+BENCH_SCENARIOS, BENCH_MAX_SECONDS (the whole run: 900 s + scale_scenarios.extra_seconds()),
+BENCH_TMP (parent of the temp folders,
 default /var/tmp: a real disk, never tmpfs), BENCH_SOURCE_ARGS (extra smtp-source flags, e.g. -d
 to reuse connections), BENCH_POSTFIX_TLS_REUSE (1: Postfix reuses TLS connections through
 tlsproxy, its fastest TLS setup; 0: its default, one handshake per message), BENCH_KEEP=1 keeps
@@ -40,7 +49,8 @@ BENCH_MTAS=smarthost (or postfix) runs only one of the two (no ratios then). BEN
 name a wrapper script, e.g. one that execs `valgrind --tool=callgrind` on the binary.
 
 Every process is ended by the PID we started (Postfix by `postfix -c DIR stop`); every wait is
-bounded; everything listens and connects on 127.0.0.1 only.
+bounded; everything listens and connects on loopback only (127.0.0.1; domains also on 127.0.1.x
+and 127.0.2.53).
 """
 import base64
 import datetime
@@ -64,6 +74,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from relay_fixture import free_port, testpki  # noqa: E402
 from smtp_peer import SinkPeer, _listening  # noqa: E402
+import scale_scenarios  # noqa: E402  (tests/bench, this script's folder)
 
 SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
@@ -86,6 +97,9 @@ SIZE = env_int("BENCH_SIZE", 4096)
 IDLE_CONNS = env_int("BENCH_IDLE_CONNS", 2000)
 MAX_SECONDS = env_int("BENCH_MAX_SECONDS", 900)
 SCENARIOS = [s.strip() for s in os.environ.get("BENCH_SCENARIOS", "plain,tls,idle").split(",") if s.strip()]
+SCENARIOS = scale_scenarios.expand(SCENARIOS)  # "all"
+if not os.environ.get("BENCH_MAX_SECONDS", "").strip():
+    MAX_SECONDS += scale_scenarios.extra_seconds(SCENARIOS)
 TMP_PARENT = os.environ.get("BENCH_TMP", "/var/tmp")
 SOURCE_ARGS = os.environ.get("BENCH_SOURCE_ARGS", "").split()
 POSTFIX_TLS_REUSE = env_int("BENCH_POSTFIX_TLS_REUSE", 1)
@@ -422,6 +436,7 @@ smtp_tls_loglevel = 0
 
 class Postfix:
     name = "postfix"
+    start_prefix = []  # a command that runs `postfix start` (scale_scenarios: its own resolv.conf)
 
     def __init__(self, base, sink_port, tls):
         self.dir = os.path.join(base, "postfix")
@@ -445,7 +460,8 @@ class Postfix:
         self.pid = None
 
     def start(self):
-        r = subprocess.run([POSTFIX, "-c", self.conf, "start"], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(self.start_prefix + [POSTFIX, "-c", self.conf, "start"], capture_output=True, text=True,
+                           timeout=60)
         if r.returncode != 0:
             raise RuntimeError("postfix start failed: %s %s" % (r.stdout, r.stderr))
         pidfile = os.path.join(self.queue, "pid", "master.pid")
@@ -543,9 +559,10 @@ class Smarthost:
 
 # --- one run ------------------------------------------------------------------------------------
 
-def run_load(mta, sink, results, prefix, message=None):
+def run_load(mta, sink, results, prefix, message=None, source=None):
     """Drives MESSAGES through mta into sink; fills results[prefix + name]. message: (bytes, file)
-    of a pre-formatted message for smtp-source -F and the probe (the dkim scenario)."""
+    of a pre-formatted message for smtp-source -F and the probe (the dkim scenario). source: a function
+    of the MTA's port giving another load command that sends MESSAGES (scale_scenarios' load_gen.py)."""
     base_count = sink.count()
     cpu0 = tree_cpu(mta.pid)
     sink_cpu0 = tree_cpu(sink.pid)
@@ -558,6 +575,8 @@ def run_load(mta, sink, results, prefix, message=None):
     cmd = [SMTP_SOURCE, "-s", str(SESSIONS), "-m", str(MESSAGES)] + content + ["-f", SENDER, "-t", RCPT,
                                                                                "-M", "source.test.example"] + \
         SOURCE_ARGS + ["127.0.0.1:%d" % mta.port]
+    if source:
+        cmd = source(mta.port)
     perf = None
     if PERF_DIR and isinstance(mta, Smarthost):
         os.makedirs(PERF_DIR, exist_ok=True)
@@ -713,10 +732,12 @@ def ratio(a, b):
         return float("nan")
 
 
-def idle_tls(base, results):
-    """RSS growth of smarthost per idle inbound connection after EHLO, STARTTLS, EHLO."""
+def idle_tls(base, results, conns=None):
+    """RSS growth of smarthost per idle inbound connection after EHLO, STARTTLS, EHLO (conns of them;
+    default BENCH_IDLE_CONNS)."""
+    conns = conns or IDLE_CONNS
     folder = tempfile.mkdtemp(prefix="idle-", dir=base)
-    mta = Smarthost(folder, 9, False, conns=IDLE_CONNS + 100)
+    mta = Smarthost(folder, 9, False, conns=conns + 100)
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -747,7 +768,7 @@ def idle_tls(base, results):
         before = rss_kb(mta.pid)
         t0 = time.monotonic()
         failed = 0
-        for _ in range(IDLE_CONNS):
+        for _ in range(conns):
             if time.monotonic() - t0 > remaining(300):
                 break
             try:
@@ -824,6 +845,7 @@ def write_results(results, started, elapsed):
         for k in sorted(k for k in results if k.startswith("idle_")):
             lines.append("- %s = %s" % (k, results[k]))
         lines.append("")
+    lines += scale_scenarios.results_lines(results)
     lines += ["<details><summary>all name=value lines</summary>", "", "```"]
     lines += ["%s=%s" % kv for kv in results.items()]
     lines += ["```", "", "</details>", "<!-- bench:end -->"]
@@ -841,7 +863,7 @@ def write_results(results, started, elapsed):
 
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(hard, max(soft, IDLE_CONNS * 2 + 1000))
+    want = min(hard, max(soft, max(IDLE_CONNS, scale_scenarios.idle_conns(SCENARIOS)) * 2 + 1000))
     if want > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     if os.geteuid() != 0:
@@ -866,6 +888,8 @@ def main():
                 scenario(sc, base, results)
             elif sc == "idle":
                 idle_tls(base, results)
+            elif sc in scale_scenarios.NAMES:
+                scale_scenarios.run(sc, base, results, sys.modules[__name__])
             else:
                 raise SystemExit("bench: unknown scenario %r" % sc)
     except Exception as e:  # noqa: BLE001
@@ -876,6 +900,7 @@ def main():
             shutil.rmtree(base, ignore_errors=True)
         else:
             log("kept %s" % base)
+    scale_scenarios.fractions_of_limit(results)
     elapsed = time.monotonic() - t0
     results["bench_seconds"] = round(elapsed, 1)
     results["bench_complete"] = 1 if status == 0 else 0

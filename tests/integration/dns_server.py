@@ -1,6 +1,7 @@
 """dns_server.py - a real DNS server on loopback for integration tests (Debian's unbound).
 
-DnsServer starts `unbound -d -c FILE` on 127.0.0.1 at a free high port, serving the given
+DnsServer starts `unbound -d -c FILE` on 127.0.0.1 (or `host`, another loopback address) at a free
+high port (or the one start() is given), serving the given
 local-zone / local-data lines, waits until it answers a query, and stops it by its PID (never by
 name). `server` is the "127.0.0.1@PORT" string for smarthost's `dns.servers`.
 
@@ -63,7 +64,7 @@ def _query_packet(name, qtype=1, qid=0x5353):
 
 class DnsServer:
     def __init__(self, zones=(), records=(), blackhole_zones=(), extra=(), auth_zones=(),
-                 forward_zones=(), start_timeout=10.0):
+                 forward_zones=(), start_timeout=10.0, host="127.0.0.1"):
         self.zones = list(zones)            # [("test.example.", "static"), ...]
         self.auth_zones = list(auth_zones)  # [("test.example.", "/path/zone.signed"), ...]
         self.forward_zones = list(forward_zones)  # [("test.example.", "127.0.0.1@PORT"), ...]
@@ -71,6 +72,7 @@ class DnsServer:
         self.blackhole_zones = list(blackhole_zones)
         self.extra = list(extra)            # more "server:" lines, verbatim
         self.start_timeout = start_timeout
+        self.host = host  # any 127.x address: the bench serves a resolv.conf on HOST port 53
         self.port = None
         self.proc = None
         self.dir = None
@@ -78,7 +80,7 @@ class DnsServer:
 
     @property
     def server(self):
-        return "127.0.0.1@%d" % self.port
+        return "%s@%d" % (self.host, self.port)
 
     def __enter__(self):
         self.start()
@@ -90,7 +92,7 @@ class DnsServer:
     def _config(self):
         lines = [
             "server:",
-            "  interface: 127.0.0.1@%d" % self.port,
+            "  interface: %s@%d" % (self.host, self.port),
             "  port: %d" % self.port,
             "  do-daemonize: no",
             '  chroot: ""',
@@ -161,7 +163,7 @@ class DnsServer:
                 if self.proc.poll() is not None:
                     raise RuntimeError("unbound exited with %d:\n%s" % (self.proc.returncode, self._log()))
                 try:
-                    s.sendto(_query_packet(probe), ("127.0.0.1", self.port))
+                    s.sendto(_query_packet(probe), (self.host, self.port))
                     if s.recvfrom(4096)[0][:2] == b"\x53\x53":
                         return
                 except OSError:  # refused (not listening yet) or timed out
