@@ -69,6 +69,7 @@ struct DeliveryJob {
   // record each attempt. A probe has no recipients.
   bool probe = false;
   bool no_tlsrpt = false;                    // a TLS report: its delivery is not counted
+  int busy_retries = 0;                      // sent back to its destination's queue: turned away by a busy host
   bool probe_ok = false;                     // some host would have taken the mail
   std::shared_ptr<std::vector<HostTrace>> trace;
   // Probe only: what the session settled, kept here because a probe has no

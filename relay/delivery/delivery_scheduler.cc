@@ -101,8 +101,24 @@ class DeliveryScheduler::Destination : public JobSource {
 
   void job_done(std::unique_ptr<DeliveryJob> job) override {
     if (sts_deferred(*job)) plan_expiry_ = 0;  // RFC 8461 5.1: the policy is looked up again first
-    if (unreachable(*job)) suspend(job->results.front());
+    if (!busy(*job) && unreachable(*job)) suspend(job->results.front());
+    for (const auto& r : job->results) {
+      if (r.disposition == router::Disposition::Sent) speed_up();
+    }
     owner_.job_done(std::move(job));
+  }
+
+  // A job a busy host turned away is our concurrency's fault, not the message's: it goes back to
+  // the head of the queue (up to kBusyRetries times; then it is deferred as usual), and kick()
+  // runs when the session ends (session_done).
+  bool take_back(std::unique_ptr<DeliveryJob>& job) override {
+    if (!busy(*job)) return false;
+    slow_down(job->results.front());
+    if (job->busy_retries >= kBusyRetries) return false;
+    ++job->busy_retries;
+    for (auto& r : job->results) r = router::Outcome{};
+    jobs_.push_front(std::move(job));
+    return true;
   }
 
   // `queue flush`: a destination found down is tried again at once.
@@ -167,7 +183,7 @@ class DeliveryScheduler::Destination : public JobSource {
       idle_.pop_back();
       s->wake();
     }
-    while (!jobs_.empty() && sessions_.size() < static_cast<size_t>(plan_->route.max_connections)) {
+    while (!jobs_.empty() && sessions_.size() < window(plan_->route)) {
       auto s = std::make_unique<SmtpClientSession>(owner_.base_, owner_.rt_, plan_->route, plan_->candidates,
                                                    next_job(), *this);
       s->set_single_attempt(plan_->bounce_on_tls_failure);
@@ -263,6 +279,44 @@ class DeliveryScheduler::Destination : public JobSource {
   }
   static constexpr const char* kSuspended = "delivery temporarily suspended: ";
 
+  // Concurrency that adapts to replies, as Postfix's feedback control does: a destination that
+  // turns a session away (421 at any stage, or a refused connection) while other sessions to it
+  // are alive has more sessions than it takes. The window drops to the sessions that worked, the
+  // job goes back to the queue (take_back), and each window's worth of deliveries opens one more
+  // session, up to max_connections.
+  static constexpr int kBusyRetries = 3;
+
+  bool busy(const DeliveryJob& job) const {
+    if (sessions_.size() < 2 || job.results.empty()) return false;  // no other session: unreachable()
+    return std::all_of(job.results.begin(), job.results.end(), [](const router::Outcome& o) {
+      if (o.disposition != router::Disposition::Defer) return false;
+      if (o.kind == router::FailureKind::Connect) return o.status == "4.4.1";
+      return o.kind == router::FailureKind::RemoteReply && o.remote_reply.rfind("421", 0) == 0;
+    });
+  }
+
+  size_t window(const config::Route& route) const {
+    size_t max = static_cast<size_t>(route.max_connections);
+    return window_ ? std::min(window_, max) : max;
+  }
+
+  void slow_down(const router::Outcome& o) {
+    size_t others = sessions_.size() - 1;  // the one turned away is still counted
+    if (window_ && window_ <= others) return;  // already at or below what works
+    window_ = std::max<size_t>(1, others);
+    delivered_in_window_ = 0;
+    log_event("destination-busy", {{"route", route_}, {"domain", domain_}, {"sessions", std::to_string(window_)},
+                                   {"reason", o.reason}});
+  }
+
+  void speed_up() {
+    if (!window_ || ++delivered_in_window_ < window_) return;
+    delivered_in_window_ = 0;
+    const config::Route* route = owner_.rt_->config->find_route(route_);
+    ++window_;
+    if (!route || window_ >= static_cast<size_t>(route->max_connections)) window_ = 0;
+  }
+
   router::Outcome route_gone() const {
     return router::decided(router::Disposition::Defer, "4.3.5", router::FailureKind::RouteGone,
                         "route " + route_ + " no longer exists in the configuration");
@@ -292,6 +346,8 @@ class DeliveryScheduler::Destination : public JobSource {
   router::PolicyResult policy_;                         // of plan_, for TLS-RPT
   std::optional<router::Outcome> failure_;              // of plan_: its hosts cannot be used
   int64_t plan_expiry_ = 0;
+  size_t window_ = 0;               // sessions allowed now; 0: the route's max_connections
+  size_t delivered_in_window_ = 0;  // deliveries since the window last changed
   int64_t suspended_until_ = 0;  // the destination was found down (suspend())
   router::Outcome suspended_;    // what its jobs are deferred with meanwhile
 };

@@ -693,6 +693,7 @@ void SmtpClientSession::on_body(const SmtpReply& r) {
 void SmtpClientSession::finish_job() {
   if (!job_) return;
   settle_unfinished();
+  if (source_.take_back(job_)) return;
   for (size_t i = 0; i < job_->results.size(); ++i) {
     log_delivery(sid_, job_->id, job_->rcpts[i].address, route_.name, job_->results[i]);
   }

@@ -99,6 +99,9 @@ class JobSource {
   // (a reload): it finishes its job but takes no other, so the next one
   // goes over a connection opened under the new route and TLS policy.
   virtual bool stale(const SmtpClientSession*) const { return false; }
+  // The session is about to report a settled job: true when the source takes it back instead
+  // (to try it again on another session; then nothing is logged as its outcome).
+  virtual bool take_back(std::unique_ptr<DeliveryJob>&) { return false; }
 };
 
 class SmtpClientSession : public base::Conn::Handler {

@@ -21,6 +21,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
+#include <map>
 #include <unordered_map>
 
 namespace router {
@@ -272,16 +274,22 @@ class DnsResolver::Core : public DnsCanceller, public std::enable_shared_from_th
   void cancel(uint64_t id) override;
 
  private:
-  struct Pending {
+  // One libunbound query; every lookup of the same name and type made while it runs waits on
+  // it (many destinations share MX hosts: one query, one answer parsed, copies to each).
+  struct Query {
     Core* core = nullptr;
-    uint64_t id = 0;
     int async_id = 0;
     bool in_flight = false;  // libunbound still owns a query for us
     std::string name;
     DnsType type = DnsType::A;
-    DnsCallback cb;
     std::optional<DnsAnswer> answer;
     base::EventPtr timer;
+    std::vector<uint64_t> waiters;  // lookup ids, in the order they asked
+  };
+  using QueryKey = std::pair<std::string, DnsType>;
+  struct Waiter {
+    Query* query = nullptr;
+    DnsCallback cb;
   };
 
   static void on_readable(evutil_socket_t, short, void* arg);
@@ -292,11 +300,16 @@ class DnsResolver::Core : public DnsCanceller, public std::enable_shared_from_th
   event_base* base_;
   uint64_t timeout_;
   uint64_t next_id_ = 1;
+  uint64_t started_ = 0;
   // Declaration order is destruction order reversed: pending timers go first, then the fd
   // event, then the context that owns the fd.
   std::unique_ptr<ub_ctx, UbCtxFree> ctx_;
   base::EventPtr fd_event_;
-  std::unordered_map<uint64_t, std::unique_ptr<Pending>> pending_;
+  std::map<QueryKey, std::unique_ptr<Query>> queries_;
+  std::unordered_map<uint64_t, Waiter> waiters_;
+
+ public:
+  uint64_t queries_started() const { return started_; }
 };
 
 bool DnsResolver::Core::configure(const config::Dns& cfg, std::string* err) {
@@ -357,60 +370,83 @@ void DnsResolver::Core::on_readable(evutil_socket_t, short, void* arg) {
 
 void DnsResolver::Core::on_ub_answer(void* arg, int err, ub_result* result) {
   std::unique_ptr<ub_result, UbResultFree> owned(result);
-  auto* p = static_cast<Pending*>(arg);
-  p->in_flight = false;
+  auto* q = static_cast<Query*>(arg);
+  q->in_flight = false;
   if (err != 0 || !result)
-    p->answer = failed(p->name, p->type, std::string("resolver error: ") + ub_strerror(err));
+    q->answer = failed(q->name, q->type, std::string("resolver error: ") + ub_strerror(err));
   else
-    p->answer = answer_from_result(p->name, p->type, *result);
-  evtimer_del(p->timer.get());
-  event_active(p->timer.get(), EV_TIMEOUT, 0);  // deliver from the loop, outside ub_process
+    q->answer = answer_from_result(q->name, q->type, *result);
+  evtimer_del(q->timer.get());
+  event_active(q->timer.get(), EV_TIMEOUT, 0);  // deliver from the loop, outside ub_process
 }
 
 void DnsResolver::Core::on_timer(evutil_socket_t, short, void* arg) {
-  auto* p = static_cast<Pending*>(arg);
-  Core* core = p->core;
-  if (!p->answer) {
-    ub_cancel(core->ctx_.get(), p->async_id);
-    p->answer = failed(p->name, p->type, "timed out after " + config::format_duration(core->timeout_));
+  auto* q = static_cast<Query*>(arg);
+  Core* core = q->core;
+  if (!q->answer) {
+    ub_cancel(core->ctx_.get(), q->async_id);
+    q->answer = failed(q->name, q->type, "timed out after " + config::format_duration(core->timeout_));
   }
-  DnsAnswer answer = std::move(*p->answer);
-  DnsCallback cb = std::move(p->cb);
-  core->pending_.erase(p->id);  // frees p and the event running us: libevent allows this
-  cb(std::move(answer));        // may destroy core: nothing touches it after this
+  DnsAnswer answer = std::move(*q->answer);
+  std::vector<uint64_t> ids = std::move(q->waiters);
+  for (uint64_t id : ids) {
+    auto it = core->waiters_.find(id);
+    if (it != core->waiters_.end()) it->second.query = nullptr;  // answered: nothing left to cancel
+  }
+  core->queries_.erase(QueryKey{q->name, q->type});  // frees q and the event running us: libevent allows this
+  std::weak_ptr<Core> alive = core->weak_from_this();
+  for (uint64_t id : ids) {
+    // A callback may cancel a later waiter (it is then never called) or destroy the resolver
+    // (then no one else is).
+    if (alive.expired()) return;
+    auto it = core->waiters_.find(id);
+    if (it == core->waiters_.end()) continue;
+    DnsCallback cb = std::move(it->second.cb);
+    core->waiters_.erase(it);
+    cb(answer);
+  }
 }
 
 DnsLookup DnsResolver::Core::lookup(const std::string& name, DnsType type, DnsCallback cb) {
-  auto p = std::make_unique<Pending>();
-  p->core = this;
-  p->id = next_id_++;
-  p->name = name;
-  p->type = type;
-  p->cb = std::move(cb);
-  p->timer.reset(evtimer_new(base_, on_timer, p.get()));
-  if (!p->timer) throw std::bad_alloc();
-  int rc = ub_resolve_async(ctx_.get(), name.c_str(), rr_type(type), 1 /* IN */, p.get(),
-                            on_ub_answer, &p->async_id);
-  if (rc != 0) {
-    p->answer = failed(name, type, std::string("resolver error: ") + ub_strerror(rc));
-    event_active(p->timer.get(), EV_TIMEOUT, 0);
-  } else {
-    p->in_flight = true;
-    timeval tv{static_cast<time_t>(timeout_), 0};
-    evtimer_add(p->timer.get(), &tv);
+  uint64_t id = next_id_++;
+  auto& q = queries_[{name, type}];
+  if (!q) {
+    q = std::make_unique<Query>();
+    q->core = this;
+    q->name = name;
+    q->type = type;
+    q->timer.reset(evtimer_new(base_, on_timer, q.get()));
+    if (!q->timer) throw std::bad_alloc();
+    ++started_;
+    int rc = ub_resolve_async(ctx_.get(), name.c_str(), rr_type(type), 1 /* IN */, q.get(),
+                              on_ub_answer, &q->async_id);
+    if (rc != 0) {
+      q->answer = failed(name, type, std::string("resolver error: ") + ub_strerror(rc));
+      event_active(q->timer.get(), EV_TIMEOUT, 0);
+    } else {
+      q->in_flight = true;
+      timeval tv{static_cast<time_t>(timeout_), 0};
+      evtimer_add(q->timer.get(), &tv);
+    }
   }
-  uint64_t id = p->id;
-  pending_.emplace(id, std::move(p));
+  q->waiters.push_back(id);
+  waiters_[id] = Waiter{q.get(), std::move(cb)};
   return DnsLookup(weak_from_this(), id);
 }
 
 void DnsResolver::Core::cancel(uint64_t id) {
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return;
-  // After ub_cancel libunbound drops the answer without calling on_ub_answer, so the Pending
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return;
+  Query* q = it->second.query;
+  waiters_.erase(it);
+  if (!q) return;  // its answer is being handed out (on_timer): it is just not called
+  auto& w = q->waiters;
+  w.erase(std::remove(w.begin(), w.end(), id), w.end());
+  if (!w.empty()) return;  // others still wait for the answer
+  // After ub_cancel libunbound drops the answer without calling on_ub_answer, so the Query
   // it points at may go.
-  if (it->second->in_flight) ub_cancel(ctx_.get(), it->second->async_id);
-  pending_.erase(it);
+  if (q->in_flight) ub_cancel(ctx_.get(), q->async_id);
+  queries_.erase({q->name, q->type});
 }
 
 // ---- DnsResolver -----------------------------------------------------------------------------
@@ -427,5 +463,7 @@ DnsResolver::~DnsResolver() = default;
 DnsLookup DnsResolver::lookup(const std::string& name, DnsType type, DnsCallback cb) {
   return core_->lookup(name, type, std::move(cb));
 }
+
+uint64_t DnsResolver::queries_started() const { return core_->queries_started(); }
 
 }  // namespace router

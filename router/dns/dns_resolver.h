@@ -104,7 +104,10 @@ class DnsResolver : public DnsService {
   static std::unique_ptr<DnsResolver> create(event_base* base, const config::Dns& cfg,
                                              std::string* err);
   ~DnsResolver() override;
+  // Lookups of one name and type while a query for it runs share that query and its answer.
   DnsLookup lookup(const std::string& name, DnsType type, DnsCallback cb) override;
+  // For tests: queries handed to libunbound so far.
+  uint64_t queries_started() const;
 
   class Core;  // libunbound context, pending queries; shared with DnsLookup handles by weak_ptr
   struct Key {  // only create() can make one: construction goes through create()

@@ -7,12 +7,13 @@ are checked against come from a real DNS server (unbound, dns_server.py).
 """
 import email
 import re
+import smtplib
 import time
 import unittest
 
 from dns_server import DnsServer
 from relay_fixture import Relay, free_port, stop_and_check
-from smtp_peer import SmtpPeer, down_port
+from smtp_peer import PostfixPeer, SmtpPeer, down_port
 
 SENDER = "alice@sender.test.example"
 
@@ -473,3 +474,28 @@ class QueueToolsTest(DeliveryBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BusyHostTest(DeliveryBase):
+    """Issue 20: concurrency that adapts to replies. A real Postfix smtpd that takes two
+    connections from one client (anvil: smtpd_client_connection_count_limit = 2) answers the
+    others "421 4.7.0 Error: too many connections". Those are our concurrency's fault, not the
+    messages': they must go out on the sessions that work, none deferred, and the destination's
+    session window must shrink (event=destination-busy)."""
+
+    def test_a_host_that_limits_connections_gets_fewer_and_nothing_is_deferred(self):
+        capture = self.peer("plain")
+        pf = PostfixPeer(capture.port, {"smtpd_client_connection_count_limit": "2",
+                                        "smtpd_client_event_limit_exceptions": ""})
+        self.peers.append(pf)
+        pf.start()
+        self.start_relay(pf.port, tls='tls = "none"; max_connections = 10;')
+        with smtplib.SMTP("127.0.0.1", self.relay.port, timeout=20) as s:
+            for i in range(20):
+                s.sendmail(SENDER, ["bob@dest.test.example"], "Subject: m%d\r\n\r\nbody %d\r\n" % (i, i))
+        capture.wait_messages(20, timeout=90)
+        self.wait_queue_empty()
+        log = self.relay.log_text()
+        self.assertIn("Connection concurrency limit exceeded", pf.log())  # Postfix really turned sessions away
+        self.assertIn("event=destination-busy", log)
+        self.assertNotIn("status=deferred", log)

@@ -192,3 +192,53 @@ TEST(RouterDnsResolver, DestroyWithQueriesInFlight) {
   event_base_dispatch(base.get());
   LONGS_EQUAL(0, calls);
 }
+
+// Lookups of one name and type made while its query runs share it (issue 20: many destinations
+// share MX hosts); each waiter gets the answer, a cancelled one never does, and another type or
+// name is a query of its own.
+TEST(RouterDnsResolver, ConcurrentLookupsOfOneNameShareOneQuery) {
+  BlackHole hole;
+  std::string err;
+  auto dns = DnsResolver::create(base.get(), hole.dns(), &err);
+  CHECK_TEXT(dns != nullptr, err.c_str());
+  std::vector<std::string> got;
+  int cancelled_calls = 0;
+  auto take = [&](DnsAnswer a) {
+    got.push_back(a.name + " " + a.reason);
+    if (got.size() == 4) event_base_loopbreak(base.get());
+  };
+  auto l1 = dns->lookup("mx.shared.example", DnsType::A, take);
+  auto l2 = dns->lookup("mx.shared.example", DnsType::A, take);
+  auto l3 = dns->lookup("mx.shared.example", DnsType::A, [&](DnsAnswer) { ++cancelled_calls; });
+  auto l4 = dns->lookup("mx.shared.example", DnsType::AAAA, take);
+  auto l5 = dns->lookup("other.example", DnsType::A, take);
+  l3.cancel();
+  LONGS_EQUAL(3, dns->queries_started());
+  stop_after(base.get(), 5000);
+  event_base_dispatch(base.get());
+  LONGS_EQUAL(4, got.size());
+  LONGS_EQUAL(0, cancelled_calls);
+  int shared = 0;
+  for (const auto& g : got) shared += g == "mx.shared.example timed out after 1s";
+  LONGS_EQUAL(3, shared);  // both A waiters and the AAAA one, each with its own name
+}
+
+// A waiter's callback that cancels a later waiter of the same query: that one is never called.
+TEST(RouterDnsResolver, CallbackMayCancelAnotherWaiterOfItsQuery) {
+  BlackHole hole;
+  std::string err;
+  auto dns = DnsResolver::create(base.get(), hole.dns(), &err);
+  int first = 0, second = 0;
+  DnsLookup l2;
+  auto l1 = dns->lookup("mx.shared.example", DnsType::MX, [&](DnsAnswer) {
+    ++first;
+    l2.cancel();
+    event_base_loopbreak(base.get());
+  });
+  l2 = dns->lookup("mx.shared.example", DnsType::MX, [&](DnsAnswer) { ++second; });
+  LONGS_EQUAL(1, dns->queries_started());
+  stop_after(base.get(), 5000);
+  event_base_dispatch(base.get());
+  LONGS_EQUAL(1, first);
+  LONGS_EQUAL(0, second);
+}
