@@ -71,6 +71,12 @@ def zone_records(tls_port, plain_port, pki):
     rr.append("back-target.wild IN A 127.0.0.1")
     rr.append("_%d._tcp.cname-back.wild IN TLSA 3 1 1 %s" % (tls_port, leaf))
     domain("cname-ee", "cname-ee.wild.test.example.")
+    # DANE-TA through a secure CNAME: the base domain (the target) is not in the certificate, the
+    # MX host name is, and it is a reference identifier too (RFC 7672 3.2.3).
+    rr.append("cname-ta.wild IN CNAME mx.ta-target")
+    rr.append("mx.ta-target IN A 127.0.0.1")
+    rr.append("_%d._tcp.mx.ta-target IN TLSA 2 1 1 %s" % (tls_port, issuer))
+    domain("cname-ta", "cname-ta.wild.test.example.")
     domain("cname-back", "cname-back.wild.test.example.")
     # An insecure CNAME (its owner is in the unsigned zone) to a host with mismatching TLSA: the
     # address answers are insecure, so neither name's TLSA records count.
@@ -315,6 +321,13 @@ class DaneTest(unittest.TestCase):
         self.assertIn("dane=verified", self.delivery(qid, "sent"))
         rep = self.agree("dane", "cname-back.test.example", "verified")
         self.assertIn("_%d._tcp.cname-back.wild.test.example" % self.mx.port, rep["hosts"][0]["dane"]["state"])
+
+    def test_dane_ta_through_a_cname_accepts_the_mx_host_name(self):
+        qid = self.send("cname-ta.test.example")
+        self.assertIn("dane=verified", self.delivery(qid, "sent"))
+        issuer = spki_sha256(os.path.join(self.pki, "valid.pem"), 1)
+        rep = self.agree("dane", "cname-ta.test.example", "verified", matched="2 1 1 " + issuer)
+        self.assertIn("_%d._tcp.mx.ta-target.test.example" % self.mx.port, rep["hosts"][0]["dane"]["state"])
 
     def test_insecure_cname_gets_no_dane(self):
         qid = self.send("cname-insecure.test.example")
