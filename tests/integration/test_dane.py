@@ -20,8 +20,9 @@ import unittest
 
 from dns_server import DnsServer
 from dnssec_zone import SignedZone, spki_sha256
-from relay_fixture import Relay, testpki
+from relay_fixture import Relay, free_port, testpki
 from smtp_peer import SmtpPeer
+from test_mta_sts import PolicyServer
 
 WRONG = "00" * 32
 
@@ -81,6 +82,11 @@ def zone_records(tls_port, plain_port, pki):
     # An insecure CNAME (its owner is in the unsigned zone) to a host with mismatching TLSA: the
     # address answers are insecure, so neither name's TLSA records count.
     domain("cname-insecure", "mx.cname.insecure.example.")
+    # MTA-STS (its policy server's certificate names *.wild.test.example, so the policy domain is
+    # wild.test.example): an enforce policy whose mx patterns leave out a host with usable TLSA.
+    domain("wild", "ee-ok.wild.test.example.")
+    rr.append('_mta-sts.wild IN TXT "v=STSv1; id=1"')
+    rr.append("mta-sts.wild IN A 127.0.0.1")
     for dom in ("ee-ok", "ee-bad", "bogus", "none-only", "fail"):  # these want TLS reports (RFC 8460)
         rr.append('_smtp._tls.%s IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@%s.test.example"' % (dom, dom))
     return rr
@@ -333,6 +339,36 @@ class DaneTest(unittest.TestCase):
         qid = self.send("cname-insecure.test.example")
         self.assertIn("dane=insecure", self.delivery(qid, "sent"))
         self.agree("dane", "cname-insecure.test.example", "insecure", secure=False)
+
+    # -- DANE beats MTA-STS (RFC 8461 2) ---------------------------------------------------------
+
+    def test_mta_sts_enforce_does_not_exclude_a_host_with_usable_tlsa(self):
+        https = PolicyServer(free_port(), os.path.join(self.pki, "valid.pem"), os.path.join(self.pki, "valid.key"))
+        https.policy = "version: STSv1\r\nmode: enforce\r\nmx: other.test.example\r\nmax_age: 86400\r\n"
+        https.start()
+        cfg = CONFIG % {"sink": self.sink.port, "tls": self.mx.port, "plain": self.plain.port,
+                        "dns": self.dns.server, "anchor": self.zone.trust_anchor}
+        cfg = cfg.replace("mta_sts = { enabled = false; };",
+                          'mta_sts = { enabled = true; https_port = %d; fetch_timeout = "5s"; };' % https.port)
+        relay = Relay(cfg).start()
+        try:
+            r = relay.swaks("--from", "alice@sender.test.example", "--to", "bob@wild.test.example")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            qid = r.stdout.split("queued as ")[1].split()[0]
+            line = relay.wait_log(r"event=delivery [^\n]*id=%s [^\n]*status=\w+[^\n]*" % qid, timeout=20).group(0)
+            self.assertIn("status=sent", line)
+            self.assertIn("dane=verified", line)
+            self.assertTrue(https.requests, "the policy was never fetched")
+            out = relay.cli("route-for", "bob@wild.test.example").stdout
+            self.assertIn("mta-sts: MTA-STS enforce", out)
+            self.assertIn("DANE takes precedence (RFC 8461 2)", out)
+        finally:
+            rc = relay.stop()
+            log = relay.log_text()
+            relay.cleanup()
+            https.stop()
+        self.assertEqual(rc, 0, log[-3000:])
+        self.assertNotIn("AddressSanitizer", log)
 
     # -- route-for shows the DANE level -------------------------------------------------------
 
