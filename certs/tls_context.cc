@@ -624,6 +624,16 @@ TlsFacts session_facts(WOLFSSL* ssl) {
   return f;
 }
 
+bool peer_names_host(WOLFSSL* ssl, const std::string& host) {
+  WOLFSSL_X509_CHAIN* chain = ssl ? wolfSSL_get_peer_chain(ssl) : nullptr;
+  X509Ptr leaf = chain && wolfSSL_get_chain_count(chain) > 0 ? chain_cert(chain, 0) : nullptr;
+  if (!leaf || host.empty()) return false;
+  PeerRecord rec;
+  rec.name = normalise_peer_name(host);
+  rec.name_is_ip = is_ip_literal(rec.name);
+  return name_matches(alt_names(leaf.get()), rec);
+}
+
 std::string received_clause(const TlsFacts& facts) {
   return "version=" + facts.version + " cipher=" + facts.cipher +
          " bits=" + std::to_string(facts.bits) + "/" + std::to_string(facts.alg_bits);

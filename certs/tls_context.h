@@ -155,6 +155,11 @@ std::optional<CertSummary> cert_file_summary(const std::string& pem_path, std::s
 // otherwise: facts wolfSSL cannot give stay empty.
 TlsFacts session_facts(WOLFSSL* ssl);
 
+// Whether the peer's leaf certificate names `host` by the same rule as TlsFacts::hostname_ok
+// (RFC 9525 DNS-IDs; IP-IDs for an address). DANE-TA uses it for reference identifiers other
+// than the session's own peer name (RFC 7672 3.2.3). False without a certificate.
+bool peer_names_host(WOLFSSL* ssl, const std::string& host);
+
 // "version=TLS1_3 cipher=TLS_AES_256_GCM_SHA384 bits=256/256" for Received:.
 std::string received_clause(const TlsFacts& facts);
 

@@ -254,6 +254,10 @@ const char* tls_problem_name(TlsProblem p) {
     case TlsProblem::HandshakeFailed: return "handshake-failed";
     case TlsProblem::HostnameOnlyInCn: return "hostname-only-in-cn";
     case TlsProblem::NoTls13Suite: return "no-tls13-suite";
+    case TlsProblem::DaneMismatch: return "dane-mismatch";
+    case TlsProblem::DaneRequired: return "dane-required";
+    case TlsProblem::DnssecBogus: return "dnssec-bogus";
+    case TlsProblem::TlsaLookupFailed: return "tlsa-lookup-failed";
   }
   return "handshake-failed";
 }

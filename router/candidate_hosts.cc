@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 namespace router {
@@ -52,6 +53,15 @@ DnsSecurity weaker(DnsSecurity a, DnsSecurity b) {
   auto rank = [](DnsSecurity s) { return s == DnsSecurity::Bogus ? 0 : s == DnsSecurity::Insecure ? 1 : 2; };
   return rank(a) <= rank(b) ? a : b;
 }
+
+// DNS names compare without case and without a trailing dot.
+std::string lower(std::string s) {
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool same_name(const std::string& a, const std::string& b) { return lower(a) == lower(b); }
 
 }  // namespace
 
@@ -206,6 +216,8 @@ CandidateHost CandidateLookup::Impl::host_from(const Target& t) {
     if (a->status == DnsStatus::Ok) {
       h.addresses.insert(h.addresses.end(), a->addresses.begin(), a->addresses.end());
       h.address_security = weaker(h.address_security, a->security);
+      if (h.expanded_name.empty() && !a->canonical_name.empty() && !same_name(a->canonical_name, t.name))
+        h.expanded_name = lower(a->canonical_name);
     } else if (a->status == DnsStatus::TempFail) {
       h.notes.push_back(std::string(dns_type_name(a->type)) + " lookup failed: " + a->reason);
       if (a->security == DnsSecurity::Bogus) h.address_security = DnsSecurity::Bogus;

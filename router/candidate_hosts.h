@@ -36,6 +36,8 @@ const char* candidate_status_name(CandidateStatus s);  // "ok", "temporary failu
 
 struct CandidateHost {
   std::string name;         // host name, or the IP literal itself
+  std::string expanded_name;  // the address answers' owner after CNAMEs, when not `name` (DANE's
+                              // TLSA base domain when the chain is secure: dane_lookup.h)
   int preference = 0;       // MX preference; 0 for implicit MX and fixed hosts
   int port = 25;
   std::vector<std::string> addresses;  // IPv6 first, then IPv4

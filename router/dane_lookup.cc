@@ -40,12 +40,8 @@ class DaneLookup::Impl {
                    (bogus ? "" : ": DANE needs both DNSSEC-secure (RFC 7672 2.2)");
         continue;
       }
-      d.tlsa_name = tlsa_name(h.name, h.port);
       ++outstanding_;
-      lookups_.push_back(dns.lookup(d.tlsa_name, DnsType::TLSA, [this, i](DnsAnswer a) {
-        c_.hosts[i].dane = dane_state_from(c_.hosts[i].dane, a);
-        if (--outstanding_ == 0) finish();
-      }));
+      look_up(dns, i, h.expanded_name.empty() ? h.name : h.expanded_name);
     }
     if (outstanding_ > 0) return;
     soon_.reset(evtimer_new(base, on_soon, this));
@@ -55,6 +51,26 @@ class DaneLookup::Impl {
 
  private:
   static void on_soon(evutil_socket_t, short, void* arg) { static_cast<Impl*>(arg)->finish(); }
+
+  // TLSA of host i with `base` as its base domain; the expanded name falls back to the host name.
+  // `before`: what the expanded name's lookup found, kept in the reason.
+  void look_up(DnsService& dns, size_t i, const std::string& base, const std::string& before = "") {
+    DaneHost& d = c_.hosts[i].dane;
+    d.base_domain = base;
+    d.tlsa_name = tlsa_name(base, c_.hosts[i].port);
+    lookups_.push_back(dns.lookup(d.tlsa_name, DnsType::TLSA, [this, &dns, i, before](DnsAnswer a) {
+      CandidateHost& h = c_.hosts[i];
+      DaneHost tried = dane_state_from(h.dane, a);
+      const bool expanded = h.dane.base_domain != h.name;
+      if (expanded && (tried.state == DaneState::NoTlsa || tried.state == DaneState::Insecure)) {
+        return look_up(dns, i, h.name, tried.reason + ", so the host name " + h.name + " is the base domain");
+      }
+      if (expanded) tried.reason += " (" + h.expanded_name + " is the secure CNAME expansion of " + h.name + ")";
+      if (!before.empty()) tried.reason = before + "; " + tried.reason;
+      h.dane = std::move(tried);
+      if (--outstanding_ == 0) finish();
+    }));
+  }
 
   void finish() {
     Done done = std::move(done_);

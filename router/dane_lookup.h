@@ -5,6 +5,14 @@
 // the others get TLSA at _PORT._tcp.HOST, PORT being the port the relay connects to, and the
 // state dane_state_from() gives. The lookups run side by side.
 //
+// CNAMEs (RFC 7672 2.2.2, RFC 7671 7): when the host's address answers came through a CNAME
+// chain and are secure (libunbound calls an answer secure only when every record of the chain
+// validated), the TLSA base domain is first the expanded name, then, when that has no secure
+// TLSA records (secure denial, or an insecure answer), the host name itself. The first secure
+// TLSA RRset decides; a bogus or failed lookup at the expanded name decides too (no fallback
+// around a DNS problem). An insecure chain makes the address answers insecure: no TLSA lookup
+// at all (RFC 7672 2.2), so an expanded name of an insecure chain is never a base domain.
+//
 // How it fails: never outright; a failed lookup is DaneState::LookupFailed on that host. `done`
 // runs once, from the event loop (never inside start()); destroying the object cancels it.
 #pragma once

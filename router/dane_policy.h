@@ -53,6 +53,8 @@ DaneResult dane_result_of(DaneState s);
 struct DaneHost {
   DaneState state = DaneState::NotApplied;
   std::string tlsa_name;                   // "_25._tcp.mx.example"; empty: not looked up
+  std::string base_domain;                 // the TLSA base domain: the host name or its secure
+                                           // CNAME expansion (RFC 7672 2.2.2); SNI with DANE
   DnsSecurity mx_security = DnsSecurity::Insecure;       // kind mx / mx_lookup only
   DnsSecurity address_security = DnsSecurity::Insecure;
   DnsSecurity tlsa_security = DnsSecurity::Insecure;

@@ -35,6 +35,11 @@ StsEnforcement apply_sts_policy(const config::Route& route, const Candidates& ca
   for (const auto& h : candidates.hosts) {
     if (mx_matches_policy(h.name, p)) {
       kept.push_back(h);
+    } else if (h.dane.state == DaneState::Usable) {
+      // RFC 8461 2: a host with secure usable TLSA records is delivered to by DANE, whatever the
+      // policy's mx patterns say (DANE is checked in the session; MTA-STS never overrides it).
+      kept.push_back(h);
+      e.dane_kept.push_back(h.name);
     } else {
       e.excluded.push_back(h.name);
     }
@@ -57,6 +62,10 @@ StsEnforcement apply_sts_policy(const config::Route& route, const Candidates& ca
   e.candidates.hosts = std::move(kept);
   for (const auto& x : e.excluded) {
     e.candidates.notes.push_back(x + " skipped: not named by the MTA-STS policy of " + policy.domain);
+  }
+  for (const auto& x : e.dane_kept) {
+    e.candidates.notes.push_back(x + " kept although not named by the MTA-STS policy of " + policy.domain +
+                                 ": it has secure usable TLSA records, and DANE takes precedence (RFC 8461 2)");
   }
   if (e.candidates.hosts.empty()) {
     e.candidates.status = CandidateStatus::TempFail;
@@ -97,7 +106,12 @@ const char* tlsrpt_result_type(certs::TlsProblem p) {
       return "validation-failure";
     case certs::TlsProblem::DaneMismatch: return "tlsa-invalid";
     case certs::TlsProblem::DaneRequired: return "dane-required";
-    // RFC 8460 4.3.2: "no valid records were returned from the recursive resolver".
+    // RFC 8460 4.3.2.1: "dnssec-invalid: This indicates that no valid records were returned from
+    // the recursive resolver." Both cases are that: a bogus answer (validation failed) and a TLSA
+    // lookup that ended in SERVFAIL or a timeout (a validating resolver answers SERVFAIL when
+    // validation fails; either way no record it could vouch for came back). "tlsa-invalid" is for
+    // records that were returned and are unusable or do not match; "dane-required" for a host that
+    // has no DNSSEC-validated TLSA records at all while the route requires DANE.
     case certs::TlsProblem::DnssecBogus:
     case certs::TlsProblem::TlsaLookupFailed: return "dnssec-invalid";
   }

@@ -2,7 +2,8 @@
 //
 // apply_sts_policy() takes a route, its candidate hosts and the PolicyResult of the policy domain
 // and returns the hosts a delivery may use plus the effective TLS options:
-//   enforce: only hosts whose name matches a policy mx pattern stay; the route becomes at least
+//   enforce: only hosts whose name matches a policy mx pattern stay, and (DANE routes) hosts with
+//            secure usable TLSA records, which DANE serves instead (RFC 8461 2); the route becomes at least
 //            tls = required, verify_ca, verify_hostname, min_tls_version 1.2 (the stricter of the
 //            route and the policy wins, option by option). Failures must DEFER (4.7.x), not
 //            bounce, unless the route itself says tls = "required" (RFC 8461 5.1: the policy is
@@ -42,6 +43,7 @@ struct StsEnforcement {
   bool bounce_on_tls_failure = false;  // only when the route itself has tls = "required"
   std::string policy_domain;
   std::vector<std::string> excluded;  // hosts not named by the policy (removed under enforce)
+  std::vector<std::string> dane_kept;  // not named, but kept: secure usable TLSA (RFC 8461 2)
   std::string summary;             // one line for logs / route-for: "MTA-STS enforce (fetched, id X): ..."
 };
 

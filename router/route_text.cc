@@ -21,11 +21,20 @@ void print_ciphers(const config::Route& route, std::ostream& out) {
   out << "\n";
 }
 
+// A DANE route's host: the planner's TLSA state in test-route's words, and the records.
+void print_dane(const DaneHost& d, std::ostream& out) {
+  if (d.state == DaneState::NotApplied) return;
+  const char* word = d.state == DaneState::Usable ? "usable" : dane_result_name(dane_result_of(d.state));
+  out << "     dane: " << word << ": " << d.reason << "\n";
+  for (const auto& r : d.records) out << "     tlsa: " << certs::dane_record_text(r) << "\n";
+}
+
 void print_host(size_t n, const CandidateHost& h, std::ostream& out) {
   out << "  " << n << ". " << h.name << " (pref " << h.preference << ") port " << h.port << ":";
   for (size_t i = 0; i < h.addresses.size(); ++i) out << (i ? ", " : " ") << h.addresses[i];
   out << "\n";
   for (const auto& note : h.notes) out << "     note: " << note << "\n";
+  print_dane(h.dane, out);
 }
 
 }  // namespace
@@ -37,7 +46,13 @@ void print_route(const config::Route& route, std::ostream& out) {
   else
     out << "host, host " << route.host << ", port " << route.port << ", mx_lookup "
         << yes_no(route.mx_lookup) << ")\n";
-  out << "tls: " << config::tls_mode_name(route.tls) << ", verify_ca " << yes_no(route.verify_ca)
+  out << "tls: " << config::tls_mode_name(route.tls);
+  // The DANE level (SPEC R-DANE): what a host without secure usable TLSA records gets.
+  if (route.tls == config::TlsMode::Dane)
+    out << " (hosts without secure usable TLSA records: dane_fallback "
+        << (route.dane_fallback == config::DaneFallback::Required ? "required" : "opportunistic") << ")";
+  if (route.tls == config::TlsMode::DaneOnly) out << " (hosts without secure usable TLSA records: not tried)";
+  out << ", verify_ca " << yes_no(route.verify_ca)
       << ", verify_hostname " << yes_no(route.verify_hostname) << ", min_tls_version "
       << (route.has_min_tls_version ? config::tls_version_name(route.min_tls_version) : "not set")
       << ", client_cert " << yes_no(route.client_cert) << "\n";

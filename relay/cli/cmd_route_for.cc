@@ -39,6 +39,8 @@ void print_sts(const config::Config& cfg, const config::Route& route, const std:
   }
   out << "mta-sts: " << plan.sts.summary << "\n";
   for (const auto& x : plan.sts.excluded) out << "  excluded by the policy: " << x << "\n";
+  for (const auto& x : plan.sts.dane_kept)
+    out << "  not named by the policy, kept: " << x << " has secure usable TLSA records, and DANE takes precedence (RFC 8461 2)\n";
 }
 
 }  // namespace

@@ -268,7 +268,10 @@ void SmtpClientSession::on_reply(const SmtpReply& r) {
         return begin_transaction();
       }
       std::string err;
-      const std::string host = host_ < cand_.hosts.size() ? cand_.hosts[host_].name : "";
+      std::string host = host_ < cand_.hosts.size() ? cand_.hosts[host_].name : "";
+      // RFC 7672 8.1: with DANE the SNI name is the TLSA base domain (the secure CNAME
+      // expansion when the records were found there); the certificate is checked against it.
+      if (level_.dane_verify && !cand_.hosts[host_].dane.base_domain.empty()) host = cand_.hosts[host_].dane.base_domain;
       certs::SslPtr ssl = certs::new_session(rt_->client_ctx(route_.name), host, &err);
       if (!ssl) return fail(Next::Defer, problem(router::FailureKind::Local, "4.7.0", "cannot start TLS: " + err));
       enter(State::Handshake);
@@ -445,8 +448,13 @@ std::optional<certs::TlsFailure> SmtpClientSession::route_checks(const certs::Tl
 // (no CA store; DANE-TA checks the chain to its anchor and the names). The verdict goes into the
 // session's TLS facts (tls_.dane) for the log line and REQUIRETLS.
 std::optional<certs::TlsFailure> SmtpClientSession::dane_check(const certs::TlsFacts& f) {
-  const router::DaneHost& d = cand_.hosts[host_].dane;
-  certs::DaneMatchResult m = certs::dane_match(conn_->tls(), d.records, f.hostname_ok);
+  const router::CandidateHost& h = cand_.hosts[host_];
+  const router::DaneHost& d = h.dane;
+  // DANE-TA reference identifiers (RFC 7672 3.2.3): the TLSA base domain (the SNI name, which
+  // f.hostname_ok was checked against) and the MX host name, or its CNAME expansion.
+  bool named = f.hostname_ok;
+  for (const std::string* n : {&h.name, &h.expanded_name}) named = named || certs::peer_names_host(conn_->tls(), *n);
+  certs::DaneMatchResult m = certs::dane_match(conn_->tls(), d.records, named);
   tls_.dane = router::dane_result_name(m.matched ? router::DaneResult::Verified : router::DaneResult::Failed);
   if (HostTrace* t = trace()) {
     t->dane_matched = m.matched ? certs::dane_record_text(d.records[static_cast<size_t>(m.record)]) : "";

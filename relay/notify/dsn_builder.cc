@@ -105,7 +105,7 @@ bool contains(const std::string& hay, const char* needle) { return hay.find(need
 
 // ---- advice ---------------------------------------------------------------
 
-enum class Failure { NoStartTls, HostName, HostNameInCn, UntrustedCa, CertExpired, OldVersion, NoCipher, NoTls13Suite, OtherTls, NullMx, Lifetime, RemoteReject, NoSmtpUtf8, No8BitMime, NoRequireTls, Other };
+enum class Failure { NoStartTls, HostName, HostNameInCn, UntrustedCa, CertExpired, OldVersion, NoCipher, NoTls13Suite, OtherTls, DaneMismatch, DaneMissing, DaneDns, NullMx, Lifetime, RemoteReject, NoSmtpUtf8, No8BitMime, NoRequireTls, Other };
 
 // Which advice a TLS problem gets; problems without their own advice get
 // seed 000's whole list.
@@ -125,10 +125,10 @@ Failure tls_failure_of(certs::TlsProblem p) {
     case certs::TlsProblem::HandshakeFailed: return Failure::OtherTls;
     case certs::TlsProblem::HostnameOnlyInCn: return Failure::HostNameInCn;
     case certs::TlsProblem::NoTls13Suite: return Failure::NoTls13Suite;
-    case certs::TlsProblem::DaneMismatch:  // the failure's own advice (tls_failure.cc) says more
-    case certs::TlsProblem::DaneRequired:
+    case certs::TlsProblem::DaneMismatch: return Failure::DaneMismatch;
+    case certs::TlsProblem::DaneRequired: return Failure::DaneMissing;
     case certs::TlsProblem::DnssecBogus:
-    case certs::TlsProblem::TlsaLookupFailed: return Failure::OtherTls;
+    case certs::TlsProblem::TlsaLookupFailed: return Failure::DaneDns;
   }
   return Failure::OtherTls;
 }
@@ -291,6 +291,36 @@ TlsAdvice tls_no_tls13_suite(const Names& n) {
           "nothing: the TLS 1.3 suites are at least as strong as the TLS 1.2 suites on the list."};
 }
 
+// DANE (RFC 7672): the receiving domain's DNSSEC-signed TLSA records decide, not a certificate
+// authority, so the fix is on their side and relaxing means leaving DANE (or its bounce) behind.
+TlsAdvice tls_dane_mismatch(const Names& n) {
+  return {{"The TLSA records of " + n.host + " do not match the certificate it presented. Its administrator (the mail "
+           "administrator of " + n.domain + ") must update the TLSA records or the certificate: when the key "
+           "changes, the new key's TLSA record has to be published before the certificate is replaced."},
+          "set tls = \"dane\" with dane_fallback = \"opportunistic\" on " + n.route +
+              " (a mismatch then waits in the queue for the records to be fixed instead of bouncing)",
+          "nothing is sent to a server whose certificate the TLSA records do not vouch for, so the mail waits; "
+          "leaving DANE altogether (tls = \"opportunistic\") would let an attacker on the network path pose as " +
+              n.host + "."};
+}
+
+TlsAdvice tls_dane_missing(const Names& n) {
+  return {{n.host + " has no DNSSEC-signed, usable TLSA records (or its MX or address records are not DNSSEC-signed), "
+           "and " + n.route + " delivers only with DANE. Ask the mail administrator of " + n.domain +
+           " to sign the zone and publish TLSA records (DANE-EE \"3 1 1\" is the usual choice)."},
+          "set tls = \"dane\" on " + n.route + " so that hosts without TLSA records get dane_fallback",
+          "such hosts are then authenticated by certificate authorities (dane_fallback = \"required\") or not at "
+          "all (\"opportunistic\")."};
+}
+
+TlsAdvice tls_dane_dns(const Names& n) {
+  return {{"A DNS answer for " + n.host + " (its MX, address or TLSA records) failed DNSSEC validation or could not be "
+           "fetched, so DANE could not be checked and nothing was sent. Ask the mail administrator of " + n.domain +
+           " to check the zone's DNSSEC signatures, and check the relay's dns.servers."},
+          "none that keeps DANE: a broken signature could be an attack",
+          "ignoring DNSSEC failures would let whoever forges DNS answers receive the mail."};
+}
+
 // Seed 000's whole troubleshooting list, for a TLS failure we cannot narrow.
 TlsAdvice tls_other(const Names& n) {
   return {{"If the receiving server has several host names, make sure the route uses the host name that is in the "
@@ -313,6 +343,9 @@ std::optional<TlsAdvice> tls_advice(Failure f, const Names& n) {
     case Failure::NoCipher: return tls_no_cipher(n);
     case Failure::NoTls13Suite: return tls_no_tls13_suite(n);
     case Failure::OtherTls: return tls_other(n);
+    case Failure::DaneMismatch: return tls_dane_mismatch(n);
+    case Failure::DaneMissing: return tls_dane_missing(n);
+    case Failure::DaneDns: return tls_dane_dns(n);
     case Failure::NullMx:
     case Failure::Lifetime:
     case Failure::RemoteReject:
@@ -363,6 +396,9 @@ std::vector<std::string> other_advice(Failure f, const Names& n) {
     case Failure::NoCipher:
     case Failure::NoTls13Suite:
     case Failure::OtherTls:
+    case Failure::DaneMismatch:
+    case Failure::DaneMissing:
+    case Failure::DaneDns:
     case Failure::Other:
       return {"Check the address for typing errors. If the problem persists, forward this report to your mail administrator."};
   }
@@ -402,7 +438,9 @@ std::vector<std::string> dsn_advice(const Recipient& r, const std::string& confi
   Failure f = classify(r);
   Names n = names_of(r, config_path);
   auto tls = tls_advice(f, n);
-  bool own = r.advice.empty();
+  // DANE failures: our fixes name the host whose TLSA records failed and the route's DANE
+  // settings, which the host-less words from certs/ (for logs and test-route) cannot.
+  bool own = r.advice.empty() || f == Failure::DaneMismatch || f == Failure::DaneMissing || f == Failure::DaneDns;
   std::vector<std::string> out = own ? (tls ? tls->fixes : other_advice(f, n)) : split_advice(r.advice);
   if (tls) add_tls_tail(*tls, n, own, &out);
   return out;

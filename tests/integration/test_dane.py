@@ -12,6 +12,7 @@ and that `smarthost test-route --json` reports the same verdict for the host.
 """
 import json
 import os
+import re
 import smtplib
 import ssl
 import time
@@ -19,8 +20,9 @@ import unittest
 
 from dns_server import DnsServer
 from dnssec_zone import SignedZone, spki_sha256
-from relay_fixture import Relay, testpki
+from relay_fixture import Relay, free_port, testpki
 from smtp_peer import SmtpPeer
+from test_mta_sts import PolicyServer
 
 WRONG = "00" * 32
 
@@ -60,7 +62,32 @@ def zone_records(tls_port, plain_port, pki):
                     ("bogus", "bogus"), ("fail", "fail"), ("pkix-plain", "pkix-plain")]:
         domain(dom, "%s.wild.test.example." % mx)
     domain("ta-wrong", "mx.ta-wrong.test.example.")
-    for dom in ("ee-ok", "ee-bad", "bogus", "none-only"):  # these want TLS reports (RFC 8460)
+    # Secure CNAMEs (RFC 7672 2.2.2): the expanded name is the TLSA base domain first (its record
+    # matches, the alias's does not), then the alias itself when the target has no TLSA records.
+    rr.append("cname-ee.wild IN CNAME ee-target.wild")
+    rr.append("ee-target.wild IN A 127.0.0.1")
+    rr.append("_%d._tcp.ee-target.wild IN TLSA 3 1 1 %s" % (tls_port, leaf))
+    rr.append("_%d._tcp.cname-ee.wild IN TLSA 3 1 1 %s" % (tls_port, WRONG))
+    rr.append("cname-back.wild IN CNAME back-target.wild")
+    rr.append("back-target.wild IN A 127.0.0.1")
+    rr.append("_%d._tcp.cname-back.wild IN TLSA 3 1 1 %s" % (tls_port, leaf))
+    domain("cname-ee", "cname-ee.wild.test.example.")
+    # DANE-TA through a secure CNAME: the base domain (the target) is not in the certificate, the
+    # MX host name is, and it is a reference identifier too (RFC 7672 3.2.3).
+    rr.append("cname-ta.wild IN CNAME mx.ta-target")
+    rr.append("mx.ta-target IN A 127.0.0.1")
+    rr.append("_%d._tcp.mx.ta-target IN TLSA 2 1 1 %s" % (tls_port, issuer))
+    domain("cname-ta", "cname-ta.wild.test.example.")
+    domain("cname-back", "cname-back.wild.test.example.")
+    # An insecure CNAME (its owner is in the unsigned zone) to a host with mismatching TLSA: the
+    # address answers are insecure, so neither name's TLSA records count.
+    domain("cname-insecure", "mx.cname.insecure.example.")
+    # MTA-STS (its policy server's certificate names *.wild.test.example, so the policy domain is
+    # wild.test.example): an enforce policy whose mx patterns leave out a host with usable TLSA.
+    domain("wild", "ee-ok.wild.test.example.")
+    rr.append('_mta-sts.wild IN TXT "v=STSv1; id=1"')
+    rr.append("mta-sts.wild IN A 127.0.0.1")
+    for dom in ("ee-ok", "ee-bad", "bogus", "none-only", "fail"):  # these want TLS reports (RFC 8460)
         rr.append('_smtp._tls.%s IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@%s.test.example"' % (dom, dom))
     return rr
 
@@ -106,6 +133,7 @@ class DaneTest(unittest.TestCase):
         cls.dns = DnsServer(
             zones=[("insecure.example.", "static"), ("insecure-only.example.", "static")],
             records=["insecure.example. MX 10 ee-bad.wild.test.example.",
+                     "mx.cname.insecure.example. CNAME ee-bad.wild.test.example.",
                      "insecure-only.example. MX 10 ee-ok.wild.test.example."],
             forward_zones=[(cls.zone.origin, cls.auth.server)],
             blackhole_zones=["_%d._tcp.fail.wild.test.example." % cls.plain.port])
@@ -169,6 +197,11 @@ class DaneTest(unittest.TestCase):
             time.sleep(0.2)
         self.fail("no DSN for %s at the sink\n%s" % (qid, self.relay.log_text()[-3000:]))
 
+    @staticmethod
+    def dsn_text(msg):
+        """The DSN's text with its line wrapping undone, to look for whole sentences."""
+        return re.sub(r"\s+", " ", msg["data"].decode("utf-8", "replace"))
+
     def tlsrpt(self, domain):
         day = time.strftime("%Y-%m-%d", time.gmtime())
         r = self.relay.cli("tlsrpt", "show", "--date", day, "--json")
@@ -210,7 +243,13 @@ class DaneTest(unittest.TestCase):
         line = self.delivery(qid, "bounced")
         self.assertIn("dane=failed", line)
         self.assertIn("dsn=5.7.5", line)
-        self.bounce_sent(qid)
+        # The DSN says in words what DANE found and who must fix it (not the PKIX advice).
+        text = self.dsn_text(self.bounce_sent(qid))
+        self.assertIn("The TLSA records of ee-bad.wild.test.example do not match the certificate it presented",
+                      text)
+        self.assertIn("must update the TLSA records or the certificate", text)
+        self.assertIn('dane_fallback = "opportunistic"', text)
+        self.assertNotIn("verify_hostname = false", text)
         self.agree("daneonly", "ee-bad-only.test.example", "failed")
 
     # -- DANE-TA ------------------------------------------------------------------------------
@@ -254,7 +293,8 @@ class DaneTest(unittest.TestCase):
         qid = self.send("none-only.test.example")
         line = self.delivery(qid, "bounced")
         self.assertIn("dane=no-tlsa", line)
-        self.bounce_sent(qid)
+        text = self.dsn_text(self.bounce_sent(qid))
+        self.assertIn("none.wild.test.example has no DNSSEC-signed, usable TLSA records", text)
         self.agree("daneonly", "none-only.test.example", "no-tlsa")
 
     def test_insecure_mx_ignores_tlsa_and_uses_the_fallback(self):
@@ -268,6 +308,79 @@ class DaneTest(unittest.TestCase):
         qid = self.send("insecure-only.example")
         self.assertIn("dane=insecure", self.delivery(qid, "bounced"))
         self.agree("daneonly", "insecure-only.example", "insecure", secure=False)
+
+    # -- CNAMEs: the TLSA base domain (RFC 7672 2.2.2, RFC 7671 7) -------------------------------
+
+    def test_secure_cname_target_is_the_tlsa_base_domain(self):
+        qid = self.send("cname-ee.test.example")
+        line = self.delivery(qid, "sent")
+        self.assertIn("dane=verified", line)
+        leaf = spki_sha256(os.path.join(self.pki, "valid.pem"))
+        rep = self.agree("dane", "cname-ee.test.example", "verified", matched="3 1 1 " + leaf)
+        self.assertIn("_%d._tcp.ee-target.wild.test.example" % self.mx.port, rep["hosts"][0]["dane"]["state"])
+        # RFC 7672 8.1: the SNI name is the TLSA base domain.
+        snis = [e.get("sni") for e in self.mx.events("starttls")]
+        self.assertIn("ee-target.wild.test.example", snis)
+
+    def test_secure_cname_without_target_tlsa_falls_back_to_the_alias(self):
+        qid = self.send("cname-back.test.example")
+        self.assertIn("dane=verified", self.delivery(qid, "sent"))
+        rep = self.agree("dane", "cname-back.test.example", "verified")
+        self.assertIn("_%d._tcp.cname-back.wild.test.example" % self.mx.port, rep["hosts"][0]["dane"]["state"])
+
+    def test_dane_ta_through_a_cname_accepts_the_mx_host_name(self):
+        qid = self.send("cname-ta.test.example")
+        self.assertIn("dane=verified", self.delivery(qid, "sent"))
+        issuer = spki_sha256(os.path.join(self.pki, "valid.pem"), 1)
+        rep = self.agree("dane", "cname-ta.test.example", "verified", matched="2 1 1 " + issuer)
+        self.assertIn("_%d._tcp.mx.ta-target.test.example" % self.mx.port, rep["hosts"][0]["dane"]["state"])
+
+    def test_insecure_cname_gets_no_dane(self):
+        qid = self.send("cname-insecure.test.example")
+        self.assertIn("dane=insecure", self.delivery(qid, "sent"))
+        self.agree("dane", "cname-insecure.test.example", "insecure", secure=False)
+
+    # -- DANE beats MTA-STS (RFC 8461 2) ---------------------------------------------------------
+
+    def test_mta_sts_enforce_does_not_exclude_a_host_with_usable_tlsa(self):
+        https = PolicyServer(free_port(), os.path.join(self.pki, "valid.pem"), os.path.join(self.pki, "valid.key"))
+        https.policy = "version: STSv1\r\nmode: enforce\r\nmx: other.test.example\r\nmax_age: 86400\r\n"
+        https.start()
+        cfg = CONFIG % {"sink": self.sink.port, "tls": self.mx.port, "plain": self.plain.port,
+                        "dns": self.dns.server, "anchor": self.zone.trust_anchor}
+        cfg = cfg.replace("mta_sts = { enabled = false; };",
+                          'mta_sts = { enabled = true; https_port = %d; fetch_timeout = "5s"; };' % https.port)
+        relay = Relay(cfg).start()
+        try:
+            r = relay.swaks("--from", "alice@sender.test.example", "--to", "bob@wild.test.example")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            qid = r.stdout.split("queued as ")[1].split()[0]
+            line = relay.wait_log(r"event=delivery [^\n]*id=%s [^\n]*status=\w+[^\n]*" % qid, timeout=20).group(0)
+            self.assertIn("status=sent", line)
+            self.assertIn("dane=verified", line)
+            self.assertTrue(https.requests, "the policy was never fetched")
+            out = relay.cli("route-for", "bob@wild.test.example").stdout
+            self.assertIn("mta-sts: MTA-STS enforce", out)
+            self.assertIn("DANE takes precedence (RFC 8461 2)", out)
+        finally:
+            rc = relay.stop()
+            log = relay.log_text()
+            relay.cleanup()
+            https.stop()
+        self.assertEqual(rc, 0, log[-3000:])
+        self.assertNotIn("AddressSanitizer", log)
+
+    # -- route-for shows the DANE level -------------------------------------------------------
+
+    def test_route_for_shows_the_dane_level(self):
+        out = self.relay.cli("route-for", "bob@ee-ok.test.example").stdout
+        self.assertIn("tls: dane (hosts without secure usable TLSA records: dane_fallback opportunistic)", out)
+        self.assertIn("dane: usable: secure TLSA records at _%d._tcp.ee-ok.wild.test.example" % self.mx.port, out)
+        out = self.relay.cli("route-for", "bob@none-only.test.example").stdout
+        self.assertIn("tls: dane-only (hosts without secure usable TLSA records: not tried)", out)
+        self.assertIn("dane: no-tlsa:", out)
+        out = self.relay.cli("route-for", "bob@insecure.example").stdout
+        self.assertIn("dane: insecure:", out)
 
     # -- REQUIRETLS (RFC 8689): a DANE match is verified TLS ------------------------------------
 
@@ -314,14 +427,16 @@ class DaneTest(unittest.TestCase):
 
     def test_tlsrpt_counts_dane_sessions_under_tlsa(self):
         leaf = spki_sha256(os.path.join(self.pki, "valid.pem"))
-        for dom in ("ee-ok", "ee-bad", "bogus", "none-only"):
+        for dom in ("ee-ok", "ee-bad", "bogus", "none-only", "fail"):
             self.send("%s.test.example" % dom)
         ok = self.wait_tlsrpt("ee-ok.test.example",
                               lambda p: p["summary"]["total-successful-session-count"] >= 1)
         self.assertEqual(sorted(ok["policy"]["policy-string"]), sorted(["3 1 1 " + leaf, "3 1 1 " + WRONG]))
         self.assertEqual(ok["policy"]["mx-host"], ["ee-ok.wild.test.example"])
+        # A TLSA lookup that times out (SERVFAIL to the relay) returned no valid records:
+        # "dnssec-invalid" (RFC 8460 4.3.2.1), like a bogus answer.
         for dom, kind in (("ee-bad", "tlsa-invalid"), ("bogus", "dnssec-invalid"),
-                          ("none-only", "dane-required")):
+                          ("none-only", "dane-required"), ("fail", "dnssec-invalid")):
             p = self.wait_tlsrpt("%s.test.example" % dom, lambda p: p.get("failure-details"))
             self.assertEqual({d["result-type"] for d in p["failure-details"]}, {kind}, json.dumps(p))
 

@@ -201,6 +201,26 @@ TEST(MtaStsPolicy, EnforceWithNoMatchingHostDefers) {
   CHECK(e.candidates.reason.find("names none of the MX hosts") != std::string::npos);
 }
 
+// RFC 8461 2: an MX host with secure usable TLSA records is delivered to by DANE even when the
+// enforce policy's mx patterns leave it out; secure but unusable records do not count (RFC 7672 2.2).
+TEST(MtaStsPolicy, EnforceKeepsHostsWithUsableTlsa) {
+  config::Route route;
+  route.tls = config::TlsMode::Dane;
+  Candidates c = three_hosts();
+  c.hosts[1].dane.state = DaneState::Usable;    // mx2: not named by the policy
+  c.hosts[2].dane.state = DaneState::Unusable;  // a.wild: not named either
+  auto e = apply_sts_policy(route, c, policy("version: STSv1\nmode: enforce\nmx: mx1.test.example\nmax_age: 60\n"));
+  LONGS_EQUAL(2, e.candidates.hosts.size());
+  STRCMP_EQUAL("mx2.test.example", e.candidates.hosts[1].name.c_str());
+  LONGS_EQUAL(1, e.dane_kept.size());
+  LONGS_EQUAL(1, e.excluded.size());
+  STRCMP_EQUAL("a.wild.test.example", e.excluded[0].c_str());
+  CHECK(e.candidates.status == CandidateStatus::Ok);
+  // The kept host's session is DANE's: TLSA records only, whatever the policy raised.
+  HostTlsLevel l = dane_host_level(e.route, e.candidates.hosts[1].dane);
+  CHECK(l.dane_verify && !l.verify_ca && !l.verify_hostname);
+}
+
 TEST(MtaStsPolicy, TestingAndNoneChangeNothing) {
   config::Route route;
   auto e = apply_sts_policy(route, three_hosts(), policy("version: STSv1\nmode: testing\nmx: other.example\nmax_age: 60\n"));
