@@ -121,6 +121,7 @@ struct CertSummary {
   std::vector<std::string> san;  // "DNS:mx1.test.example", "IP:::1"; wolfSSL's order
   std::string not_before;        // "Nov 23 16:30:30 2026 GMT"
   std::string not_after;
+  int64_t not_after_unix = 0;    // the same as unix seconds; 0 when wolfSSL cannot read it
 };
 
 struct TlsFacts {
@@ -144,6 +145,7 @@ struct TlsFacts {
   bool hostname_only_in_cn = false;
   std::vector<CertSummary> chain;  // as sent by the peer, leaf first
   std::string spki_sha256;  // lowercase hex of SHA-256(leaf SubjectPublicKeyInfo): TLSA 3 1 1
+  std::string cert_sha256;  // lowercase hex of SHA-256(leaf DER): the certificate's fingerprint
 };
 
 // The first certificate of a PEM file (our tls.cert, for the console's certificates page);
@@ -154,6 +156,10 @@ std::optional<CertSummary> cert_file_summary(const std::string& pem_path, std::s
 // success; before that, established is false and the rest is empty. Never fails
 // otherwise: facts wolfSSL cannot give stay empty.
 TlsFacts session_facts(WOLFSSL* ssl);
+
+// The facts a delivery keeps (tls_summary.h), with the leaf certificate's names, fingerprint
+// and expiry; `dane` is the DANE word already decided for the host.
+TlsSummary session_summary(const TlsFacts& facts, const std::string& dane);
 
 // "version=TLS1_3 cipher=TLS_AES_256_GCM_SHA384 bits=256/256" for Received:.
 std::string received_clause(const TlsFacts& facts);
