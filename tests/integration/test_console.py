@@ -235,7 +235,9 @@ class ConsoleTest(ConsoleWorld):
         self.send("rita@soon.test.example", "<certs.soon@client.example>")
         self.send("sam@elsewhere.example", "<certs.year@client.example>")
         self.send("tom@bad.test.example", "<certs.bad@client.example>")
-        for mid in ("certs.soon@client.example", "certs.year@client.example", "certs.bad@client.example"):
+        self.send("ursula@good.test.example", "<certs.good@client.example>")
+        for mid in ("certs.soon@client.example", "certs.year@client.example", "certs.bad@client.example",
+                    "certs.good@client.example"):
             self.wait_tracking(mid, "sent")
         status, _, page = self.api("GET", "/certificates")
         self.assertEqual(status, 200, page)
@@ -295,7 +297,9 @@ class ConsoleTest(ConsoleWorld):
                 return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
 
     def pem_fingerprint(self, name):
-        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(testpki() + "/" + name).read())).hexdigest()
+        with open(testpki() + "/" + name) as f:  # the leaf: the file's first certificate
+            leaf = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", f.read(), re.S).group(0)
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(leaf)).hexdigest()
 
     def test_reload_applies_a_new_certificate_and_says_a_new_listener_needs_a_restart(self):
         self.assertEqual(self.served_certificate(), self.pem_fingerprint("valid.pem"))
