@@ -709,7 +709,7 @@ class ConsolePoller(threading.Thread):
             c.close()
 
     def run(self):
-        while not self.done.wait(1.0):
+        while True:  # at once, then every second
             for path in ("/metrics", "/"):
                 try:
                     status = self.get(path)
@@ -720,6 +720,8 @@ class ConsolePoller(threading.Thread):
                 except Exception as e:  # noqa: BLE001
                     self.errors += 1
                     self.error = "%s: %s" % (path, e)
+            if self.done.wait(1.0):
+                return
 
     def stop(self):
         self.done.set()
