@@ -57,9 +57,13 @@ $(B)/san/unit_tests: $(SAN_OBJ) $(UNIT_OBJ)
 	$(CXX) $(SAN_FLAGS) $^ $(PKG_LIBS) $(shell pkg-config --libs cpputest) -o $@
 
 # The same two steps as tests/integration/test_make_run.py (SIGHUP must work as `user`).
+# CONSOLE=1 also turns the admin console on (127.0.0.1:8443; its password is printed).
 run: $(B)/smarthost
 	./config/make-run-cert.sh var/tls config/smarthost.cfg
-	./$(B)/smarthost run -c config/smarthost.cfg
+	if [ -n "$(CONSOLE)" ]; then \
+	  ./config/make-run-console.sh $(B)/smarthost config/smarthost.cfg var/smarthost-console.cfg && \
+	  exec ./$(B)/smarthost run -c var/smarthost-console.cfg; \
+	else exec ./$(B)/smarthost run -c config/smarthost.cfg; fi
 
 test: $(B)/san/unit_tests
 	./tests/run-unit.sh $(B)/san/unit_tests

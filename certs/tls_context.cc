@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 
 namespace certs {
@@ -443,6 +444,13 @@ std::string time_text(WOLFSSL_ASN1_TIME* t) {
   return buf;
 }
 
+// The same time as unix seconds (certificate times are UTC); 0 when it cannot be read.
+int64_t time_unix(WOLFSSL_ASN1_TIME* t) {
+  struct tm tm {};
+  if (t == nullptr || wolfSSL_ASN1_TIME_to_tm(t, &tm) != WOLFSSL_SUCCESS) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
 // One subjectAltName entry we care about: a DNS name, or an IP address as
 // its raw 4 or 16 bytes.
 struct AltName {
@@ -500,7 +508,21 @@ CertSummary summarise(WOLFSSL_X509* x509) {
   s.san = san_list(x509);
   s.not_before = time_text(wolfSSL_X509_get_notBefore(x509));
   s.not_after = time_text(wolfSSL_X509_get_notAfter(x509));
+  s.not_after_unix = time_unix(wolfSSL_X509_get_notAfter(x509));
   return s;
+}
+
+// Lowercase hex of SHA-256(data); empty when hashing fails.
+std::string sha256_hex(const unsigned char* data, size_t size) {
+  unsigned char digest[WC_SHA256_DIGEST_SIZE];
+  if (wc_Sha256Hash(data, static_cast<word32>(size), digest) != 0) return "";
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 0x0f];
+  }
+  return out;
 }
 
 std::string spki_sha256_hex(WOLFSSL_X509* x509) {
@@ -509,15 +531,13 @@ std::string spki_sha256_hex(WOLFSSL_X509* x509) {
     return "";
   std::vector<unsigned char> spki(static_cast<size_t>(size));
   if (wolfSSL_X509_get_pubkey_buffer(x509, spki.data(), &size) != WOLFSSL_SUCCESS) return "";
-  unsigned char digest[WC_SHA256_DIGEST_SIZE];
-  if (wc_Sha256Hash(spki.data(), static_cast<word32>(size), digest) != 0) return "";
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out += hex[b >> 4];
-    out += hex[b & 0x0f];
-  }
-  return out;
+  return sha256_hex(spki.data(), static_cast<size_t>(size));
+}
+
+std::string cert_sha256_hex(WOLFSSL_X509* x509) {
+  int size = 0;
+  const unsigned char* der = wolfSSL_X509_get_der(x509, &size);
+  return der && size > 0 ? sha256_hex(der, static_cast<size_t>(size)) : "";
 }
 
 // wolfSSL_get_chain_X509 hands back a copy the caller owns; the session keeps
@@ -586,6 +606,7 @@ void certificate_facts(WOLFSSL* ssl, TlsFacts* f) {
   f->has_certificate = leaf != nullptr;
   if (!leaf) return;
   f->spki_sha256 = spki_sha256_hex(leaf.get());
+  f->cert_sha256 = cert_sha256_hex(leaf.get());
   const PeerRecord* rec = record_of(ssl);
   // No record, or a session whose chain was never verified (resumed): not ok.
   f->ca_ok = rec && rec->callback_ran && rec->first_error == 0;
@@ -632,6 +653,22 @@ bool peer_names_host(WOLFSSL* ssl, const std::string& host) {
   rec.name = normalise_peer_name(host);
   rec.name_is_ip = is_ip_literal(rec.name);
   return name_matches(alt_names(leaf.get()), rec);
+}
+
+TlsSummary session_summary(const TlsFacts& f, const std::string& dane) {
+  TlsSummary s;
+  s.version = f.version;
+  s.cipher = f.cipher;
+  s.bits = f.bits;
+  s.verdict = verdict_name(f.verdict);
+  s.dane = dane;
+  if (!f.chain.empty()) {
+    s.peer_subject = f.chain.front().subject;
+    s.peer_issuer = f.chain.front().issuer;
+    s.peer_not_after = f.chain.front().not_after_unix;
+    s.peer_sha256 = f.cert_sha256;
+  }
+  return s;
 }
 
 std::string received_clause(const TlsFacts& facts) {

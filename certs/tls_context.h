@@ -121,6 +121,7 @@ struct CertSummary {
   std::vector<std::string> san;  // "DNS:mx1.test.example", "IP:::1"; wolfSSL's order
   std::string not_before;        // "Nov 23 16:30:30 2026 GMT"
   std::string not_after;
+  int64_t not_after_unix = 0;    // the same as unix seconds; 0 when wolfSSL cannot read it
 };
 
 struct TlsFacts {
@@ -144,6 +145,7 @@ struct TlsFacts {
   bool hostname_only_in_cn = false;
   std::vector<CertSummary> chain;  // as sent by the peer, leaf first
   std::string spki_sha256;  // lowercase hex of SHA-256(leaf SubjectPublicKeyInfo): TLSA 3 1 1
+  std::string cert_sha256;  // lowercase hex of SHA-256(leaf DER): the certificate's fingerprint
 };
 
 // The first certificate of a PEM file (our tls.cert, for the console's certificates page);
@@ -159,6 +161,10 @@ TlsFacts session_facts(WOLFSSL* ssl);
 // (RFC 9525 DNS-IDs; IP-IDs for an address). DANE-TA uses it for reference identifiers other
 // than the session's own peer name (RFC 7672 3.2.3). False without a certificate.
 bool peer_names_host(WOLFSSL* ssl, const std::string& host);
+
+// The facts a delivery keeps (tls_summary.h), with the leaf certificate's names, fingerprint
+// and expiry; `dane` is the DANE word already decided for the host.
+TlsSummary session_summary(const TlsFacts& facts, const std::string& dane);
 
 // "version=TLS1_3 cipher=TLS_AES_256_GCM_SHA384 bits=256/256" for Received:.
 std::string received_clause(const TlsFacts& facts);

@@ -3,6 +3,7 @@
 // values; nothing here can fail. (tls_context.h has the full facts and the wolfSSL side.)
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace certs {
@@ -16,6 +17,12 @@ struct TlsSummary {
   // DANE routes: "verified", "failed", "no-tlsa", "insecure", "unusable", "bogus" (SPEC R-DANE);
   // empty when the route does not use DANE. "verified" is what REQUIRETLS may count as DANE.
   std::string dane;
+  // The peer's leaf certificate, for the console's certificates page and its expiry warnings
+  // (SPEC R-CONSOLE). Not kept in the queue record: only the delivery history needs them.
+  std::string peer_subject;
+  std::string peer_issuer;
+  std::string peer_sha256;     // fingerprint: lowercase hex SHA-256 of the DER
+  int64_t peer_not_after = 0;  // unix seconds; 0: no certificate, or its date unreadable
 };
 
 enum class TlsProblem {

@@ -163,11 +163,14 @@ class Daemon {
     QueueStore* q = store_.get();
     history_->set_kick([q, h] { q->run_after_commits([h] { h->flush(base::now_us()); }); });
     metrics_ = std::make_unique<Metrics>();
-    feed_ = std::make_unique<ConsoleFeed>(*metrics_, *history_);
+    cert_watch_ = std::make_unique<CertExpiryWatch>();
+    feed_ = std::make_unique<ConsoleFeed>(*metrics_, *cert_watch_, *history_);
     set_observer(feed_.get());
     ConsoleDeps deps;
     deps.history = h;
     deps.metrics = metrics_.get();
+    deps.certs = cert_watch_.get();
+    deps.tlsrpt = sts_->tlsrpt();
     deps.config_path = path_;
     deps.gauges = [this] { return gauges(); };
     QueueStore* store = store_.get();
@@ -355,6 +358,7 @@ class Daemon {
   std::unique_ptr<QueueLock> lock_;  // outlives store_: nobody else opens the queue while it is open
   std::unique_ptr<HistoryStore> history_;  // outlives store_: its writer thread flushes the history
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<CertExpiryWatch> cert_watch_;
   std::unique_ptr<ConsoleFeed> feed_;      // installed as the observer while the loop runs
   std::unique_ptr<QueueStore> store_;
   std::unique_ptr<ConsoleServer> console_;

@@ -31,6 +31,7 @@ class StsRuntime {
   ~StsRuntime();
 
   StsServices services() const;
+  TlsrptStore* tlsrpt() const { return tlsrpt_.get(); }  // the console's TLS reports page reads it
   void set_runtime(std::shared_ptr<const Runtime> rt) { rt_ = std::move(rt); }
   // Sends the reports of `day` now (the daily timer calls this for yesterday).
   void send_reports(const std::string& day);

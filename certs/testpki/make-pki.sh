@@ -10,6 +10,8 @@
 #     valid       localhost, mx1/mx2/mail.test.example, *.wild.test.example, 127.0.0.1, ::1
 #     valid-ec    the same names, ECDSA P-256 key
 #     expired     the same names, validity ended a year ago
+#     expiring    the same names, validity ends in 10 days (always more than 4 days left:
+#                 inside the console's 14-day expiry warning, never expired)
 #     notyet      the same names, validity starts in a year
 #     wronghost   other.example only
 #     untrusted   the valid names, signed by rogue-ca (chain: leaf + rogue-ca)
@@ -18,8 +20,8 @@
 #                 x.*.mid.test.example, *.example (must match no host at all)
 #     cn-only     no subjectAltName; CN=mx1.test.example
 #
-# Idempotent: when OUTDIR/ca.pem exists, is newer than this script and valid.pem
-# stays valid for another week, nothing is done. Otherwise everything is made
+# Idempotent: when OUTDIR/ca.pem exists, is newer than this script, valid.pem
+# stays valid for another week and expiring.pem for another 4 days, nothing is done. Otherwise everything is made
 # again. Concurrent callers are serialised with flock on OUTDIR/.lock.
 # Prints nothing on success; on failure prints openssl's complaint and exits 1.
 set -euo pipefail
@@ -36,7 +38,7 @@ self="${BASH_SOURCE[0]}"
 exec 9>"$out/.lock"
 flock 9
 
-leaves=(valid valid-ec expired notyet wronghost untrusted client sloppy cn-only)
+leaves=(valid valid-ec expired expiring notyet wronghost untrusted client sloppy cn-only)
 
 fresh() {
   [ -s "$out/ca.pem" ] && [ "$out/ca.pem" -nt "$self" ] || return 1
@@ -44,7 +46,8 @@ fresh() {
   for n in "${leaves[@]}"; do
     [ -s "$out/$n.pem" ] && [ -s "$out/$n.key" ] || return 1
   done
-  openssl x509 -noout -checkend 604800 -in "$out/valid.pem" >/dev/null 2>&1
+  openssl x509 -noout -checkend 604800 -in "$out/valid.pem" >/dev/null 2>&1 &&
+    openssl x509 -noout -checkend 345600 -in "$out/expiring.pem" >/dev/null 2>&1
 }
 fresh && exit 0
 
@@ -160,12 +163,14 @@ ext "$work/client.ext" "basicConstraints=critical,CA:FALSE" \
 
 past_start=$(stamp '-2 years')
 past_end=$(stamp '-1 year')
+in_10d=$(stamp '+10 days')
 future_start=$(stamp '+1 year')
 future_end=$(stamp '+2 years')
 mx=mx1.test.example
 leaf valid rsa issuing-ca $mx "$work/mx.ext" "$now_minus_1h" "$in_3y"
 leaf valid-ec ec issuing-ca $mx "$work/mx.ext" "$now_minus_1h" "$in_3y"
 leaf expired rsa issuing-ca $mx "$work/mx.ext" "$past_start" "$past_end"
+leaf expiring rsa issuing-ca $mx "$work/mx.ext" "$now_minus_1h" "$in_10d"
 leaf notyet rsa issuing-ca $mx "$work/mx.ext" "$future_start" "$future_end"
 leaf wronghost rsa issuing-ca other.example "$work/other.ext" "$now_minus_1h" "$in_3y"
 leaf untrusted rsa rogue-ca $mx "$work/mx.ext" "$now_minus_1h" "$in_3y"

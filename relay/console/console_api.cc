@@ -118,6 +118,49 @@ std::vector<Bounce> recent_bounces(const HistoryStore& h, int64_t since_us, size
   return out;
 }
 
+std::vector<RemoteCertificate> remote_certificates(const HistoryStore& h, int64_t since_us) {
+  std::map<std::string, RemoteCertificate> by_fp;
+  h.scan_since(since_us, [&](const HistoryEvent& e) {
+    if (e.kind != HistoryKind::Delivery || e.cert_not_after == 0) return true;
+    // Without a fingerprint (it could not be computed), subject and expiry tell certificates apart.
+    std::string key = !e.cert_sha256.empty() ? e.cert_sha256 : e.cert_subject + "\n" + std::to_string(e.cert_not_after);
+    RemoteCertificate& c = by_fp[key];
+    c.sha256 = e.cert_sha256;
+    c.subject = e.cert_subject;
+    c.issuer = e.cert_issuer;
+    c.not_after = e.cert_not_after;
+    c.hosts.insert(e.remote_host.empty() ? e.relay : e.remote_host);
+    if (!e.route.empty()) c.routes.insert(e.route);
+    c.last_seen_us = e.time_us;
+    return true;
+  });
+  std::vector<RemoteCertificate> out;
+  for (auto& [k, c] : by_fp) out.push_back(std::move(c));
+  std::sort(out.begin(), out.end(), [](const RemoteCertificate& a, const RemoteCertificate& b) {
+    return a.not_after != b.not_after ? a.not_after < b.not_after : a.subject < b.subject;
+  });
+  return out;
+}
+
+std::vector<TlsReportRow> tls_report_rows(TlsrptStore& s, int64_t now, uint32_t days) {
+  std::vector<TlsReportRow> out;
+  for (uint32_t i = 0; i < days; ++i) {
+    std::map<std::string, TlsReportRow> by_domain;
+    std::string day = utc_day(now - static_cast<int64_t>(i) * 86400);
+    for (const auto& e : s.entries(day)) {
+      TlsReportRow& r = by_domain[e.domain];
+      r.day = day;
+      r.domain = e.domain;
+      r.policies.insert(e.policy.type);
+      r.successes += e.success;
+      r.failures += e.failure;
+      for (const auto& d : e.details) r.failure_types[d.result_type] += d.count;
+    }
+    for (auto& [d, r] : by_domain) out.push_back(std::move(r));
+  }
+  return out;
+}
+
 PreviewResult policy_preview(const HistoryStore& h, const std::string& route, const std::string& setting,
                              const std::string& value, int64_t since_us) {
   PreviewResult p;

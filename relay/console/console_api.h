@@ -8,11 +8,13 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "relay/notify/tlsrpt_store.h"
 #include "relay/queue/history_store.h"
 
 namespace relay {
@@ -32,6 +34,32 @@ struct Bounce {
   std::string id, rcpt, route, dsn, reason;
 };
 std::vector<Bounce> recent_bounces(const HistoryStore& h, int64_t since_us, size_t limit);
+
+// The remote certificates deliveries saw since `since_us` (one per fingerprint), with the hosts
+// that showed each and the routes that used them; soonest expiry first.
+struct RemoteCertificate {
+  std::string sha256;
+  std::string subject;
+  std::string issuer;
+  int64_t not_after = 0;  // unix seconds
+  std::set<std::string> hosts;
+  std::set<std::string> routes;
+  int64_t last_seen_us = 0;
+};
+std::vector<RemoteCertificate> remote_certificates(const HistoryStore& h, int64_t since_us);
+
+// The TLS reports page: TLS-RPT session counts (relay/notify/tlsrpt_store.h) per UTC day and
+// policy domain for the `days` days up to `now` (unix seconds), newest day first. Reads one
+// range of the store per day: run it on the console's worker thread.
+struct TlsReportRow {
+  std::string day;     // "2026-11-27"
+  std::string domain;  // policy domain
+  std::set<std::string> policies;  // "sts", "tlsa", "no-policy-found"
+  uint64_t successes = 0;
+  uint64_t failures = 0;
+  std::map<std::string, uint64_t> failure_types;  // RFC 8460 result-type → failed sessions
+};
+std::vector<TlsReportRow> tls_report_rows(TlsrptStore& s, int64_t now, uint32_t days);
 
 // Policy impact preview: which of the recorded deliveries since `since_us` on `route` would have
 // failed `setting` ("required", "verify_ca", "verify_hostname", "min_tls_version") with `value`

@@ -111,6 +111,33 @@ std::string route_chart(const std::map<std::string, RouteDeliveries>& by_route) 
   return svg;
 }
 
+// "in 5 days", "today", "3 days ago": how far an expiry is from now.
+std::string days_from(int64_t when, int64_t now) {
+  int64_t d = (when - now) / 86400;
+  if (when >= now) return d == 0 ? "within a day" : "in " + std::to_string(d) + (d == 1 ? " day" : " days");
+  d = (now - when) / 86400;
+  return d == 0 ? "less than a day ago" : std::to_string(d) + (d == 1 ? " day ago" : " days ago");
+}
+
+std::string day_text(int64_t unix_s) { return base::utc_format(unix_s, "%Y-%m-%d %H:%M UTC"); }
+
+// Issue 17 item 4: what will turn into bounces on required routes, said before it happens.
+std::string expiry_section(const std::vector<ExpiryWarning>& expiring, int64_t now) {
+  std::string s = "<section id=\"expiry\"><h2>Remote certificate expiry</h2>";
+  if (expiring.empty()) {
+    return s + "<p class=\"good\">No remote certificate on a required route expires within 14 days.</p></section>";
+  }
+  for (const auto& w : expiring) {
+    bool past = w.not_after <= now;
+    s += "<p class=\"bad warning\">The certificate of " + html_escape(w.host) + " on required route " +
+         html_escape(w.route) + " (" + html_escape(w.subject) + ") " + (past ? "expired on " : "expires on ") +
+         day_text(w.not_after) + ", " + days_from(w.not_after, now) + ": " +
+         (past ? "deliveries on this route fail until the partner renews it." :
+                 "after that, deliveries on this route will bounce unless the partner renews it.") + "</p>";
+  }
+  return s + "</section>";
+}
+
 std::string route_policy(const config::Route& r) {
   std::string s = std::string("TLS ") + config::tls_mode_name(r.tls);
   if (r.verify_ca) s += ", verify CA";
@@ -148,8 +175,8 @@ std::string page_login(const std::string& message) {
          "<p><button id=\"login\">Log in</button></p></form></section></main></body></html>";
 }
 
-std::string page_overview(const PageContext& c, const Metrics::Gauges& g) {
-  std::string body = "<section><h2>Queue</h2><table><tr><th>State</th><th>Messages</th></tr>";
+std::string page_overview(const PageContext& c, const Metrics::Gauges& g, const std::vector<ExpiryWarning>& expiring) {
+  std::string body = expiry_section(expiring, c.now) + "<section><h2>Queue</h2><table><tr><th>State</th><th>Messages</th></tr>";
   for (const auto& [state, n] : g.queue_by_state) {
     body += "<tr><td>" + html_escape(state) + "</td><td>" + std::to_string(n) + "</td></tr>";
   }
@@ -253,27 +280,22 @@ document.querySelectorAll('form.preview').forEach(f => f.addEventListener('submi
   return shell(c, "Routes", "/routes", body);
 }
 
-std::string page_tls_reports(const PageContext& c) {
-  // Sessions and failures per destination domain and day, from the recorded deliveries.
-  std::map<std::tuple<std::string, std::string>, std::pair<uint64_t, uint64_t>> rows;  // (day, domain) → ok, failed
-  int64_t since = (c.now - static_cast<int64_t>(c.cfg->admin.history_days) * 86400) * 1000000;
-  c.history->scan_since(since, [&](const HistoryEvent& e) {
-    if (e.kind != HistoryKind::Delivery || e.relay.empty()) return true;
-    size_t at = e.rcpt.rfind('@');
-    std::string domain = at == std::string::npos ? e.rcpt : e.rcpt.substr(at + 1);
-    auto& r = rows[{base::utc_format(e.time_us / 1000000, "%Y-%m-%d"), domain}];
-    if (e.tls_problem.empty() && !e.tls_version.empty()) ++r.first;
-    if (!e.tls_problem.empty()) ++r.second;
-    return true;
-  });
-  std::string body = "<section><table><tr><th>Day (UTC)</th><th>Policy domain</th><th>TLS sessions</th>"
-                     "<th>Failures</th></tr>";
-  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
-    body += "<tr><td>" + std::get<0>(it->first) + "</td><td>" + html_escape(std::get<1>(it->first)) + "</td><td>" +
-            std::to_string(it->second.first) + "</td><td class=\"" + (it->second.second ? "bad" : "") + "\">" +
-            std::to_string(it->second.second) + "</td></tr>";
+std::string page_tls_reports(const PageContext& c, const std::vector<TlsReportRow>& rows) {
+  std::string body = "<section><p>TLS sessions to the domains that ask for TLS reports (RFC 8460: an MTA-STS or DANE "
+                     "policy, or a _smtp._tls record), as the daily reports count them.</p><table id=\"tlsrpt\"><tr>"
+                     "<th>Day (UTC)</th><th>Policy domain</th><th>Policy</th><th>Successful sessions</th>"
+                     "<th>Failed sessions</th><th>Failures</th></tr>";
+  for (const auto& r : rows) {
+    std::string policies, failures;
+    for (const auto& p : r.policies) policies += (policies.empty() ? "" : ", ") + p;
+    for (const auto& [type, n] : r.failure_types) {
+      failures += (failures.empty() ? "" : ", ") + type + " (" + std::to_string(n) + ")";
+    }
+    body += "<tr><td>" + html_escape(r.day) + "</td><td>" + html_escape(r.domain) + "</td><td>" + html_escape(policies) +
+            "</td><td>" + std::to_string(r.successes) + "</td><td class=\"" + (r.failures ? "bad" : "") + "\">" +
+            std::to_string(r.failures) + "</td><td>" + html_escape(failures) + "</td></tr>";
   }
-  if (rows.empty()) body += "<tr><td colspan=\"4\">No deliveries recorded yet.</td></tr>";
+  if (rows.empty()) body += "<tr><td colspan=\"6\">No TLS sessions counted for reports yet.</td></tr>";
   return shell(c, "TLS reports", "/tls", body + "</table></section>");
 }
 
@@ -293,26 +315,25 @@ std::string page_certificates(const PageContext& c) {
       body += "</td><td>" + html_escape(s->issuer) + "</td><td>" + html_escape(s->not_after) + "</td></tr></table>";
     }
   }
-  body += "</section><section><h2>Remote hosts seen</h2><table><tr><th>Host</th><th>Routes</th><th>TLS</th>"
-          "<th>Verify</th><th>Last seen</th></tr>";
-  std::map<std::string, std::tuple<std::set<std::string>, std::string, std::string, int64_t>> hosts;
+  body += "</section><section><h2>Remote certificates seen in the last " + std::to_string(c.cfg->admin.history_days) +
+          " days</h2><table id=\"remote\"><tr><th>Expires</th><th>Subject</th><th>Issuer</th><th>Hosts</th><th>Routes</th>"
+          "<th>SHA-256</th><th>Last seen</th></tr>";
   int64_t since = (c.now - static_cast<int64_t>(c.cfg->admin.history_days) * 86400) * 1000000;
-  c.history->scan_since(since, [&](const HistoryEvent& e) {
-    if (e.kind != HistoryKind::Delivery || e.tls_version.empty()) return true;
-    auto& h = hosts[e.remote_host.empty() ? e.relay : e.remote_host];
-    std::get<0>(h).insert(e.route);
-    std::get<1>(h) = e.tls_version;
-    std::get<2>(h) = e.verify;
-    std::get<3>(h) = e.time_us;
-    return true;
-  });
-  for (const auto& [host, h] : hosts) {
-    std::string routes;
-    for (const auto& r : std::get<0>(h)) routes += (routes.empty() ? "" : ", ") + r;
-    body += "<tr><td>" + html_escape(host) + "</td><td>" + html_escape(routes) + "</td><td>" + html_escape(std::get<1>(h)) +
-            "</td><td>" + html_escape(std::get<2>(h)) + "</td><td>" + html_escape(when(std::get<3>(h))) + "</td></tr>";
+  auto certs = remote_certificates(*c.history, since);
+  auto list = [](const std::set<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+    return out;
+  };
+  for (const auto& r : certs) {
+    const char* cls = r.not_after <= c.now ? "bad" : r.not_after < c.now + CertExpiryWatch::kWarnSeconds ? "warn" : "";
+    body += "<tr><td class=\"" + std::string(cls) + "\">" + day_text(r.not_after) + " (" + days_from(r.not_after, c.now) +
+            ")</td><td>" + html_escape(r.subject) + "</td><td>" + html_escape(r.issuer) + "</td><td>" +
+            html_escape(list(r.hosts)) + "</td><td>" + html_escape(list(r.routes)) + "</td><td title=\"" +
+            html_escape(r.sha256) + "\">" + html_escape(r.sha256.substr(0, 16)) + "</td><td>" +
+            html_escape(when(r.last_seen_us)) + "</td></tr>";
   }
-  if (hosts.empty()) body += "<tr><td colspan=\"5\">No TLS deliveries recorded yet.</td></tr>";
+  if (certs.empty()) body += "<tr><td colspan=\"7\">No remote certificate recorded yet.</td></tr>";
   return shell(c, "Certificates", "/certificates", body + "</table></section>");
 }
 

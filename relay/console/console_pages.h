@@ -9,6 +9,8 @@
 #include <string>
 
 #include "config/config.h"
+#include "relay/console/cert_expiry_watch.h"
+#include "relay/console/console_api.h"
 #include "relay/console/metrics.h"
 #include "relay/queue/history_store.h"
 
@@ -25,10 +27,10 @@ struct PageContext {
 std::string html_escape(const std::string& s);
 
 std::string page_login(const std::string& message);
-std::string page_overview(const PageContext& c, const Metrics::Gauges& g);
+std::string page_overview(const PageContext& c, const Metrics::Gauges& g, const std::vector<ExpiryWarning>& expiring);
 std::string page_tracking(const PageContext& c, const std::string& q);
 std::string page_routes(const PageContext& c);
-std::string page_tls_reports(const PageContext& c);
+std::string page_tls_reports(const PageContext& c, const std::vector<TlsReportRow>& rows);
 std::string page_certificates(const PageContext& c);
 
 }  // namespace relay

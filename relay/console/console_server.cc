@@ -115,6 +115,7 @@ bool ConsoleServer::listen(std::string* error) {
   const auto& a = rt_->config->admin;
   if (!worker_.attach(base_, error)) return false;
   refresh_queue_counts();
+  seed_cert_watch();
   http_.reset(evhttp_new(base_));
   evhttp_set_gencb(http_.get(), &ConsoleServer::on_request, this);
   evhttp_set_allowed_methods(http_.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
@@ -156,10 +157,24 @@ void ConsoleServer::refresh_queue_counts() {
                });
 }
 
+// The certificates the history saw before this start, read on the worker (a long scan).
+void ConsoleServer::seed_cert_watch() {
+  if (!deps_.certs || !deps_.history) return;
+  auto table = std::make_shared<CertExpiryWatch::Table>();
+  int64_t since = base::now_us() - static_cast<int64_t>(rt_->config->admin.history_days) * 86400 * 1000000;
+  std::weak_ptr<bool> alive = alive_;
+  worker_.post([table, h = deps_.history, since] { *table = scan_history(*h, since); },
+               [this, alive, table] {
+                 if (alive.expired() || !*alive.lock()) return;
+                 deps_.certs->seed(*table);
+               });
+}
+
 Metrics::Gauges ConsoleServer::gauges() {
   refresh_queue_counts();
   Metrics::Gauges g = deps_.gauges ? deps_.gauges() : Metrics::Gauges{};
   g.queue_by_state = queue_counts_;
+  if (deps_.certs) g.expiring_certs = deps_.certs->count_by_route(*rt_->config, now_s());
   return g;
 }
 
@@ -346,12 +361,29 @@ void ConsoleServer::authenticated(std::shared_ptr<Request> r) {
   }
   if (r->path == "/api/preview" && !r->post) return preview(std::move(r));
   if (r->post) return r->json(404, "Not Found", {{"error", "no such action"}});
-  if (r->path == "/") return r->html(200, "OK", page_overview(ctx, gauges()));
+  if (r->path == "/") {
+    auto warnings = deps_.certs ? deps_.certs->warnings(*rt_->config, ctx.now) : std::vector<ExpiryWarning>{};
+    return r->html(200, "OK", page_overview(ctx, gauges(), warnings));
+  }
   if (r->path == "/tracking") return r->html(200, "OK", page_tracking(ctx, form_value(r->query, "q")));
   if (r->path == "/routes") return r->html(200, "OK", page_routes(ctx));
-  if (r->path == "/tls") return r->html(200, "OK", page_tls_reports(ctx));
+  if (r->path == "/tls") return tls_reports(std::move(r), ctx);
   if (r->path == "/certificates") return r->html(200, "OK", page_certificates(ctx));
   r->html(404, "Not Found", "<p>No such page. <a href=\"/\">Overview</a></p>");
+}
+
+// The TLS-RPT store is read on the worker (a range per day of history_days), the page made here.
+void ConsoleServer::tls_reports(std::shared_ptr<Request> r, const PageContext& ctx) {
+  auto rows = std::make_shared<std::vector<TlsReportRow>>();
+  std::weak_ptr<bool> alive = alive_;
+  auto rt = rt_;  // keeps ctx.cfg alive until the page is made
+  worker_.post([rows, store = deps_.tlsrpt, now = ctx.now, days = rt->config->admin.history_days] {
+                 if (store) *rows = tls_report_rows(*store, now, days);
+               },
+               [alive, rows, r, ctx, rt] {
+                 if (alive.expired() || !*alive.lock()) return;
+                 r->html(200, "OK", page_tls_reports(ctx, *rows));
+               });
 }
 
 void ConsoleServer::preview(std::shared_ptr<Request> r) {

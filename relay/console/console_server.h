@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "relay/console/cert_expiry_watch.h"
+#include "relay/console/console_pages.h"
 #include "relay/console/login_guard.h"
 #include "relay/console/metrics.h"
 #include "relay/console/background_worker.h"
@@ -32,6 +34,8 @@ namespace relay {
 struct ConsoleDeps {
   HistoryStore* history = nullptr;
   Metrics* metrics = nullptr;
+  CertExpiryWatch* certs = nullptr;         // seeded from the history by listen()
+  TlsrptStore* tlsrpt = nullptr;            // TLS reports page; read on the worker thread
   std::function<Metrics::Gauges()> gauges;  // asked at each scrape and overview (cheap: no queue scan)
   // Counts the queue by state; run on the console's worker thread, never on the loop.
   std::function<std::map<std::string, uint64_t>()> count_queue;
@@ -62,6 +66,7 @@ class ConsoleServer {
   bool csrf_ok(const Request& r);
   void route_test(std::shared_ptr<Request> r, const std::string& route);
   void preview(std::shared_ptr<Request> r);
+  void tls_reports(std::shared_ptr<Request> r, const PageContext& ctx);
   const config::AdminUser* user(const std::string& name) const;
 
   event_base* base_;
@@ -71,6 +76,7 @@ class ConsoleServer {
   LoginGuard guard_;
   void check_password(std::string password, std::string hash, std::function<void(bool)> done);
   void refresh_queue_counts();
+  void seed_cert_watch();
   Metrics::Gauges gauges();
 
   BackgroundWorker worker_;

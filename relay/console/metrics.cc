@@ -80,6 +80,11 @@ std::string Metrics::render(const Gauges& g) const {
   head(o, "smarthost_connections", "gauge", "Open SMTP connections.");
   o << "smarthost_connections{direction=\"inbound\"} " << g.inbound << "\n";
   o << "smarthost_connections{direction=\"outbound\"} " << g.outbound << "\n";
+  head(o, "smarthost_remote_certificates_expiring", "gauge",
+       "Remote certificates on required routes that expire within 14 days (or have expired).");
+  for (const auto& [route, n] : g.expiring_certs) {
+    o << "smarthost_remote_certificates_expiring{route=\"" << esc(route) << "\"} " << n << "\n";
+  }
   head(o, "smarthost_history_bytes", "gauge", "Bytes the delivery history holds.");
   o << "smarthost_history_bytes " << g.history_bytes << "\n";
   head(o, "smarthost_history_dropped_total", "counter", "History events dropped because they did not fit.");

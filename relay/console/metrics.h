@@ -26,6 +26,8 @@ class Metrics {
     uint64_t outbound = 0;
     uint64_t history_bytes = 0;
     uint64_t history_dropped = 0;
+    // Required route → its remote certificates expiring within 14 days (cert_expiry_watch.h).
+    std::map<std::string, uint64_t> expiring_certs;
   };
 
   void event(const HistoryEvent& e);

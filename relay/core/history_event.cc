@@ -53,6 +53,10 @@ std::string encode_history_event(const HistoryEvent& e) {
   put(j, "reason", e.reason);
   put(j, "host", e.remote_host);
   put(j, "prob", e.tls_problem);
+  put(j, "csub", e.cert_subject);
+  put(j, "ciss", e.cert_issuer);
+  put(j, "cfp", e.cert_sha256);
+  if (e.cert_not_after) j["cexp"] = e.cert_not_after;
   return json_dump(j);
 }
 
@@ -88,6 +92,10 @@ bool decode_history_event(const std::string& text, HistoryEvent* e) {
   e->reason = get(j, "reason");
   e->remote_host = get(j, "host");
   e->tls_problem = get(j, "prob");
+  e->cert_subject = get(j, "csub");
+  e->cert_issuer = get(j, "ciss");
+  e->cert_sha256 = get(j, "cfp");
+  e->cert_not_after = j.contains("cexp") && j["cexp"].is_number_integer() ? j["cexp"].get<int64_t>() : 0;
   return true;
 }
 

@@ -38,6 +38,11 @@ struct HistoryEvent {
   std::string reason;
   std::string remote_host;  // host name of the peer (policy impact preview: per destination)
   std::string tls_problem;  // failure_kind / TLS problem words when a TLS check failed
+  // The peer's leaf certificate (certificates page, expiry warnings); empty/0 without one.
+  std::string cert_subject;
+  std::string cert_issuer;
+  std::string cert_sha256;
+  int64_t cert_not_after = 0;  // unix seconds
 };
 
 std::string encode_history_event(const HistoryEvent& e);

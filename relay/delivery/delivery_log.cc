@@ -25,6 +25,10 @@ void observe(const std::string& id, const std::string& rcpt, const std::string& 
   e.verify = o.tls.verdict;
   e.reason = o.reason;
   e.remote_host = o.remote_host;
+  e.cert_subject = o.tls.peer_subject;
+  e.cert_issuer = o.tls.peer_issuer;
+  e.cert_sha256 = o.tls.peer_sha256;
+  e.cert_not_after = o.tls.peer_not_after;
   if (o.kind == router::FailureKind::Tls) e.tls_problem = certs::tls_problem_name(o.tls_problem);
   observer().event(e);
 }

@@ -392,7 +392,7 @@ void SmtpClientSession::on_conn_tls_ready(bool ok, const std::string& error) {
     return connect_next();
   }
   certs::TlsFacts f = certs::session_facts(conn_->tls());
-  tls_ = {f.version, f.cipher, f.bits, certs::verdict_name(f.verdict), tls_.dane};
+  tls_ = certs::session_summary(f, tls_.dane);
   std::optional<certs::TlsFailure> bad = route_checks(f);
   if (level_.dane_verify) bad = dane_check(f);
   if (level_.dane_verify) {

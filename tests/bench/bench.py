@@ -21,6 +21,11 @@ tls_both, domains, backlog, idle_tls, dkim, in that order):
          key a test unbound serves; smarthost checks it (relay_policy.require_dkim, SPEC R-TENANT),
          Postfix has no verifier and just relays, so the ratio is the price of the check. Compare
          its dkim_ratio_e2e with plain_ratio_e2e of the same run (BENCH_SCENARIOS=plain,dkim).
+  console not in the default set; smarthost only: as plain, with the admin console on (HTTPS on
+         127.0.0.1, SPEC R-CONSOLE: delivery history and metrics fed by every message) and a
+         client that asks for /metrics and the overview page every second while the load runs
+         (issue 17: at most 5 % below plain). With plain in the same run it also reports
+         console_vs_plain_e2e = console e2e / plain e2e of smarthost (BENCH_SCENARIOS=plain,console).
 
 Measured per MTA: messages/s accepted (until smtp-source is done), messages/s delivered end to
 end (until the next hop counted every message), p50/p99 accept latency (end of DATA to 250, from
@@ -697,23 +702,100 @@ def dkim_setup(folder):
     return dns, (signed, path), extra
 
 
+class ConsolePoller(threading.Thread):
+    """The console scenario's client: GET /metrics and GET / (HTTP Basic over TLS) every second,
+    as a Prometheus scraper and an admin with the overview open would. Counts answers and errors."""
+
+    def __init__(self, port, password):
+        super().__init__(daemon=True)
+        self.port, self.password = port, password
+        self.polls = self.errors = 0
+        self.error = ""
+        self.done = threading.Event()
+
+    def get(self, path):
+        import http.client
+        ctx = ssl.create_default_context(cafile=testpki() + "/ca-bundle.pem")
+        ctx.check_hostname = False  # its certificate names mx1.test.example; we connect by address
+        auth = base64.b64encode(("admin:" + self.password).encode()).decode()
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=ctx, timeout=30)
+        try:
+            c.request("GET", path, headers={"Authorization": "Basic " + auth})
+            r = c.getresponse()
+            r.read()
+            return r.status
+        finally:
+            c.close()
+
+    def run(self):
+        while True:  # at once, then every second
+            for path in ("/metrics", "/"):
+                try:
+                    status = self.get(path)
+                    self.polls += 1
+                    if status != 200:
+                        self.errors += 1
+                        self.error = "%s: HTTP %d" % (path, status)
+                except Exception as e:  # noqa: BLE001
+                    self.errors += 1
+                    self.error = "%s: %s" % (path, e)
+            if self.done.wait(1.0):
+                return
+
+    def stop(self):
+        self.done.set()
+        self.join(timeout=40)
+
+
+def console_setup():
+    """The console scenario's admin section and its password (hash by `smarthost admin-passwd`)."""
+    password = base64.b64encode(os.urandom(12)).decode()
+    h = subprocess.run([SMARTHOST, "admin-passwd"], input=password + "\n", capture_output=True, text=True,
+                       timeout=60, check=True).stdout.strip()
+    port = free_port()
+    extra = ('admin = { listen = ( { address = "127.0.0.1"; port = %d; } ); users = ( { name = "admin"; '
+             'password_hash = "%s"; } ); };\n' % (port, h))
+    return port, password, extra
+
+
 def scenario(name, base, results):
     tls = name == "tls"
     folder = tempfile.mkdtemp(prefix=name + "-", dir=base)
     os.chmod(folder, 0o755)
     sink = TlsSink(folder) if tls else PlainSink()
     dns, message, extra = dkim_setup(folder) if name == "dkim" else (None, None, "")
+    console = console_setup() if name == "console" else None
+    if console:
+        extra = console[2]
+    mtas = ["smarthost"] if console else MTAS
     try:
-        for cls in [c for c in (Postfix, Smarthost) if c.name in MTAS]:
+        for cls in [c for c in (Postfix, Smarthost) if c.name in mtas]:
             mta = Smarthost(folder, sink.port, tls, extra=extra) if cls is Smarthost else cls(folder, sink.port, tls)
+            poller = None
             try:
                 mta.start()
                 time.sleep(0.5)  # let start-up work settle before the CPU snapshot
+                if console:
+                    poller = ConsolePoller(console[0], console[1])
+                    poller.start()
                 run_load(mta, sink, results, name + "_", message)
             finally:
+                if poller:
+                    poller.stop()
+                    results[name + "_console_polls"] = poller.polls
+                    results[name + "_console_poll_errors"] = poller.errors
+                    if poller.error:
+                        log("console poll: %s" % poller.error)
                 mta.stop()
         p, s = name + "_postfix_", name + "_smarthost_"
-        if len(MTAS) < 2:
+        if console and "plain_smarthost_e2e_msgs_per_s" in results:
+            results["console_vs_plain_e2e"] = ratio(results[s + "e2e_msgs_per_s"],
+                                                    results["plain_smarthost_e2e_msgs_per_s"])
+            results["console_vs_plain_accept"] = ratio(results[s + "accept_msgs_per_s"],
+                                                       results["plain_smarthost_accept_msgs_per_s"])
+            log("console vs plain (smarthost): e2e %.3f, accept %.3f"
+                % (results["console_vs_plain_e2e"], results["console_vs_plain_accept"]))
+        if len(mtas) < 2:
             return
         for k in ("e2e_msgs_per_s", "accept_msgs_per_s"):
             results[name + "_ratio_" + k.replace("_msgs_per_s", "")] = ratio(results[s + k], results[p + k])
@@ -828,8 +910,9 @@ def write_results(results, started, elapsed):
                "cpu_ms_per_msg", "peak_rss_kb", "peak_pss_kb", "source_cpu_s", "sink_cpu_s", "bench_cpu_s",
                "machine_busy_pct", "machine_iowait_pct", "foreign_cpu_s", "e2e_seconds", "delivered", "complete"]
     words = {"plain": "outbound plaintext", "tls": "outbound STARTTLS required",
-             "dkim": "outbound plaintext, smarthost verifying every message's DKIM signature"}
-    for sc in ("plain", "tls", "dkim"):
+             "dkim": "outbound plaintext, smarthost verifying every message's DKIM signature",
+             "console": "outbound plaintext, admin console on and polled every second (smarthost only)"}
+    for sc in ("plain", "tls", "dkim", "console"):
         if sc + "_postfix_e2e_msgs_per_s" not in results and sc + "_smarthost_e2e_msgs_per_s" not in results:
             continue
         lines += ["### %s (%s)" % (sc, words[sc]), "",
@@ -840,6 +923,9 @@ def write_results(results, started, elapsed):
             rt = ratio(b, a) if isinstance(a, (int, float)) and isinstance(b, (int, float)) else ""
             lines.append("| %s | %s | %s | %s |" % (m, a, b, rt))
         lines.append("")
+        if sc == "console" and "console_vs_plain_e2e" in results:
+            lines += ["- console on / off (smarthost e2e rate): %s (accept rate: %s)"
+                      % (results["console_vs_plain_e2e"], results["console_vs_plain_accept"]), ""]
     if "idle_tls_connections" in results:
         lines += ["### idle inbound TLS connections (smarthost)", ""]
         for k in sorted(k for k in results if k.startswith("idle_")):
@@ -884,7 +970,7 @@ def main():
     status = 0
     try:
         for sc in SCENARIOS:
-            if sc in ("plain", "tls", "dkim"):
+            if sc in ("plain", "tls", "dkim", "console"):
                 scenario(sc, base, results)
             elif sc == "idle":
                 idle_tls(base, results)

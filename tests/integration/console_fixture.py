@@ -4,7 +4,12 @@ client for the console (SPEC R-CONSOLE). Used by test_console.py and test_consol
 The world: unbound answers good.test.example MX mail.test.example (127.0.0.1, where an aiosmtpd
 peer serves the valid test-PKI certificate) and bad.test.example MX mx1.test.example (::1, where
 a peer on the same port serves the "wronghost" certificate); route "partners" (kind mx,
-opportunistic TLS) delivers to both; bounces to the sender go to a plaintext sink. The console
+opportunistic TLS) delivers to both; good.test.example asks for TLS reports (_smtp._tls), so its
+sessions are counted for TLS-RPT. Route "expiring" (TLS required, verified) delivers
+soon.test.example to mx2.test.example (127.0.0.1, another port), whose peer serves the test-PKI
+"expiring" certificate (10 days or less left); route "default" (TLS required, verified) delivers
+everything else to mail.test.example, whose certificate has years left. Bounces to the sender go
+to a plaintext sink. The console
 listens on 127.0.0.1 over HTTPS with the relay's certificate (relay.test.example); the password
 hash comes from `smarthost admin-passwd`.
 """
@@ -30,10 +35,13 @@ listen = ( { address = "127.0.0.1"; port = PORT; } );
 tls = { cert = "TESTPKI/valid.pem"; key = "TESTPKI/valid.key"; ca_file = "TESTPKI/ca-bundle.pem"; };
 allow = [ "127.0.0.0/8" ];
 dns = { servers = [ "%(dns)s" ]; timeout = "2s"; };
-address_lists = { senders = [ "sender.test.example" ]; partners = [ "good.test.example", "bad.test.example" ]; };
+address_lists = { senders = [ "sender.test.example" ]; partners = [ "good.test.example", "bad.test.example" ];
+                  soon = [ "soon.test.example" ]; };
 routes = (
   { name = "bounces"; match = [ "senders" ]; kind = "host"; host = "127.0.0.1"; port = %(sink)d; tls = "none"; },
   { name = "partners"; match = [ "partners" ]; kind = "mx"; port = %(port)d; },
+  { name = "expiring"; match = [ "soon" ]; kind = "host"; host = "mx2.test.example"; port = %(soon)d;
+    tls = "%(soon_tls)s"; verify_ca = true; verify_hostname = true; },
   { name = "default"; match = [ "*" ]; kind = "host"; host = "mail.test.example"; port = %(port)d;
     tls = "required"; verify_ca = true; verify_hostname = true; }
 );
@@ -59,6 +67,8 @@ class ConsoleWorld(unittest.TestCase):
         cls.dns = DnsServer(zones=[("test.example.", "static")], records=[
             "mail.test.example. A 127.0.0.1",
             "mx1.test.example. AAAA ::1",
+            "mx2.test.example. A 127.0.0.1",
+            '_smtp._tls.good.test.example. TXT "v=TLSRPTv1; rua=mailto:tlsrpt@sender.test.example"',
             "good.test.example. MX 10 mail.test.example.",
             "bad.test.example. MX 10 mx1.test.example.",
         ])
@@ -69,10 +79,11 @@ class ConsoleWorld(unittest.TestCase):
             port = free_port()
             cls.good = cls._peer("tls13", cert="valid", host="127.0.0.1", port=port)
             cls.bad = cls._peer("tls13", cert="wronghost", host="::1", port=port)
+            cls.soon = cls._peer("tls13", cert="expiring")
             cls.admin_port = free_port()
-            cfg = CONFIG % {"dns": cls.dns.server, "sink": cls.sink.port, "port": port,
-                            "admin": cls.admin_port, "hash": password_hash()}
-            cls.relay = Relay(cfg).start()
+            cls.config_args = {"dns": cls.dns.server, "sink": cls.sink.port, "port": port, "soon": cls.soon.port,
+                               "soon_tls": "required", "admin": cls.admin_port, "hash": password_hash()}
+            cls.relay = Relay(CONFIG % cls.config_args).start()
         except Exception:
             cls._stop_world()
             raise

@@ -1,15 +1,23 @@
 """test_console.py - the admin console over HTTPS, driven with Python's http.client (SPEC
 R-CONSOLE, issue 17): login required, failed logins limited and logged, CSRF on POST, mail
 tracking of a delivered and a bounced message with their TLS facts, the route test equal to
-`smarthost test-route --json`, /metrics in Prometheus text format with moving counters, and the
-policy impact preview naming the wrong-host destination."""
+`smarthost test-route --json`, /metrics in Prometheus text format with moving counters, the
+policy impact preview naming the wrong-host destination, expiry warnings for remote certificates
+on required routes (overview and metric), the certificates page, and the TLS reports page."""
+import hashlib
+import html
 import json
+import re
+import ssl
+import subprocess
 import time
 import unittest
+from datetime import datetime, timezone
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from console_fixture import PASSWORD, ConsoleWorld
+from console_fixture import CONFIG, PASSWORD, ConsoleWorld
+from relay_fixture import free_port, testpki
 
 
 def samples(text):
@@ -170,6 +178,149 @@ class ConsoleTest(ConsoleWorld):
         self.assertEqual(json.loads(text)["failing_hosts"], [], text)
         status, _, text = self.api("GET", "/api/preview?route=partners&setting=bogus")
         self.assertEqual(status, 400)
+
+
+    # -- remote certificates (issue 17 item 4) and TLS reports ---------------------------------
+
+    def expiring_metric(self):
+        a = samples(self.api("GET", "/metrics")[2])
+        return {dict(labels)["route"]: v for (name, labels), v in a.items()
+                if name == "smarthost_remote_certificates_expiring"}
+
+    def overview_warnings(self):
+        status, _, page = self.api("GET", "/")
+        self.assertEqual(status, 200)
+        return html.unescape(re.search(r'<section id="expiry">(.*?)</section>', page, re.S).group(1))
+
+    def wait_expiring(self, want, timeout=15):
+        deadline = time.monotonic() + timeout
+        while self.expiring_metric() != want:
+            if time.monotonic() > deadline:
+                self.fail("smarthost_remote_certificates_expiring: got %s, want %s" % (self.expiring_metric(), want))
+            time.sleep(0.2)
+
+    def test_expiry_warning_for_a_required_routes_certificate_that_expires_within_14_days(self):
+        self.send("olga@soon.test.example", "<expiry.soon@client.example>")   # route expiring: 10 days or less
+        self.send("paul@elsewhere.example", "<expiry.year@client.example>")   # route default: years left
+        self.send("quinn@good.test.example", "<expiry.opp@client.example>")   # opportunistic: never warns
+        for mid in ("expiry.soon@client.example", "expiry.year@client.example", "expiry.opp@client.example"):
+            self.wait_tracking(mid, "sent")
+        # Both required routes have a row; only the one with the expiring certificate counts it.
+        self.assertEqual(self.expiring_metric(), {"expiring": 1, "default": 0})
+        words = self.overview_warnings()
+        self.assertIn("The certificate of mx2.test.example on required route expiring", words)
+        self.assertIn("CN=mx1.test.example", words)  # its subject
+        self.assertRegex(words, r"expires on \d{4}-\d\d-\d\d \d\d:\d\d UTC, in \d+ days?")
+        days = int(re.search(r", in (\d+) days?", words).group(1))
+        self.assertTrue(4 <= days <= 10, words)
+        self.assertNotIn("mail.test.example", words)
+
+        # The history seeds the warnings at the next start: no new delivery needed.
+        self.relay.stop()
+        self.relay.start()
+        self.wait_expiring({"expiring": 1, "default": 0})
+        self.assertIn("mx2.test.example", self.overview_warnings())
+
+        # A reload that makes the route opportunistic ends the warning (and the metric's row).
+        cfg = CONFIG % dict(self.config_args, soon_tls="opportunistic")
+        self.relay.reload(cfg, "event=reloaded")
+        try:
+            self.assertEqual(self.expiring_metric(), {"default": 0})
+            self.assertIn("No remote certificate on a required route expires within 14 days", self.overview_warnings())
+        finally:
+            self.relay.reload(CONFIG % self.config_args, "event=reloaded")
+        self.assertEqual(self.expiring_metric(), {"expiring": 1, "default": 0})
+
+    def test_certificates_page_lists_remote_certificates_by_expiry_with_their_routes(self):
+        self.send("rita@soon.test.example", "<certs.soon@client.example>")
+        self.send("sam@elsewhere.example", "<certs.year@client.example>")
+        self.send("tom@bad.test.example", "<certs.bad@client.example>")
+        self.send("ursula@good.test.example", "<certs.good@client.example>")
+        for mid in ("certs.soon@client.example", "certs.year@client.example", "certs.bad@client.example",
+                    "certs.good@client.example"):
+            self.wait_tracking(mid, "sent")
+        status, _, page = self.api("GET", "/certificates")
+        self.assertEqual(status, 200, page)
+        table = re.search(r'<table id="remote">(.*?)</table>', page, re.S).group(1)
+        rows = [[html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+                for row in re.findall(r"<tr>(.*?)</tr>", table)[1:]]
+        by_host = {r[3]: r for r in rows}
+        self.assertEqual(rows[0][3], "mx2.test.example", rows)  # soonest expiry first
+        self.assertEqual(by_host["mx2.test.example"][4], "expiring")
+        self.assertEqual(by_host["mail.test.example"][4], "default, partners")
+        self.assertEqual(by_host["mx1.test.example"][4], "partners")  # the wrong-host certificate
+        self.assertIn("CN=other.example", by_host["mx1.test.example"][1])
+        self.assertIn("CN=smarthost test issuing CA", by_host["mail.test.example"][2])
+        # Expiry and fingerprint as openssl reads the peer's certificate file.
+        out = subprocess.run(["openssl", "x509", "-in", testpki() + "/expiring.pem", "-noout", "-enddate",
+                              "-fingerprint", "-sha256", "-dateopt", "iso_8601"],
+                             capture_output=True, text=True, check=True).stdout
+        end = datetime.strptime(re.search(r"notAfter=(\S+ \S+)Z", out).group(1), "%Y-%m-%d %H:%M:%S")
+        self.assertTrue(by_host["mx2.test.example"][0].startswith(end.strftime("%Y-%m-%d %H:%M UTC")), rows[0])
+        fp = re.search(r"Fingerprint=(\S+)", out).group(1).replace(":", "").lower()
+        self.assertIn('title="%s"' % fp, table)
+
+    def test_tls_reports_page_counts_sessions_per_policy_domain_per_day(self):
+        def good_row():
+            status, _, page = self.api("GET", "/tls")
+            self.assertEqual(status, 200, page)
+            table = re.search(r'<table id="tlsrpt">(.*?)</table>', page, re.S).group(1)
+            for row in re.findall(r"<tr>(.*?)</tr>", table):
+                cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+                if cells[:2] == [today, "good.test.example"]:
+                    return cells
+            return None
+        today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        before = good_row()
+        n0 = int(before[3]) if before else 0
+        self.send("uma@good.test.example", "<tlsrpt.1@client.example>")
+        self.send("vic@good.test.example", "<tlsrpt.2@client.example>")
+        self.wait_tracking("tlsrpt.1@client.example", "sent")
+        self.wait_tracking("tlsrpt.2@client.example", "sent")
+        row = good_row()
+        self.assertIsNotNone(row, "good.test.example publishes _smtp._tls: its sessions are counted")
+        self.assertEqual(row[2], "no-policy-found")
+        self.assertGreater(int(row[3]), n0, row)  # one session may carry both messages
+        self.assertEqual(row[4], "0")
+        # bad.test.example asks for no reports: not listed.
+        self.assertNotIn("<td>bad.test.example</td>", self.api("GET", "/tls")[2])
+
+
+    # -- reload (issue 17 follow-up): the certificate changes at once, the listener needs a restart --
+
+    def served_certificate(self):
+        import socket
+        ctx = ssl.create_default_context(cafile=testpki() + "/ca-bundle.pem")
+        ctx.check_hostname = False
+        with socket.create_connection(("127.0.0.1", self.admin_port), timeout=10) as raw:
+            with ctx.wrap_socket(raw) as s:
+                return hashlib.sha256(s.getpeercert(binary_form=True)).hexdigest()
+
+    def pem_fingerprint(self, name):
+        with open(testpki() + "/" + name) as f:  # the leaf: the file's first certificate
+            leaf = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", f.read(), re.S).group(0)
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(leaf)).hexdigest()
+
+    def test_reload_applies_a_new_certificate_and_says_a_new_listener_needs_a_restart(self):
+        self.assertEqual(self.served_certificate(), self.pem_fingerprint("valid.pem"))
+        cfg = (CONFIG % self.config_args).replace("TESTPKI/valid.pem", "TESTPKI/valid-ec.pem") \
+            .replace("TESTPKI/valid.key", "TESTPKI/valid-ec.key")
+        try:
+            added = self.relay.reload(cfg, "event=reloaded")
+            self.assertNotIn("admin", added)  # nothing to restart for a new certificate
+            self.assertEqual(self.served_certificate(), self.pem_fingerprint("valid-ec.pem"))
+            other = free_port()
+            moved = cfg.replace("port = %d; } );\n          users" % self.admin_port,
+                                "port = %d; } );\n          users" % other)
+            self.assertNotEqual(moved, cfg)
+            added = self.relay.reload(moved, "event=warning what=.*restart")
+            self.assertRegex(added, r"event=warning what=\"?changed settings take effect only after a restart\"? "
+                                    r"settings=\"?[^\n]*admin\.listen")
+            # The console stays where it is (and keeps working) until the restart.
+            self.assertEqual(self.api("GET", "/api/tracking?q=x")[0], 200)
+        finally:
+            self.relay.reload(CONFIG % self.config_args, "event=reloaded")
+        self.assertEqual(self.served_certificate(), self.pem_fingerprint("valid.pem"))
 
 
 if __name__ == "__main__":

@@ -48,11 +48,13 @@ class ConsoleBrowserTest(ConsoleWorld):
         self.wait_tracking("browser.bounce@client.example", "bounced")
         self.log_in()
         b = self.browser
-        pages = {"/": ["Queue", "Deliveries in the last 24 hours", "partners", "No such user here"],
+        pages = {"/": ["Remote certificate expiry", "Queue", "Deliveries in the last 24 hours", "partners",
+                       "No such user here"],
                  "/tracking": ["Queue ID, Message-ID, sender or recipient"],
                  "/routes": ["partners", "Test TLS connection", "Preview impact", "TLS required"],
-                 "/tls": ["good.test.example"],
-                 "/certificates": ["relay.test.example", "mail.test.example", "mx1.test.example"]}
+                 "/tls": ["good.test.example", "no-policy-found", "Successful sessions"],
+                 "/certificates": ["relay.test.example", "Remote certificates seen", "mail.test.example",
+                                   "mx1.test.example"]}
         for size, (w, h, mobile) in {"desktop": (1280, 800, False), "phone": (390, 844, True)}.items():
             b.viewport(w, h, mobile)
             for path, words in pages.items():

@@ -1,16 +1,21 @@
 """test_make_run.py - `make run` as a new user meets it: the sample config, the generated key, the relay
 started as root and dropping to the config's `user` (nobody), and a SIGHUP reload that succeeds (issue 14
-item 13: the key used to be root's 0600, so every reload failed with "Permission denied").
+item 13: the key used to be root's 0600, so every reload failed with "Permission denied"); and
+`make run CONSOLE=1` (config/make-run-console.sh): the admin console on loopback with a printed password
+(issue 17 item 7).
 
 It runs the same steps as the Makefile's `run` target (config/make-run-cert.sh var/tls
 config/smarthost.cfg, then `smarthost run -c config/smarthost.cfg`) in a copy of the tree's config
 folder; only the port is changed, so that it does not collide with a developer's `make run`.
 Needs root (the relay changes user only when started as root) and the system's "nobody" user."""
+import base64
+import http.client
 import os
 import pwd
 import re
 import shutil
 import signal
+import ssl
 import stat
 import subprocess
 import tempfile
@@ -20,6 +25,7 @@ import unittest
 from relay_fixture import BIN, ROOT, free_port, wait_port
 
 CERT_SCRIPT = os.path.join(ROOT, "config", "make-run-cert.sh")
+CONSOLE_SCRIPT = os.path.join(ROOT, "config", "make-run-console.sh")
 
 
 def make_run_tree(port):
@@ -109,6 +115,46 @@ class MakeRunTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("SIGHUP", r.stderr)
+
+    def test_console_on_loopback_with_the_printed_password(self):
+        self.make_cert()
+        admin = free_port()
+        run = lambda: subprocess.run([CONSOLE_SCRIPT, BIN, "config/smarthost.cfg", "var/smarthost-console.cfg",
+                                      str(admin)], cwd=self.top, capture_output=True, text=True, timeout=60)
+        r = run()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = re.search(r"admin console: https://127\.0\.0\.1:%d/ user admin password (\S+) " % admin, r.stderr)
+        self.assertTrue(m, r.stderr)
+        password = m.group(1)
+        pwfile = os.path.join(self.top, "var", "console-password")
+        self.assertEqual(stat.S_IMODE(os.stat(pwfile).st_mode), 0o600)
+        self.assertIn(password, run().stderr, "the password is made once and kept")
+        with open(os.path.join(self.top, "relay.log"), "ab") as log:
+            self.proc = subprocess.Popen([BIN, "run", "-c", "var/smarthost-console.cfg"], cwd=self.top,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        self.assertTrue(wait_port(admin, proc=self.proc), self.log())
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # make run's certificate is self-signed
+
+        def get(path, pw):
+            c = http.client.HTTPSConnection("127.0.0.1", admin, context=ctx, timeout=30)
+            auth = base64.b64encode(("admin:" + pw).encode()).decode() if pw else None
+            c.request("GET", path, headers={"Authorization": "Basic " + auth} if auth else {})
+            r = c.getresponse()
+            body = r.read().decode()
+            c.close()
+            return r.status, body
+        self.assertEqual(get("/", None)[0], 401)
+        status, page = get("/", password)
+        self.assertEqual(status, 200)
+        self.assertIn("Remote certificate expiry", page)
+        self.assertEqual(get("/", password + "x")[0], 401)
+        status, text = get("/metrics", None)  # metrics_allow 127.0.0.1
+        self.assertEqual(status, 200)
+        self.assertIn("smarthost_messages_accepted_total 0", text)
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=40), 0, self.log())
 
 
 if __name__ == "__main__":

@@ -75,6 +75,15 @@ TEST(HistoryStore, EventRoundTrips) {
   STRCMP_EQUAL("TLS1_3", got.tls_version.c_str());
   STRCMP_EQUAL("Verified", got.verify.c_str());
   CHECK(got.kind == HistoryKind::Delivery);
+  e.cert_subject = "CN=mx.partner.example";
+  e.cert_issuer = "CN=Partner CA";
+  e.cert_sha256 = std::string(64, 'a');
+  e.cert_not_after = 1800864000;
+  CHECK(decode_history_event(encode_history_event(e), &got));
+  STRCMP_EQUAL("CN=mx.partner.example", got.cert_subject.c_str());
+  STRCMP_EQUAL("CN=Partner CA", got.cert_issuer.c_str());
+  STRCMP_EQUAL(e.cert_sha256.c_str(), got.cert_sha256.c_str());
+  CHECK(got.cert_not_after == 1800864000);
   CHECK(got.time_us == kNow);
   CHECK(!decode_history_event("{\"t\":1}", &got));
   CHECK(!decode_history_event("not json", &got));

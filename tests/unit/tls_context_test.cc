@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -686,6 +688,44 @@ TEST(TlsContext, SessionFactsOfVerifiedSession) {
   STRCMP_EQUAL("TLS1_3", r.server.version.c_str());
   STRCMP_EQUAL(f.cipher.c_str(), r.server.cipher.c_str());
   CHECK(r.server.verdict == Verdict::Anonymous);
+}
+
+// What a delivery keeps of the peer's leaf (the console's certificates page and expiry
+// warnings): fingerprint and expiry as openssl reads the same file.
+TEST(TlsContext, SessionSummaryKeepsTheLeafFingerprintAndExpiry) {
+  certs::CtxPtr cctx = client_ctx(client_options());
+  certs::CtxPtr sctx = server_ctx("valid");
+  Outcome r = handshake(cctx.get(), sctx.get(), "mx1.test.example");
+  CHECK(r.ok);
+  const std::string out = pki().path("valid.facts");
+  const std::string cmd = "openssl x509 -in '" + pki().path("valid.pem") +
+                          "' -noout -fingerprint -sha256 -enddate -dateopt iso_8601 > '" + out + "'";
+  LONGS_EQUAL(0, std::system(cmd.c_str()));
+  std::string text = slurp(out);
+  std::remove(out.c_str());
+  // "sha256 Fingerprint=AB:CD:...\nnotAfter=2029-11-27 21:40:00Z\n"
+  std::string fp;
+  for (char c : text.substr(text.find('=') + 1, 95)) {
+    if (c != ':') fp += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  std::string end = text.substr(text.find("notAfter=") + 9, 19);
+  struct tm tm {};
+  CHECK_TEXT(strptime(end.c_str(), "%Y-%m-%d %H:%M:%S", &tm) != nullptr, text.c_str());
+  const int64_t want_end = static_cast<int64_t>(timegm(&tm));
+
+  STRCMP_EQUAL(fp.c_str(), r.client.cert_sha256.c_str());
+  LONGS_EQUAL(want_end, r.client.chain[0].not_after_unix);
+  certs::TlsSummary s = certs::session_summary(r.client, "no-tlsa");
+  STRCMP_EQUAL("TLS1_3", s.version.c_str());
+  STRCMP_EQUAL("Verified", s.verdict.c_str());
+  STRCMP_EQUAL("no-tlsa", s.dane.c_str());
+  STRCMP_EQUAL(fp.c_str(), s.peer_sha256.c_str());
+  LONGS_EQUAL(want_end, s.peer_not_after);
+  CHECK_TEXT(contains(s.peer_subject, "CN=mx1.test.example"), s.peer_subject.c_str());
+  CHECK_TEXT(contains(s.peer_issuer, "CN=smarthost test issuing CA"), s.peer_issuer.c_str());
+  // No session: no certificate facts.
+  certs::TlsSummary none = certs::session_summary(TlsFacts{}, "");
+  CHECK(none.peer_sha256.empty() && none.peer_not_after == 0);
 }
 
 TEST(TlsContext, FactsBeforeHandshakeAreEmpty) {
