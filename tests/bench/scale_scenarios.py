@@ -61,7 +61,7 @@ from relay_fixture import testpki  # tests/integration, on bench.py's sys.path
 HERE = os.path.dirname(os.path.abspath(__file__))
 NAMES = ("limit", "domains", "backlog", "tls_both", "idle_tls")
 # BENCH_SCENARIOS=all: limit first, so every rate after it is also a fraction of it.
-ALL = ["limit", "plain", "tls", "tls_both", "domains", "backlog", "idle_tls", "dkim"]
+ALL = ["limit", "plain", "tls", "tls_both", "domains", "backlog", "idle_tls", "dkim", "console"]
 DNS_HOST = "127.0.2.53"  # port 53: the only port glibc's resolver asks
 SINK_NET = "127.0.1."
 
