@@ -182,7 +182,7 @@ def test_config(seeded, sink_port):
 class Guest:
     """One qemu process booting the image; the console goes to a file."""
 
-    def __init__(self, img, scratch, smtp_port, accel, tag="", ssh_port=None, drives=()):
+    def __init__(self, img, scratch, smtp_port, accel, tag="", ssh_port=None, https_port=None, drives=()):
         self.console = os.path.join(scratch, "console-%s%s.log" % (accel, tag))
         self.stderr_path = os.path.join(scratch, "qemu-%s%s.err" % (accel, tag))
         vars_fd = os.path.join(scratch, "OVMF_VARS-%s.fd" % accel)
@@ -198,8 +198,9 @@ class Guest:
                # cache=none: the guest's flushes reach the image file, and a kill loses what it
                # had not flushed, like a power cut (step 6).
                "-drive", "file=%s,format=raw,if=virtio,cache=none" % img,
-               "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:25%s" % (
-                   smtp_port, ",hostfwd=tcp:127.0.0.1:%d-:22" % ssh_port if ssh_port else ""),
+               "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:25%s%s" % (
+                   smtp_port, ",hostfwd=tcp:127.0.0.1:%d-:22" % ssh_port if ssh_port else "",
+                   ",hostfwd=tcp:127.0.0.1:%d-:443" % https_port if https_port else ""),
                "-device", "virtio-net-pci,netdev=n0",
                "-device", "virtio-rng-pci",
                "-serial", "file:" + self.console]
@@ -455,7 +456,7 @@ def main():
     scratch = tempfile.mkdtemp(prefix="test-", dir=os.path.join(HERE, "work"))
     img = os.path.join(scratch, "disk.img")
     sink_dir = os.path.join(scratch, "sink")
-    smtp_port, sink_port, ssh_port = free_port(), free_port(), free_port()
+    smtp_port, sink_port, ssh_port, https_port = free_port(), free_port(), free_port(), free_port()
     token = "image-test-%d-%d" % (os.getpid(), int(time.time()))
     guest = sink = None
     swaks_out = ""
@@ -463,7 +464,8 @@ def main():
     passed = False
     try:
         import update_test as ut
-        ut.bt = sys.modules[__name__]
+        import console_check
+        ut.bt = console_check.bt = sys.modules[__name__]
         log("copying %s" % src)
         run(["cp", "--sparse=always", src, img])
         # A disk larger than the image: the data partition must grow into the rest at first boot.
@@ -485,7 +487,7 @@ def main():
 
         sink = start_sink(scratch, sink_port, sink_dir)
 
-        guest = boot(img, scratch, smtp_port, ssh_port=ssh_port, drives=drives)
+        guest = boot(img, scratch, smtp_port, ssh_port=ssh_port, https_port=https_port, drives=drives)
         rc, output = wait_verdict(guest)
         timings["boot to check-config"] = time.monotonic() - guest.started
         log("check-config in the guest: rc=%d\n%s" % (rc, output.strip()))
@@ -521,6 +523,10 @@ def main():
             # sink; a damaged bundle is refused; version 2 is applied ...
             ssh.wait(guest)
             ut.data_grew(ssh, DATA_MIB * 2**20 + GROW_BYTES * 3 // 4)
+            # Issue 17 item 6: the console on 443 with the appliance's certificate and the
+            # password the first boot printed on the serial console.
+            console_check.check(https_port, console_check.first_password(guest.text()),
+                                ssh("cat /etc/smarthost/certs/relay.pem").stdout, m.group(2))
             stop_sink(sink)
             sink = None
             held_tokens = ["%s-held-%d" % (token, i) for i in range(5)]
@@ -554,6 +560,10 @@ def main():
             if ut.running_version(ssh) != versions["v2"]:
                 raise Failure("running %r after the update, want %r" % (ut.running_version(ssh), versions["v2"]))
             ut.wait_blessed(ssh, "b")
+            # The test's allow list leaves out loopback, as an appliance's does: the health check
+            # must take the relay's 554 greeting for a live relay (else nothing is ever blessed).
+            if not re.search(r"smarthost-health: good: .*: 554 .*Access denied", guest.text()):
+                raise Failure("version 2 was blessed without the health check's verdict on the 554 greeting")
             timings["reboot to blessed"] = time.monotonic() - guest.started
             n = len(ut.queued(ssh))
             if n != 6:

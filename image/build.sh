@@ -234,6 +234,11 @@ export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
 mke2fs -q -F -t ext4 -b 4096 -m 0 -N "$root_inodes" -L smarthost-root -U "$root_fsuuid" \
   -E "hash_seed=$root_hash_seed,lazy_itable_init=0,lazy_journal_init=0,nodiscard" \
   -d "$rootdir" "$work/root.ext4" "${root_mib}M" >/dev/null
+# The root is read-only: shrink its file system to what it holds (the slot partition stays
+# larger), so the update bundle carries, and an update writes and hashes, no empty space.
+e2fsck -fy "$work/root.ext4" >/dev/null 2>&1 || [ $? -le 1 ] || die "e2fsck of the root image failed"
+resize2fs -M "$work/root.ext4" >/dev/null 2>&1 || die "resize2fs -M of the root image failed"
+step "root ext4 shrunk to $(( $(stat -c %s "$work/root.ext4") >> 20 )) MiB"
 step "data ext4 ${data_mib} MiB"
 mke2fs -q -F -t ext4 -b 4096 -m 1 -L smarthost-data -U "$data_fsuuid" \
   -E "hash_seed=$data_hash_seed,lazy_itable_init=0,lazy_journal_init=0,nodiscard" \

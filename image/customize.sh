@@ -34,6 +34,7 @@ ln -sfn ../run/systemd/resolve/resolv.conf "$root/etc/resolv.conf"
 chroot "$root" systemd-sysusers
 chroot "$root" systemctl enable smarthost.service smarthost-firstboot.service \
   smarthost-check-config.service smarthost-health.service smarthost-grow-data.service \
+  smarthost-console-password.service \
   systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
 # Wants a writable /etc, prompts on the console, or maintains a package database; the last two
 # would write to the ESP (systemd-boot is installed by build.sh, not by bootctl).

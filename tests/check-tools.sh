@@ -84,5 +84,7 @@ need_cmd e2fsprogs debugfs                        # boot_test.py, update_test.py
 need_cmd openssh-client ssh                       # update_test.py: admin steps in the guest
 need_cmd openssh-client ssh-keygen
 need_cmd tar tar                                  # make-update.sh: the bundle
+need_cmd zstd zstd                                # make-update.sh, update_test.py: the bundle's root image
+need_cmd e2fsprogs resize2fs                      # build.sh: the root shrunk to what it holds
 
 exit "$missing"
