@@ -14,7 +14,7 @@ DESCRIPTION
      flipped, all signed with the build's key; they reach the guest as read-only disks.
   2. Starts the sink (image/test_sink.py, aiosmtpd on 127.0.0.1:free port).
   3. Boots the copy with qemu-system-x86_64, OVMF, user networking with hostfwd
-     127.0.0.1:free ports -> guest ports 25 and 22, serial console to a file, -no-reboot (a
+     127.0.0.1:free ports -> guest ports 25, 22 and 443, serial console to a file, -no-reboot (a
      reboot ends qemu; the test starts it again, keeping the firmware's variables).
      KVM is used when /dev/kvm is usable and works; otherwise (or when KVM fails to run the
      firmware) software emulation.
@@ -22,13 +22,15 @@ DESCRIPTION
      ("smarthost-check-config: end rc=0"), for the relay's 220 greeting, then sends a message
      with swaks, wants "250 ... queued as", and its arrival at the sink (up to 180 s; with
      IMAGE_TEST_EXPECT_DELIVERY=0 it is only reported (45 s) and the rest is skipped).
+     The admin console (console_check.py): HTTPS through the forward to guest port 443 with
+     the password the first boot printed on the serial console.
   5. Update, in one run: /data has grown to the disk; the sink stops and 5 messages are queued;
      the flipped bundle is refused (exit 1, slot b stays empty); version 2 is applied (slot b on
      trial, 3 tries). Power cut (SPEC R-QUEUE: the 250 follows a completed sync): one more
      message, and qemu is killed with SIGKILL the moment its 250 arrives (cache=none: nothing
      the guest had not flushed survives).
-  6. The next boot runs version 2 from slot b, its health check passes and systemd-bless-boot
-     keeps it (status: blessed), with the 6 messages still queued. Version 1 is refused as older;
+  6. The next boot runs version 2 from slot b, its health check passes (on the 554 greeting:
+     allow leaves out loopback) and systemd-bless-boot keeps it (status: blessed), with the 6 messages still queued. Version 1 is refused as older;
      the broken build is applied to slot a and the guest rebooted: exactly 3 boots fail their
      health check and reboot by themselves, then version 2 boots again from slot b (slot a:
      failed). The sink comes back and all 6 messages arrive. The system journal is on the data
