@@ -146,11 +146,15 @@ tmpfs  /var/log  tmpfs  mode=0755,nosuid,nodev,noexec,size=10%  0 0
 /data/journal  /var/log/journal  none  bind,x-systemd.requires-mounts-for=/data  0 0"
 
 # --- the Debian root ---
+# INITRD=No: the kernel's postinst makes no initramfs (and the initramfs-tools trigger then finds
+# none to update); customize.sh makes the one the image needs. Each mkinitramfs run costs minutes
+# on a busy machine, and mmdebstrap would otherwise run it twice before customize.sh's third.
 step "mmdebstrap (bookworm) from the mirror in /etc/apt"
 "$here/aptsources.py" bookworm > "$work/sources" || die "no bookworm mirror in /etc/apt"
 openssl pkey -in "$update_key" -pubout -out "$work/update-signing.pub"
 SMARTHOST_BINARY=$binary SMARTHOST_FSTAB=$fstab SMARTHOST_IMAGE_VERSION=$version \
 SMARTHOST_UPDATE_PUBKEY=$work/update-signing.pub \
+INITRD=No \
 mmdebstrap --mode=root --variant=minbase --include="$base,$runtime" "${dpkgopts[@]}" \
   --skip=download/empty \
   --setup-hook='mkdir -p "$1/var/cache/apt/archives"' \
