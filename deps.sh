@@ -13,7 +13,7 @@ test_pkgs=(openssl unbound swaks libnet-ssleay-perl libio-socket-ssl-perl libio-
            python3 python3-aiosmtpd postfix lmdb-utils python3-dkim python3-nacl logrotate rsyslog man-db systemd
            ldnsutils python3-prometheus-client chromium)  # chromium, prometheus: the admin console's tests
 fuzz_pkgs=(clang libclang-rt-14-dev)   # libFuzzer (make fuzz, make check); Debian 12's clang is 14
-image_pkgs=(mmdebstrap qemu-system-x86 ovmf systemd-boot-efi dosfstools mtools fdisk e2fsprogs)
+image_pkgs=(mmdebstrap qemu-system-x86 ovmf systemd-boot-efi dosfstools mtools fdisk e2fsprogs openssh-client openssl tar zstd)
 
 want=()
 for set in "${@:-build test}"; do

@@ -80,5 +80,11 @@ need_cmd dosfstools mkfs.vfat
 need_cmd mtools mcopy
 need_cmd fdisk sfdisk
 need_cmd e2fsprogs mke2fs
+need_cmd e2fsprogs debugfs                        # boot_test.py, update_test.py: edit partitions, no mount
+need_cmd openssh-client ssh                       # update_test.py: admin steps in the guest
+need_cmd openssh-client ssh-keygen
+need_cmd tar tar                                  # make-update.sh: the bundle
+need_cmd zstd zstd                                # make-update.sh, update_test.py: the bundle's root image
+need_cmd e2fsprogs resize2fs                      # build.sh: the root shrunk to what it holds
 
 exit "$missing"
