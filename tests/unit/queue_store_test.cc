@@ -35,7 +35,7 @@ Envelope sample(const std::string& id) {
   e.envid = "env-1";
   e.client_ip = "127.0.0.1";
   e.helo = "client";
-  e.tls_in = {"TLS1_3", "TLS_AES_256_GCM_SHA384", 256, "", ""};
+  e.tls_in = {"TLS1_3", "TLS_AES_256_GCM_SHA384", 256, "", "", "", "", "", 0};
   Recipient r;
   r.address = "x@y.example";
   r.notify = 6;
@@ -86,7 +86,7 @@ TEST(QueueRecord, TypedOutcomeRoundTrip) {
   o.reason = "TLS unavailable";
   o.remote_host = "mx.y.example";
   o.relay = "mx.y.example[192.0.2.1]:25";
-  o.tls = {"TLS1_3", "TLS_AES_128_GCM_SHA256", 128, "Trusted", "failed"};
+  o.tls = {"TLS1_3", "TLS_AES_128_GCM_SHA256", 128, "Trusted", "failed", "", "", "", 0};
   record_outcome(&e.recipients[0], o);
   e.recipients[0].state = RcptState::Bounced;
   Envelope d;
