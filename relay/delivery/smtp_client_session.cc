@@ -127,13 +127,8 @@ void SmtpClientSession::connect_next() {
         conn_ = std::make_unique<base::Conn>(base_, sa.get(), static_cast<int>(sa.len), this);
         enter(State::Connect);
         if (job_ && job_->trace) {
-          HostTrace t;
-          t.host = h.name;
-          t.address = h.addresses[addr_];
-          t.port = h.port;
-          t.preference = h.preference;
+          HostTrace t = host_trace(h);
           t.plaintext_retry = plain_retry_;
-          dane_trace(h, &t);
           job_->trace->push_back(t);
           connect_started_ = std::chrono::steady_clock::now();
         }
@@ -472,10 +467,17 @@ std::string SmtpClientSession::dane_word(const router::DaneHost& d) {
   return router::dane_result_name(router::dane_result_of(d.state));
 }
 
-// What test-route shows of a host's DNSSEC and TLSA state (SPEC R-DANE).
-void SmtpClientSession::dane_trace(const router::CandidateHost& h, HostTrace* t) const {
+// A host's trace line as an attempt on it starts: where, and what test-route shows of its
+// DNSSEC and TLSA state (SPEC R-DANE).
+HostTrace SmtpClientSession::host_trace(const router::CandidateHost& h) const {
+  HostTrace out;
+  out.host = h.name;
+  out.address = h.addresses[addr_];
+  out.port = h.port;
+  out.preference = h.preference;
+  HostTrace* t = &out;
   const router::DaneHost& d = h.dane;
-  if (d.state == router::DaneState::NotApplied) return;
+  if (d.state == router::DaneState::NotApplied) return out;
   t->dane_result = dane_word(d);
   t->dane_state = d.reason;
   for (const auto& r : d.records) t->dane_records.push_back(certs::dane_record_text(r));
@@ -487,6 +489,7 @@ void SmtpClientSession::dane_trace(const router::CandidateHost& h, HostTrace* t)
   t->dane_secure = (!d.mx_looked_up || d.mx_security == router::DnsSecurity::Secure) &&
                    d.address_security == router::DnsSecurity::Secure && !d.tlsa_name.empty() &&
                    d.tlsa_security == router::DnsSecurity::Secure && d.state != router::DaneState::LookupFailed;
+  return out;
 }
 
 // A DANE route's host that must not be tried (router::dane_host_level): a bogus or failed DNS
@@ -496,12 +499,7 @@ void SmtpClientSession::refuse_host() {
   tls_ = TlsInfo{};
   tls_.dane = dane_word(h.dane);
   if (job_ && job_->trace) {
-    HostTrace t;
-    t.host = h.name;
-    t.address = h.addresses[addr_];
-    t.port = h.port;
-    t.preference = h.preference;
-    dane_trace(h, &t);
+    HostTrace t = host_trace(h);
     job_->trace->push_back(t);
   }
   certs::TlsFailure f = certs::tls_failure(*level_.refuse, level_.refuse_reason);

@@ -190,7 +190,7 @@ class SmtpClientSession : public base::Conn::Handler {
   std::optional<certs::TlsFailure> dane_check(const certs::TlsFacts& f);
   void refuse_host();
   static std::string dane_word(const router::DaneHost& d);
-  void dane_trace(const router::CandidateHost& h, HostTrace* t) const;
+  HostTrace host_trace(const router::CandidateHost& h) const;
   void report_tls(bool ok, const std::string& result_type, const std::string& detail);
   HostTrace* trace();
   void finish();
